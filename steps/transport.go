@@ -1,0 +1,48 @@
+// Package steps holds hamnflow's actions: local and remote commands, file
+// sync, crontab entries, database, address-takeover and xCAT service steps.
+// Each action parses what its commands print into types, in one place.
+package steps
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Host is a machine a command runs on, as the inventory names it.
+type Host struct {
+	Name          string   // inventory name, e.g. "mn1"
+	Address       string   // address or DNS name to dial
+	Port          int      // 0: 22 (or ~/.ssh/config's Port)
+	User          string   // "": ~/.ssh/config's User, else the current user
+	IdentityFiles []string // private keys, tried after the ssh-agent
+	Local         bool     // run on this machine, no SSH
+}
+
+// Command is one shell script to run on a host.
+type Command struct {
+	Script  string        // run by /bin/sh -c on the host
+	AsUser  string        // run as this user (su - USER -c); "" runs as the login user
+	Stdin   io.Reader     // optional
+	Timeout time.Duration // 0: no timeout beyond ctx
+	// Stream, when set, receives stdout and stderr as they arrive (already
+	// masked by the caller's writer).
+	Stream io.Writer
+}
+
+// Result is what a finished command left behind.
+type Result struct {
+	Stdout   []byte
+	Stderr   []byte
+	Exit     int // -1 when the command never reported a status
+	Duration time.Duration
+}
+
+// Transport runs commands on hosts. Exec returns an error only when the
+// command could not be run or its status could not be read (connection
+// refused, host key mismatch, link lost, timeout); a command that ran and
+// exited non-zero is a Result with Exit != 0 and a nil error.
+type Transport interface {
+	Exec(ctx context.Context, h Host, c Command) (Result, error)
+	Close() error
+}

@@ -28,6 +28,9 @@ type Inventory struct {
 
 	Secrets map[string]SecretSource `yaml:"secrets,omitempty"`
 	Vars    map[string]string       `yaml:"vars,omitempty"` // free values playbooks may use
+
+	file string                // where it was read from
+	line func(path string) int // YAML path to line, for messages
 }
 
 // InvHost is one machine of the cluster.

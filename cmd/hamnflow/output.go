@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hamnflow/hamnflow/journal"
+	"github.com/hamnflow/hamnflow/workflow"
+)
+
+func writeHistory(w io.Writer, runs []journal.Run, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tPLAYBOOK\tCLUSTER\tSTATUS\tSTEPS\tSTARTED\tTOOK\tBY")
+	for _, r := range runs {
+		took := "-"
+		switch {
+		case !r.EndedAt.IsZero():
+			took = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+		case !r.UpdatedAt.IsZero():
+			took = r.UpdatedAt.Sub(r.StartedAt).Round(time.Millisecond).String() + "+"
+		}
+		by := r.By.User
+		if r.By.SudoUser != "" {
+			by = r.By.SudoUser
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Playbook, r.Cluster, r.Status, r.Done, r.Steps,
+			r.StartedAt.Local().Format("2006-01-02 15:04:05"), took, by)
+	}
+	tw.Flush()
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "(no runs)")
+	}
+}
+
+func writeShow(w io.Writer, r journal.Run, steps []workflow.StepSummary, evs []journal.Event, all bool) {
+	fmt.Fprintf(w, "run %s: %s on %s, %s\n", r.ID, r.Playbook, r.Cluster, r.Status)
+	by := r.By.User
+	if r.By.SudoUser != "" {
+		by = r.By.SudoUser + " (as " + r.By.User + ")"
+	}
+	fmt.Fprintf(w, "started %s by %s@%s (pid %d)", r.StartedAt.Local().Format(time.RFC3339), by, r.By.Host, r.PID)
+	if !r.EndedAt.IsZero() {
+		fmt.Fprintf(w, ", ended after %s", r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond))
+	}
+	fmt.Fprintln(w)
+	if len(r.Params) > 0 {
+		var ps []string
+		for _, k := range sortedKeys(r.Params) {
+			ps = append(ps, k+"="+r.Params[k])
+		}
+		fmt.Fprintf(w, "params: %s\n", strings.Join(ps, " "))
+	}
+	if r.Message != "" {
+		fmt.Fprintf(w, "%s\n", r.Message)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tHOST\tSTATUS\tTOOK\tTRIES\tCONFIRMED BY\tNOTE")
+	for _, s := range steps {
+		took := "-"
+		if s.Duration > 0 {
+			took = s.Duration.Round(time.Millisecond).String()
+		}
+		tries := ""
+		if s.Attempts > 0 {
+			tries = fmt.Sprint(s.Attempts)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Step, s.Host, s.Status, took, tries, s.ConfirmedBy, oneLine(s.Message, 70))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w)
+	for _, ev := range evs {
+		interesting := all || ev.Type == journal.EvStepFailed || ev.Type == journal.EvUndoFailed ||
+			ev.Type == journal.EvWaiting || ev.Type == journal.EvInDoubt ||
+			(ev.Type == journal.EvStepSucceeded && (ev.Stdout != "" || ev.Stderr != ""))
+		if !interesting {
+			continue
+		}
+		fmt.Fprintf(w, "[%s] %s %s", ev.Time.Local().Format("15:04:05.000"), ev.Type, ev.Step)
+		if ev.Host != "" && ev.Host != "local" {
+			fmt.Fprintf(w, " on %s", ev.Host)
+		}
+		if ev.Exit != nil {
+			fmt.Fprintf(w, " (exit %d)", *ev.Exit)
+		}
+		if ev.By != nil {
+			fmt.Fprintf(w, " by %s", ev.By.User)
+		}
+		fmt.Fprintln(w)
+		if ev.Command != "" && all {
+			indent(w, "  $ ", ev.Command)
+		}
+		if ev.Message != "" {
+			indent(w, "  ", ev.Message)
+		}
+		if ev.Stdout != "" {
+			indent(w, "  | ", ev.Stdout)
+		}
+		if ev.Stderr != "" {
+			indent(w, "  ! ", ev.Stderr)
+		}
+	}
+}
+
+func indent(w io.Writer, prefix, text string) {
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		fmt.Fprintf(w, "%s%s\n", prefix, l)
+	}
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > n {
+		s = s[:n-3] + "..."
+	}
+	return s
+}
+
+func writePlan(w io.Writer, pb *workflow.Playbook, plan []workflow.PlannedStep) {
+	fmt.Fprintf(w, "playbook %s: %d steps\n", pb.Name, len(plan))
+	for i, p := range plan {
+		var flags []string
+		if p.Confirm {
+			flags = append(flags, "confirm")
+		}
+		if p.Idempotent {
+			flags = append(flags, "idempotent")
+		}
+		if p.Skipped {
+			flags = append(flags, "skipped: condition false")
+		}
+		f := ""
+		if len(flags) > 0 {
+			f = " [" + strings.Join(flags, ", ") + "]"
+		}
+		fmt.Fprintf(w, "\n%2d. %s on %s%s\n", i+1, p.ID, p.Host, f)
+		if p.Title != "" {
+			fmt.Fprintf(w, "    %s\n", p.Title)
+		}
+		if len(p.Needs) > 0 {
+			fmt.Fprintf(w, "    needs: %s\n", strings.Join(p.Needs, ", "))
+		}
+		if p.When != "" {
+			fmt.Fprintf(w, "    when: %s\n", p.When)
+		}
+		if p.ForEach != "" {
+			fmt.Fprintf(w, "    %s\n", p.ForEach)
+		}
+		indent(w, "    $ ", p.Command)
+		if p.Probe != "" {
+			indent(w, "    probe: ", p.Probe)
+		}
+		if p.Undo != "" {
+			indent(w, "    undo: ", p.Undo)
+		}
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	return slices.Sorted(maps.Keys(m))
+}

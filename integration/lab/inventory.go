@@ -1,0 +1,80 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/hamnflow/hamnflow/playbooks"
+)
+
+// Inventory is the hamnflow inventory of the lab: floating mode, the
+// cluster address 198.51.100.10 (xcatmn) on mn1, mn1 primary and mn2
+// standby, dialled on their admin addresses. Tests may change it and
+// write it back with WriteInventory.
+func (l *Lab) Inventory() playbooks.Inventory {
+	inv := playbooks.Inventory{
+		Cluster:        "lab-" + l.Prefix,
+		Mode:           "floating",
+		ClusterAddress: ClusterAddress,
+		ClusterName:    ClusterName,
+		Prefix:         PrefixLen,
+		Gateway:        Gateway,
+		InstallDir:     "/install",
+		Primary:        "mn1",
+		Standby:        "mn2",
+		SSH: playbooks.SSH{
+			KnownHosts:     l.KnownHostsPath(),
+			User:           "root",
+			IdentityFiles:  []string{l.OperatorKey()},
+			ConnectTimeout: "5s",
+		},
+		Hosts:   map[string]playbooks.InvHost{},
+		Groups:  map[string][]string{},
+		Secrets: map[string]playbooks.SecretSource{},
+	}
+	if l.Postgres {
+		inv.Database = playbooks.Database{
+			Type:    "postgresql",
+			Owner:   "postgres",
+			Method:  "streaming",
+			Name:    PGDBName,
+			Port:    PGPort,
+			BinDir:  PGBinDir,
+			DataDir: PGDataDir,
+		}
+	}
+	for _, h := range l.Hosts {
+		if h.Role == RoleOperator {
+			continue
+		}
+		inv.Hosts[h.Name] = playbooks.InvHost{
+			Address:    h.Address,
+			SSHAddress: h.AdminAddress,
+			Interface:  h.Interface,
+			OS:         "linux",
+		}
+		if h.Role == RoleSN {
+			inv.Groups["service_nodes"] = append(inv.Groups["service_nodes"], h.Name)
+		}
+	}
+	for _, s := range l.secretNames() {
+		inv.Secrets[s] = playbooks.SecretSource{File: filepath.Join(l.SecretsDir(), s)}
+	}
+	return inv
+}
+
+// WriteInventory writes inv to InventoryPath.
+func (l *Lab) WriteInventory(inv playbooks.Inventory) error {
+	b, err := yaml.Marshal(inv)
+	if err != nil {
+		return fmt.Errorf("lab %s: encode inventory: %w", l.Prefix, err)
+	}
+	b = append([]byte("# hamnflow lab "+l.Prefix+" (written by integration/lab)\n"), b...)
+	if err := os.WriteFile(l.InventoryPath(), b, 0o644); err != nil {
+		return fmt.Errorf("lab %s: write inventory: %w", l.Prefix, err)
+	}
+	return nil
+}

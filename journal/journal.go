@@ -1,0 +1,316 @@
+package journal
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Journal is a hamnflow journal file. It holds no open handle: every call
+// opens the file, runs one transaction and closes it again, so that other
+// processes can read the journal while a run is writing to it. A Journal is
+// safe for concurrent use.
+type Journal struct {
+	path         string
+	readTimeout  time.Duration // how long a read waits for a writer
+	writeTimeout time.Duration // how long a write waits for other processes
+}
+
+// Open opens the journal at path, creating it (and its parent directories,
+// mode 0700; the file gets mode 0600) if it does not exist. An existing file
+// is checked and never modified: an empty, damaged, foreign or
+// other-version file gives ErrCorrupt, ErrNotJournal or ErrVersion.
+func Open(path string) (*Journal, error) {
+	j := &Journal{path: path, readTimeout: defaultReadTimeout, writeTimeout: defaultWriteTimeout}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := j.create(); err != nil {
+			return nil, err
+		}
+		return j, nil
+	case err != nil:
+		return nil, fmt.Errorf("open journal %s: %w; check the --journal path and its permissions", path, err)
+	case !fi.Mode().IsRegular():
+		return nil, errorf(ErrNotJournal, "%s is not a hamnflow journal: it is not a regular file; check the --journal path", path)
+	}
+	if err := j.view(func(*bolt.Tx) error { return nil }); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// Path returns the journal's file name.
+func (j *Journal) Path() string { return j.path }
+
+// CreateRun records a new run and its source in one committed transaction.
+// It assigns r.ID if empty (see NewRunID) and sets StartedAt and UpdatedAt
+// if zero, and returns the run as stored.
+func (j *Journal) CreateRun(r Run, src Source) (Run, error) {
+	now := now()
+	if r.StartedAt.IsZero() {
+		r.StartedAt = now
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = now
+	}
+	given := r.ID != ""
+	err := j.update(func(tx *bolt.Tx) error {
+		runs := tx.Bucket(runsBucket)
+		for i := 0; r.ID == "" || runs.Get([]byte(r.ID)) != nil; i++ {
+			if given {
+				return fmt.Errorf("run %s already exists; give a new run id", r.ID)
+			}
+			if i == 100 {
+				return errors.New("no free run id after 100 attempts")
+			}
+			r.ID = NewRunID(r.StartedAt)
+		}
+		if err := putJSON(runs, []byte(r.ID), r); err != nil {
+			return err
+		}
+		if err := putJSON(tx.Bucket(srcBucket), []byte(r.ID), src); err != nil {
+			return err
+		}
+		_, err := tx.Bucket(eventsBucket).CreateBucket([]byte(r.ID))
+		return err
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("create run in %s: %w", j.path, err)
+	}
+	return r, nil
+}
+
+// Append appends evs to the log of run runID and applies update (if not
+// nil) to the run's summary, all in one transaction that is committed and
+// fsynced before Append returns. It assigns each event its Seq (1-based per
+// run, continuing the log) and its Time if zero, sets the run's UpdatedAt,
+// and returns the events as stored. update must not change the run's ID.
+func (j *Journal) Append(runID string, update func(*Run), evs ...Event) ([]Event, error) {
+	out := make([]Event, len(evs))
+	var userPanic any // a panic in update is the caller's, not a damaged file
+	err := j.update(func(tx *bolt.Tx) error {
+		key := []byte(runID)
+		runs := tx.Bucket(runsBucket)
+		var r Run
+		if err := getJSON(j.path, runs, key, &r); err != nil {
+			return err
+		}
+		log := tx.Bucket(eventsBucket).Bucket(key)
+		if log == nil {
+			return corrupt(j.path, fmt.Sprintf("run %s has no event log", runID))
+		}
+		now := now()
+		for i, ev := range evs {
+			seq, err := log.NextSequence()
+			if err != nil {
+				return err
+			}
+			ev.Seq = seq
+			if ev.Time.IsZero() {
+				ev.Time = now
+			}
+			if err := putJSON(log, seqKey(seq), ev); err != nil {
+				return err
+			}
+			out[i] = ev
+		}
+		if update != nil {
+			if userPanic = call(update, &r); userPanic != nil {
+				return errors.New("update panicked") // roll back, then re-panic
+			}
+			r.ID = runID
+		}
+		r.UpdatedAt = now
+		return putJSON(runs, key, r)
+	})
+	if userPanic != nil {
+		panic(userPanic)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("append to run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// Run returns the summary of run id, which may be given as a unique prefix
+// of at least 4 characters.
+func (j *Journal) Run(id string) (Run, error) {
+	var r Run
+	err := j.view(func(tx *bolt.Tx) error {
+		key, err := j.resolve(tx, id)
+		if err != nil {
+			return err
+		}
+		return getJSON(j.path, tx.Bucket(runsBucket), key, &r)
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Source returns what run id (or a unique prefix of it) started from.
+func (j *Journal) Source(id string) (Source, error) {
+	var s Source
+	err := j.view(func(tx *bolt.Tx) error {
+		key, err := j.resolve(tx, id)
+		if err != nil {
+			return err
+		}
+		if tx.Bucket(srcBucket).Get(key) == nil {
+			return corrupt(j.path, fmt.Sprintf("run %s has no source", key))
+		}
+		return getJSON(j.path, tx.Bucket(srcBucket), key, &s)
+	})
+	if err != nil {
+		return Source{}, fmt.Errorf("read source of run %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// Events returns the log of run id (or a unique prefix of it), in order.
+func (j *Journal) Events(id string) ([]Event, error) {
+	var evs []Event
+	err := j.view(func(tx *bolt.Tx) error {
+		key, err := j.resolve(tx, id)
+		if err != nil {
+			return err
+		}
+		log := tx.Bucket(eventsBucket).Bucket(key)
+		if log == nil {
+			return corrupt(j.path, fmt.Sprintf("run %s has no event log", key))
+		}
+		evs = make([]Event, 0, log.Sequence())
+		return log.ForEach(func(k, v []byte) error {
+			var ev Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return corrupt(j.path, fmt.Sprintf("event %x of run %s: %v", k, key, err))
+			}
+			evs = append(evs, ev)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read events of run %s: %w", id, err)
+	}
+	return evs, nil
+}
+
+// Runs returns the runs that match f, newest first (by id, that is by start
+// time to the second), at most f.Limit of them if it is positive.
+func (j *Journal) Runs(f Filter) ([]Run, error) {
+	var rs []Run
+	err := j.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(runsBucket).Cursor()
+		for k, v := c.Last(); k != nil; k, v = c.Prev() {
+			var r Run
+			if err := json.Unmarshal(v, &r); err != nil {
+				return corrupt(j.path, fmt.Sprintf("run %s: %v", k, err))
+			}
+			if !f.match(&r) {
+				continue
+			}
+			rs = append(rs, r)
+			if f.Limit > 0 && len(rs) == f.Limit {
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return rs, nil
+}
+
+// match reports whether r passes the filter.
+func (f *Filter) match(r *Run) bool {
+	return (f.Playbook == "" || r.Playbook == f.Playbook) &&
+		(f.Cluster == "" || r.Cluster == f.Cluster) &&
+		(f.Status == "" || r.Status == f.Status) &&
+		(f.Since.IsZero() || !r.StartedAt.Before(f.Since))
+}
+
+// minPrefix is the shortest run id prefix that Run, Source and Events accept.
+const minPrefix = 4
+
+// resolve returns the key of run id, or of the one run whose id starts with
+// it.
+func (j *Journal) resolve(tx *bolt.Tx, id string) ([]byte, error) {
+	runs := tx.Bucket(runsBucket)
+	if id != "" && runs.Get([]byte(id)) != nil {
+		return []byte(id), nil
+	}
+	if len(id) < minPrefix {
+		return nil, errorf(ErrNotFound, "no run %q in journal %s; give the full run id or at least %d characters of it", id, j.path, minPrefix)
+	}
+	var found []string
+	c := runs.Cursor()
+	for k, _ := c.Seek([]byte(id)); k != nil && bytes.HasPrefix(k, []byte(id)); k, _ = c.Next() {
+		found = append(found, string(k))
+	}
+	switch {
+	case len(found) == 0:
+		return nil, errorf(ErrNotFound, "no run %q in journal %s; list the runs to find its id", id, j.path)
+	case len(found) > 1:
+		if len(found) > 10 {
+			found = append(found[:10], "...")
+		}
+		return nil, fmt.Errorf("run id prefix %q is ambiguous in journal %s, it matches %s; give more of the id", id, j.path, strings.Join(found, ", "))
+	}
+	return []byte(found[0]), nil
+}
+
+// NewRunID returns a run id for a run started at t: its UTC time to the
+// second and 4 random hex digits, e.g. "20261125-200102-7f3a", so that ids
+// sort by start time. CreateRun makes sure it is unique.
+func NewRunID(t time.Time) string {
+	var b [2]byte
+	rand.Read(b[:])
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// now is the time stamp for new records: UTC without a monotonic reading, so
+// that it reads back from the journal equal.
+func now() time.Time { return time.Now().UTC().Round(0) }
+
+// call calls update(r) and returns what it panicked with, if anything.
+func call(update func(*Run), r *Run) (p any) {
+	defer func() { p = recover() }()
+	update(r)
+	return nil
+}
+
+// seqKey is the key of event seq in a run's log.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}
+
+// getJSON decodes the value of key in b into v, or returns ErrNotFound.
+func getJSON(path string, b *bolt.Bucket, key []byte, v any) error {
+	data := b.Get(key)
+	if data == nil {
+		return errorf(ErrNotFound, "no run %q in journal %s; list the runs to find its id", key, path)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return corrupt(path, fmt.Sprintf("record %s: %v", key, err))
+	}
+	return nil
+}

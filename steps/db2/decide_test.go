@@ -1,0 +1,114 @@
+package db2
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheck(t *testing.T) {
+	healthy := HADRStatus{Role: RolePrimary, State: StatePeer, ConnectStatus: ConnConnected}
+	if ps := healthy.Check("primary"); ps != nil {
+		t.Errorf("healthy primary: %v", ps)
+	}
+	sb := healthy
+	sb.Role = RoleStandby
+	if ps := sb.Check("Standby"); ps != nil {
+		t.Errorf("healthy standby: %v", ps)
+	}
+
+	tests := []struct {
+		name   string
+		s      HADRStatus
+		want   string
+		fields []string
+		hints  []string
+	}{
+		{"standby cannot reach primary",
+			HADRStatus{Role: RoleStandby, State: StateRemoteCatchupPending, ConnectStatus: ConnDisconnected}, RoleStandby,
+			[]string{"State", "ConnectStatus"},
+			[]string{"HADR_REMOTE_HOST/SVC and /etc/services on both MNs and that the primary is active", "HADR_REMOTE_INST"}},
+		{"swapped", HADRStatus{Role: RoleStandby, State: StatePeer, ConnectStatus: ConnConnected}, RolePrimary,
+			[]string{"Role"}, []string{"takeover"}},
+		{"not started", HADRStatus{Role: RoleStandard}, RoleStandby,
+			[]string{"Role", "State", "ConnectStatus"}, []string{"START HADR ON DATABASE XCATDB AS STANDBY"}},
+		{"disconnected peer", HADRStatus{Role: RolePrimary, State: StateDisconnectedPeer, ConnectStatus: ConnDisconnected,
+			PeerWindowEnd: time.Unix(1281016327, 0).UTC()}, RolePrimary,
+			[]string{"State", "ConnectStatus"}, []string{"2010-08-05T13:52:07Z"}},
+		{"congested", HADRStatus{Role: RolePrimary, State: StatePeer, ConnectStatus: ConnCongested}, RolePrimary,
+			[]string{"ConnectStatus"}, []string{"congested"}},
+		{"bad wanted role", healthy, "Standard", []string{"Role"}, []string{"Primary or Standby"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := tc.s.Check(tc.want)
+			var fields []string
+			var all strings.Builder
+			for _, p := range ps {
+				fields = append(fields, p.Field)
+				all.WriteString(p.String() + "\n")
+				if p.Hint == "" || p.Want == "" {
+					t.Errorf("problem without hint/want: %+v", p)
+				}
+			}
+			if strings.Join(fields, ",") != strings.Join(tc.fields, ",") {
+				t.Errorf("fields = %v, want %v", fields, tc.fields)
+			}
+			for _, h := range tc.hints {
+				if !strings.Contains(all.String(), h) {
+					t.Errorf("problems do not mention %q:\n%s", h, all.String())
+				}
+			}
+		})
+	}
+}
+
+func TestChooseTakeover(t *testing.T) {
+	pos := func(page int, lsn string) LogPosition { return LogPosition{"S0000002.LOG", page, lsn} }
+	tests := []struct {
+		name    string
+		s       HADRStatus
+		kind    TakeoverKind
+		cmd     string
+		fence   bool
+		warning []string
+	}{
+		{"primary refused", HADRStatus{Role: RolePrimary, State: StatePeer, ConnectStatus: ConnConnected},
+			TakeoverRefuse, "", false, nil},
+		{"standard refused", HADRStatus{Role: RoleStandard}, TakeoverRefuse, "", false, nil},
+		{"peer", HADRStatus{Role: RoleStandby, State: StatePeer, ConnectStatus: ConnConnected},
+			TakeoverGraceful, "TAKEOVER HADR ON DATABASE XCATDB", false, nil},
+		{"disconnected peer", HADRStatus{Role: RoleStandby, State: StateDisconnectedPeer, ConnectStatus: ConnDisconnected,
+			PeerWindowEnd: time.Unix(1281016327, 0)},
+			TakeoverPeerWindowOnly, "TAKEOVER HADR ON DATABASE XCATDB BY FORCE PEER WINDOW ONLY", false,
+			[]string{"split brain", "peer window"}},
+		{"remote catchup pending", HADRStatus{Role: RoleStandby, State: StateRemoteCatchupPending, ConnectStatus: ConnDisconnected,
+			PrimaryLog: pos(66, "000000000FA4869D"), StandbyLog: pos(18, "000000000FA18D7C"), LogGap: 195873},
+			TakeoverForce, "TAKEOVER HADR ON DATABASE XCATDB BY FORCE", true,
+			[]string{"after the standby's log position S0000002.LOG page 18 (LSN 000000000FA18D7C) may be lost",
+				"log gap 195873 bytes", "S0000002.LOG page 66"}},
+		{"remote catchup", HADRStatus{Role: RoleStandby, State: StateRemoteCatchup, ConnectStatus: ConnConnected},
+			TakeoverForce, "TAKEOVER HADR ON DATABASE XCATDB BY FORCE", true, []string{"unknown standby log position"}},
+		{"local catchup", HADRStatus{Role: RoleStandby, State: StateLocalCatchup, ConnectStatus: ConnDisconnected},
+			TakeoverRefuse, "", false, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := ChooseTakeover(tc.s)
+			if d.Kind != tc.kind || d.Command != tc.cmd || d.NeedsFencing != tc.fence {
+				t.Fatalf("decision %+v, want kind %v cmd %q fencing %v", d, tc.kind, tc.cmd, tc.fence)
+			}
+			if d.Reason == "" {
+				t.Error("no reason")
+			}
+			for _, w := range tc.warning {
+				if !strings.Contains(d.LossWarning, w) {
+					t.Errorf("warning %q lacks %q", d.LossWarning, w)
+				}
+			}
+			if tc.warning == nil && d.LossWarning != "" {
+				t.Errorf("unexpected warning %q", d.LossWarning)
+			}
+		})
+	}
+}

@@ -1,0 +1,121 @@
+package db2
+
+import (
+	"fmt"
+	"time"
+)
+
+// TakeoverKind is the flavour of TAKEOVER HADR a status allows.
+type TakeoverKind int
+
+const (
+	// TakeoverRefuse: no takeover may be issued from this database.
+	TakeoverRefuse TakeoverKind = iota
+	// TakeoverGraceful: role switch, no data loss (standby in Peer, connected).
+	TakeoverGraceful
+	// TakeoverPeerWindowOnly: forced takeover that Db2 itself refuses
+	// outside the peer window (SQL1770N reason code 9).
+	TakeoverPeerWindowOnly
+	// TakeoverForce: forced takeover that can lose committed transactions.
+	TakeoverForce
+)
+
+func (k TakeoverKind) String() string {
+	switch k {
+	case TakeoverGraceful:
+		return "graceful"
+	case TakeoverPeerWindowOnly:
+		return "by force peer window only"
+	case TakeoverForce:
+		return "by force"
+	}
+	return "refuse"
+}
+
+// TakeoverDecision is what ChooseTakeover recommends for a standby.
+type TakeoverDecision struct {
+	Kind TakeoverKind
+	// Command is the CLP command to run on the standby ("" when refused).
+	Command string
+	// Reason explains the choice.
+	Reason string
+	// NeedsFencing is set when the command may only run once the old primary
+	// is proven down (fenced) or an operator has confirmed the data loss.
+	NeedsFencing bool
+	// FenceBy is, for a peer-window-only takeover, the end of the peer
+	// window: the old primary must be down by then or it can go on
+	// committing on its own (split brain).
+	FenceBy time.Time
+	// LossWarning spells out what may be lost; empty when nothing can be.
+	LossWarning string
+}
+
+// ChooseTakeover picks the takeover the way the Pacemaker db2 resource agent
+// promotes a standby: Peer and connected -> graceful TAKEOVER; Disconnected
+// peer (inside the peer window) -> BY FORCE PEER WINDOW ONLY; any other
+// standby state -> BY FORCE, allowed only with fencing proof or operator
+// confirmation. A database that is not a standby is refused, as Db2 does
+// (SQL1770N reason code 1); so is a standby still in local catchup.
+func ChooseTakeover(s HADRStatus) TakeoverDecision {
+	base := "TAKEOVER HADR ON DATABASE " + Database
+	role, state, conn := NormalizeRole(s.Role), NormalizeState(s.State), NormalizeConnectStatus(s.ConnectStatus)
+	if role != RoleStandby {
+		r := role
+		if r == "" {
+			r = "unknown"
+		}
+		return TakeoverDecision{Kind: TakeoverRefuse, Reason: fmt.Sprintf(
+			"TAKEOVER HADR can only be issued on the standby; this database's role is %s (Db2 would answer SQL1770N reason code 1)", r)}
+	}
+	switch {
+	case state == StatePeer && conn == ConnConnected:
+		return TakeoverDecision{Kind: TakeoverGraceful, Command: base,
+			Reason: "standby is in Peer state and connected: a role switch loses nothing"}
+	case state == StateDisconnectedPeer || state == StatePeer:
+		d := TakeoverDecision{Kind: TakeoverPeerWindowOnly, Command: base + " BY FORCE PEER WINDOW ONLY",
+			Reason: "standby lost the primary while in peer state and is inside the peer window; Db2 refuses this " +
+				"command (SQL1770N reason code 9) once the window has ended",
+			FenceBy: s.PeerWindowEnd}
+		end := "the end of the peer window"
+		if !s.PeerWindowEnd.IsZero() {
+			end = "the end of the peer window (" + s.PeerWindowEnd.Format(time.RFC3339) + ")"
+		}
+		d.LossWarning = "no committed transaction is lost provided the old primary is stopped before " + end +
+			"; if it keeps running past that it commits on its own and the two databases diverge (split brain)"
+		return d
+	case state == StateLocalCatchup:
+		return TakeoverDecision{Kind: TakeoverRefuse,
+			Reason: "standby is still in local catchup (replaying its own log files); wait until it leaves that state"}
+	}
+	st := s.State
+	if st == "" {
+		st = "unknown"
+	}
+	return TakeoverDecision{Kind: TakeoverForce, Command: base + " BY FORCE", NeedsFencing: true,
+		Reason: fmt.Sprintf("standby is in state %s (connection %s): only a forced takeover is possible; run it only "+
+			"when the old primary is fenced (proven down) or an operator accepts the loss", st, orUnknown(s.ConnectStatus)),
+		LossWarning: lossWarning(s)}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func lossWarning(s HADRStatus) string {
+	pos := "an unknown standby log position"
+	if s.StandbyLog.File != "" {
+		pos = fmt.Sprintf("the standby's log position %s page %d (LSN %s)", s.StandbyLog.File, s.StandbyLog.Page, s.StandbyLog.LSN)
+	}
+	w := "transactions committed on the primary after " + pos + " may be lost"
+	if s.PrimaryLog.File != "" {
+		w += fmt.Sprintf("; the primary was last seen at %s page %d (LSN %s)", s.PrimaryLog.File, s.PrimaryLog.Page, s.PrimaryLog.LSN)
+	}
+	w += fmt.Sprintf("; last reported log gap %d bytes", s.LogGap)
+	if NormalizeConnectStatus(s.ConnectStatus) != ConnConnected {
+		w += " (the gap is as of the last contact and may have grown since)"
+	}
+	return w + ". If the old primary is still running it must be stopped, or both will accept writes."
+}

@@ -1,0 +1,99 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"os/user"
+	"syscall"
+	"time"
+)
+
+// Local runs commands on this machine with /bin/sh.
+type Local struct{}
+
+// Exec runs c.Script with /bin/sh -c in its own process group, so that a
+// timeout or cancellation kills everything it started.
+func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	script := c.Script
+	if c.AsUser != "" {
+		u, err := user.Current()
+		if err != nil {
+			return Result{Exit: -1}, fmt.Errorf("who am I: %w", err)
+		}
+		script = AsUser(script, c.AsUser, u.Uid == "0")
+	}
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if c.Stream != nil {
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, c.Stream), io.MultiWriter(&stderr, c.Stream)
+	}
+	cmd.Stdin = c.Stdin
+	start := time.Now()
+	err := cmd.Run()
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start), Exit: -1}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("command on %s stopped after %s (it may have partly run): %w", h.label(), res.Duration.Round(time.Millisecond), ctx.Err())
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		res.Exit = 0
+	case errors.As(err, &ee) && ee.Exited():
+		res.Exit = ee.ExitCode()
+	default:
+		return res, fmt.Errorf("run command on %s: %w", h.label(), err)
+	}
+	return res, nil
+}
+
+// Close does nothing.
+func (Local) Close() error { return nil }
+
+func (h Host) label() string {
+	if h.Local || h.Name == "" {
+		return "this machine"
+	}
+	if h.Address != "" && h.Address != h.Name {
+		return h.Name + " (" + h.Address + ")"
+	}
+	return h.Name
+}
+
+// Router sends commands for local hosts to Local and the rest to Remote.
+type Router struct {
+	Local  Transport
+	Remote Transport // nil: remote hosts are refused
+}
+
+// Exec runs c on h through the matching transport.
+func (r Router) Exec(ctx context.Context, h Host, c Command) (Result, error) {
+	if h.Local {
+		return r.Local.Exec(ctx, h, c)
+	}
+	if r.Remote == nil {
+		return Result{Exit: -1}, fmt.Errorf("host %s is remote and no SSH transport is configured", h.label())
+	}
+	return r.Remote.Exec(ctx, h, c)
+}
+
+// Close closes both transports.
+func (r Router) Close() error {
+	var err error
+	if r.Remote != nil {
+		err = r.Remote.Close()
+	}
+	return errors.Join(err, r.Local.Close())
+}

@@ -1,0 +1,44 @@
+package steps
+
+import (
+	"strings"
+	"text/template"
+
+	"github.com/hamnflow/hamnflow/workflow"
+)
+
+// Actions returns every action hamnflow knows, bound to env.
+func Actions(env *Env) workflow.ActionSet {
+	return workflow.ActionSet{
+		"shell": Shell{Env: env},
+		"sleep": Sleep{},
+	}
+}
+
+// Funcs are the template functions playbooks may use besides secret.
+func Funcs() template.FuncMap {
+	return template.FuncMap{
+		"quote": ShellQuote,
+		"join": func(sep string, l any) string {
+			switch v := l.(type) {
+			case []string:
+				return strings.Join(v, sep)
+			case []any:
+				s := make([]string, len(v))
+				for i, e := range v {
+					s[i], _ = e.(string)
+				}
+				return strings.Join(s, sep)
+			}
+			return ""
+		},
+		"default": func(def, v any) any {
+			if s, ok := v.(string); ok && s == "" || v == nil {
+				return def
+			}
+			return v
+		},
+		"lower": strings.ToLower,
+		"upper": strings.ToUpper,
+	}
+}

@@ -1,0 +1,862 @@
+package workflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"text/template"
+	"time"
+
+	"github.com/hamnflow/hamnflow/journal"
+)
+
+// Errors a run ends with; the command line maps them to exit codes. They
+// are wrapped in a *RunError that names the run and what to do next.
+var (
+	ErrStepFailed  = errors.New("a step failed")
+	ErrWaiting     = errors.New("waiting for an operator")
+	ErrInterrupted = errors.New("interrupted")
+)
+
+// RunError says how a run stopped and what the operator can do.
+type RunError struct {
+	RunID string
+	Err   error  // one of ErrStepFailed, ErrWaiting, ErrInterrupted
+	Msg   string // the specifics and the next command to type
+}
+
+func (e *RunError) Error() string { return fmt.Sprintf("run %s: %v: %s", e.RunID, e.Err, e.Msg) }
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Loader rebuilds a run's playbook and template data from what the journal
+// recorded, so that resume replays the same DAG.
+type Loader func(src journal.Source) (*Playbook, map[string]any, error)
+
+// Engine runs playbooks. Its fields are wiring; an Engine holds no state of
+// its own between calls.
+type Engine struct {
+	Journal  *journal.Journal
+	Actions  ActionSet
+	Funcs    template.FuncMap
+	Secrets  Secrets
+	Prompter Prompter
+	Loader   Loader
+	Who      journal.Who // the operator running this process
+
+	Parallel  int  // bound on steps running at once; default 4
+	StepMode  bool // ask before every step
+	AssumeYes bool // answer yes to every question (journaled as --yes)
+
+	// Observe, when set, sees every event once it is committed.
+	Observe func(runID string, ev journal.Event)
+	// Stream, when set, gives a writer for a step's live output.
+	Stream func(runID, step string) io.Writer
+	// OutputLimit bounds each of stdout and stderr in the journal; the cut
+	// is marked. Default 64 KiB.
+	OutputLimit int
+}
+
+// Start begins a new run of pb. data holds "inv" and "params". It returns
+// the run's id, also when the run did not succeed.
+func (e *Engine) Start(ctx context.Context, pb *Playbook, src journal.Source, data map[string]any, cluster string) (string, error) {
+	lock, err := e.lock(cluster, "")
+	if err != nil {
+		return "", err
+	}
+	defer lock.Release()
+	params, _ := data["params"].(map[string]string)
+	run, err := e.Journal.CreateRun(journal.Run{
+		Playbook: pb.Name, Cluster: cluster, Status: journal.RunRunning,
+		By: e.Who, PID: os.Getpid(), Params: params, Steps: len(pb.Steps),
+	}, src)
+	if err != nil {
+		return "", err
+	}
+	if err := lock.SetRun(run.ID); err != nil {
+		return run.ID, err
+	}
+	r := e.newRunner(run.ID, pb, data, newRunState())
+	if err := r.record(nil, journal.Event{Type: journal.EvRunStarted, Message: fmt.Sprintf("%s on %s by %s", pb.Name, cluster, whoString(e.Who))}); err != nil {
+		return run.ID, err
+	}
+	return run.ID, r.forward(ctx)
+}
+
+// ResumeOptions carry the operator's decisions for in-doubt steps.
+type ResumeOptions struct {
+	AssumeDone []string // steps whose effect the operator says is in place
+	Redo       []string // steps the operator says to run again
+}
+
+// Resume continues a run that failed, was interrupted or killed, or waits
+// for an operator. Succeeded steps never run again; in-doubt steps are
+// decided by their probe, their idempotence, or the operator.
+func (e *Engine) Resume(ctx context.Context, id string, opts ResumeOptions) error {
+	r, lock, err := e.reopen(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	switch r.status {
+	case journal.RunSucceeded:
+		return fmt.Errorf("run %s already succeeded: nothing to resume", r.id)
+	case journal.RunRollingBack, journal.RunRolledBack, journal.RunRollbackFailed:
+		return fmt.Errorf("run %s is %s: continue with `hamnflow rollback %s`, or start a new run", r.id, r.status, r.id)
+	}
+	if err := r.checkNames(opts.AssumeDone, opts.Redo); err != nil {
+		return err
+	}
+	if err := r.record(func(run *journal.Run) { run.Status, run.PID, run.Message = journal.RunRunning, os.Getpid(), "" },
+		journal.Event{Type: journal.EvRunResumed, Message: "resumed by " + whoString(e.Who)}); err != nil {
+		return err
+	}
+	if err := r.reconcile(ctx, opts); err != nil {
+		return err
+	}
+	return r.forward(ctx)
+}
+
+// Retry runs step from again, and everything downstream of it, then
+// continues the run.
+func (e *Engine) Retry(ctx context.Context, id, from string) error {
+	r, lock, err := e.reopen(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if r.pb.Step(from) == nil {
+		return fmt.Errorf("run %s: playbook %s has no step %q", r.id, r.pb.Name, from)
+	}
+	if r.status == journal.RunRollingBack || r.status == journal.RunRolledBack {
+		return fmt.Errorf("run %s is %s: start a new run", r.id, r.status)
+	}
+	var evs []journal.Event
+	for _, s := range Order(r.pb) {
+		if s.ID != from && !r.ancestors[s.ID][from] {
+			continue
+		}
+		for key := range r.state.steps {
+			if key == s.ID || strings.HasPrefix(key, s.ID+"[") {
+				evs = append(evs, journal.Event{Type: journal.EvReset, Step: key, Message: "retry from " + from})
+			}
+		}
+	}
+	slices.SortFunc(evs, func(a, b journal.Event) int { return strings.Compare(a.Step, b.Step) })
+	evs = append(evs, journal.Event{Type: journal.EvRunResumed, Message: fmt.Sprintf("retry from %s by %s", from, whoString(e.Who))})
+	if err := r.record(func(run *journal.Run) { run.Status, run.PID, run.Message = journal.RunRunning, os.Getpid(), "" }, evs...); err != nil {
+		return err
+	}
+	if err := r.reconcile(ctx, ResumeOptions{}); err != nil {
+		return err
+	}
+	return r.forward(ctx)
+}
+
+// reopen takes the cluster lock for an existing run and replays its
+// journal.
+func (e *Engine) reopen(id string) (*runner, *journal.Lock, error) {
+	run, err := e.Journal.Run(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := e.lock(run.Cluster, run.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*runner, *journal.Lock, error) {
+		lock.Release()
+		return nil, nil, err
+	}
+	// Read again under the lock: the run may have moved on meanwhile.
+	if run, err = e.Journal.Run(run.ID); err != nil {
+		return fail(err)
+	}
+	src, err := e.Journal.Source(run.ID)
+	if err != nil {
+		return fail(err)
+	}
+	if e.Loader == nil {
+		return fail(errors.New("engine has no loader to rebuild the run's playbook"))
+	}
+	pb, data, err := e.Loader(src)
+	if err != nil {
+		return fail(fmt.Errorf("rebuild run %s from its journal: %w", run.ID, err))
+	}
+	evs, err := e.Journal.Events(run.ID)
+	if err != nil {
+		return fail(err)
+	}
+	r := e.newRunner(run.ID, pb, data, replay(evs))
+	r.status = run.Status
+	return r, lock, nil
+}
+
+func (e *Engine) lock(cluster, runID string) (*journal.Lock, error) {
+	host, _ := os.Hostname()
+	user := e.Who.User
+	if e.Who.SudoUser != "" {
+		user = e.Who.SudoUser + " (as " + e.Who.User + ")"
+	}
+	return e.Journal.Lock(cluster, journal.Holder{RunID: runID, User: user, Host: host, PID: os.Getpid(), Since: time.Now().UTC()})
+}
+
+// runner is one process's work on one run.
+type runner struct {
+	e         *Engine
+	id        string
+	pb        *Playbook
+	base      map[string]any // inv, params, run
+	order     []*Step
+	byID      map[string]*Step
+	ancestors map[string]map[string]bool
+	status    journal.RunStatus
+	render    renderer
+	mask      *masker
+
+	mu          sync.Mutex // state and journal writes
+	state       *runState
+	continueAll bool
+	failed      []string
+	waiting     []string
+	aborted     bool
+
+	promptMu sync.Mutex // one question at a time
+}
+
+func (e *Engine) newRunner(id string, pb *Playbook, data map[string]any, rs *runState) *runner {
+	base := map[string]any{}
+	for k, v := range data {
+		base[k] = v
+	}
+	base["run"] = map[string]any{"id": id}
+	byID := map[string]*Step{}
+	for _, s := range pb.Steps {
+		byID[s.ID] = s
+	}
+	return &runner{
+		e: e, id: id, pb: pb, base: base, order: Order(pb), byID: byID,
+		ancestors: ancestorSets(pb.Steps, byID), state: rs,
+		render: renderer{funcs: e.Funcs, secrets: e.Secrets},
+		mask:   &masker{},
+	}
+}
+
+// record commits events (and a summary update) to the journal, then folds
+// them into the state. Nothing is acted on before record returns.
+func (r *runner) record(update func(*journal.Run), evs ...journal.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recordLocked(update, evs...)
+}
+
+func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) error {
+	limit := r.e.OutputLimit
+	if limit <= 0 {
+		limit = 64 << 10
+	}
+	for i := range evs {
+		ev := &evs[i]
+		ev.Command = r.mask.apply(ev.Command)
+		ev.Message = r.mask.apply(ev.Message)
+		var cutOut, cutErr bool
+		ev.Stdout, cutOut = capText(r.mask.apply(ev.Stdout), limit)
+		ev.Stderr, cutErr = capText(r.mask.apply(ev.Stderr), limit)
+		ev.Truncated = ev.Truncated || cutOut || cutErr
+		for k, v := range ev.Outputs {
+			ev.Outputs[k] = r.mask.apply(v)
+		}
+	}
+	done := 0
+	stored, err := r.e.Journal.Append(r.id, func(run *journal.Run) {
+		if update != nil {
+			update(run)
+		}
+		done = run.Done
+		for _, ev := range evs {
+			if ev.Step != "" && !strings.Contains(ev.Step, "[") {
+				switch ev.Type {
+				case journal.EvStepSucceeded, journal.EvStepSkipped:
+					done++
+				case journal.EvReset:
+					if st := r.state.steps[ev.Step]; st != nil && st.done() {
+						done--
+					}
+				case journal.EvReconciled:
+					if ev.Decision == "done" {
+						done++
+					}
+				}
+			}
+		}
+		run.Done = done
+	}, evs...)
+	if err != nil {
+		return fmt.Errorf("journal run %s: %w", r.id, err)
+	}
+	for _, ev := range stored {
+		r.state.apply(ev)
+		if r.e.Observe != nil {
+			r.e.Observe(r.id, ev)
+		}
+	}
+	return nil
+}
+
+// end records how the run stopped and returns the matching error.
+func (r *runner) end(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var st journal.RunStatus
+	var runErr error
+	var msg string
+	switch {
+	case len(r.waiting) > 0:
+		st, runErr = journal.RunWaiting, ErrWaiting
+		msg = fmt.Sprintf("step %s waits for an operator: run `hamnflow resume %s` on a terminal (or with --yes to confirm unattended)", strings.Join(r.waiting, ", "), r.id)
+	case r.aborted:
+		st, runErr = journal.RunInterrupted, ErrInterrupted
+		msg = fmt.Sprintf("aborted by the operator; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
+	case ctx.Err() != nil:
+		st, runErr = journal.RunInterrupted, ErrInterrupted
+		msg = fmt.Sprintf("interrupted; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
+	case len(r.failed) > 0:
+		st, runErr = journal.RunFailed, ErrStepFailed
+		msg = fmt.Sprintf("step %s failed; see `hamnflow show %s`, fix the cause, then `hamnflow resume %s` (or `hamnflow rollback %s`)", strings.Join(r.failed, ", "), r.id, r.id, r.id)
+	default:
+		for _, s := range r.pb.Steps {
+			if !r.state.get(s.ID).done() {
+				st, runErr = journal.RunFailed, ErrStepFailed
+				msg = fmt.Sprintf("step %s could not run; see `hamnflow show %s`", s.ID, r.id)
+				break
+			}
+		}
+		if runErr == nil {
+			st = journal.RunSucceeded
+		}
+	}
+	now := time.Now().UTC()
+	err := r.recordLocked(func(run *journal.Run) {
+		run.Status, run.Message = st, msg
+		if st == journal.RunSucceeded {
+			run.EndedAt = now
+		}
+	}, journal.Event{Type: journal.EvRunEnded, Message: string(st) + ": " + msg})
+	if err != nil {
+		return err
+	}
+	if runErr == nil {
+		return nil
+	}
+	return &RunError{RunID: r.id, Err: runErr, Msg: msg}
+}
+
+// forward runs every step whose needs are met, at most Parallel at once,
+// until all are done or one fails, waits or the context ends.
+func (r *runner) forward(ctx context.Context) error {
+	parallel := r.e.Parallel
+	if parallel <= 0 {
+		parallel = 4
+	}
+	launched := map[string]bool{}
+	results := make(chan struct{})
+	running := 0
+	for {
+		if !r.stopping(ctx) {
+			for _, s := range r.order {
+				if running >= parallel {
+					break
+				}
+				if launched[s.ID] || !r.runnable(s) {
+					continue
+				}
+				launched[s.ID] = true
+				running++
+				go func() {
+					r.execStep(ctx, s)
+					results <- struct{}{}
+				}()
+			}
+		}
+		if running == 0 {
+			break
+		}
+		<-results
+		running--
+	}
+	return r.end(ctx)
+}
+
+func (r *runner) stopping(ctx context.Context) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return ctx.Err() != nil || r.aborted || len(r.failed) > 0 || len(r.waiting) > 0
+}
+
+func (r *runner) runnable(s *Step) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch r.state.get(s.ID).status {
+	case stPending, stFailed, stWaiting:
+	default:
+		return false
+	}
+	for _, n := range s.Needs {
+		if !r.state.get(n).done() {
+			return false
+		}
+	}
+	return true
+}
+
+// dataFor gives a step's template data: the run's base values, the
+// outputs of finished steps and the fan-out item.
+func (r *runner) dataFor(item map[string]string) map[string]any {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := make(map[string]any, len(r.base)+2)
+	for k, v := range r.base {
+		d[k] = v
+	}
+	steps := make(map[string]any, len(r.pb.Steps))
+	for _, s := range r.pb.Steps {
+		st := r.state.get(s.ID)
+		out := map[string]string{}
+		for k, v := range st.outputs {
+			out[k] = v
+		}
+		items := st.items
+		if items == nil {
+			items = []map[string]string{}
+		}
+		steps[s.ID] = map[string]any{"out": out, "items": items}
+	}
+	d["steps"] = steps
+	if item != nil {
+		d["item"] = item
+	}
+	return d
+}
+
+func (r *runner) markFailed(key string) {
+	r.mu.Lock()
+	r.failed = append(r.failed, key)
+	r.mu.Unlock()
+}
+
+func (r *runner) markWaiting(key string) {
+	r.mu.Lock()
+	r.waiting = append(r.waiting, key)
+	r.mu.Unlock()
+}
+
+// execStep runs one step of the DAG: its condition, its confirmation, its
+// action or its fan-out.
+func (r *runner) execStep(ctx context.Context, s *Step) {
+	data := r.dataFor(nil)
+	if s.When != "" {
+		v, err := r.render.render(s.When, data, true, nil)
+		if err != nil {
+			r.failStep(s.ID, fmt.Errorf("when: %w", err))
+			return
+		}
+		if v = strings.TrimSpace(v); v == "" || v == "false" {
+			r.record(nil, journal.Event{Type: journal.EvStepSkipped, Step: s.ID, Message: "condition is false: " + s.When})
+			return
+		}
+	}
+	if s.ForEach != nil {
+		r.fanOut(ctx, s, data)
+		return
+	}
+	r.execOne(ctx, s, s.ID, data, true)
+}
+
+// failStep records a failure that happened before any command ran.
+func (r *runner) failStep(key string, err error) {
+	if rerr := r.record(nil, journal.Event{Type: journal.EvStepFailed, Step: key, Message: err.Error(), Exit: new(int)}); rerr != nil {
+		err = errors.Join(err, rerr)
+	}
+	r.markFailed(key)
+}
+
+// prepared is a step rendered for one execution.
+type prepared struct {
+	title, host string
+	args        map[string]string // real values
+	shown       string            // Describe on masked args
+	secrets     []string
+}
+
+func (r *runner) prepare(s *Step, ref *ActionRef, data map[string]any) (prepared, error) {
+	var p prepared
+	var err error
+	if p.title, err = r.render.render(s.Title, data, true, nil); err != nil {
+		return p, fmt.Errorf("title: %w", err)
+	}
+	if p.host, err = r.render.render(s.Host, data, true, nil); err != nil {
+		return p, fmt.Errorf("host: %w", err)
+	}
+	if p.host == "" {
+		p.host = "local"
+	}
+	a := r.e.Actions[ref.Kind]
+	if a == nil {
+		return p, fmt.Errorf("unknown action %q", ref.Kind)
+	}
+	masked := make(map[string]string, len(ref.With))
+	p.args = make(map[string]string, len(ref.With))
+	for k, v := range ref.With {
+		if masked[k], err = r.render.render(v, data, true, nil); err != nil {
+			return p, fmt.Errorf("%s: %w", k, err)
+		}
+		if p.args[k], err = r.render.render(v, data, false, &p.secrets); err != nil {
+			return p, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	r.mask.add(p.secrets...)
+	p.shown = a.Describe(p.host, masked)
+	return p, nil
+}
+
+// call runs a prepared action once, with its timeout.
+func (r *runner) call(ctx context.Context, s *Step, ref *ActionRef, key string, p prepared, attempt int) (Outcome, error) {
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+	}
+	var out io.Writer = io.Discard
+	if r.e.Stream != nil {
+		if w := r.e.Stream(r.id, key); w != nil {
+			out = &maskWriter{w: w, m: r.mask}
+		}
+	}
+	o, err := r.e.Actions[ref.Kind].Run(ctx, Call{
+		RunID: r.id, Step: key, Host: p.host, Args: p.args, Attempt: attempt,
+		Secrets: p.secrets, Output: out,
+	})
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && s.Timeout > 0 {
+		err = fmt.Errorf("timed out after %s (it may have partly run): %w", s.Timeout, err)
+	}
+	if w, ok := out.(*maskWriter); ok {
+		w.Flush()
+	}
+	return o, err
+}
+
+// execOne runs one step, or one fan-out child (key "parent[item]"), with
+// its confirmation, retries and journal events.
+func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[string]any, ask bool) {
+	p, err := r.prepare(s, &s.Action, data)
+	if err != nil {
+		r.failStep(key, err)
+		return
+	}
+	if ask {
+		switch r.confirm(ctx, s, key, p) {
+		case gateSkip, gateStop:
+			return
+		}
+	}
+	backoff := s.Backoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	for attempt := 1; ; attempt++ {
+		if err := r.record(nil, journal.Event{Type: journal.EvStepStarted, Step: key, Attempt: attempt, Host: p.host, Command: p.shown, Message: p.title}); err != nil {
+			r.markFailed(key)
+			return
+		}
+		start := time.Now()
+		o, err := r.call(ctx, s, &s.Action, key, p, attempt)
+		ev := journal.Event{Step: key, Attempt: attempt, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
+		if o.Ran {
+			ev.Exit = &o.Exit
+		}
+		switch {
+		case ctx.Err() != nil:
+			ev.Type, ev.Message = journal.EvInterrupted, "interrupted while running: the step is in doubt until resume decides"
+			r.record(nil, ev)
+			return
+		case err == nil:
+			ev.Type, ev.Outputs, ev.Items = journal.EvStepSucceeded, o.Outputs, o.Items
+			if rerr := r.record(nil, ev); rerr != nil {
+				r.markFailed(key)
+			}
+			return
+		case attempt <= s.Retries:
+			ev.Type = journal.EvStepFailed
+			ev.Message = fmt.Sprintf("attempt %d of %d failed: %v; trying again in %s", attempt, s.Retries+1, err, backoff)
+			if rerr := r.record(nil, ev); rerr != nil {
+				r.markFailed(key)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				r.record(nil, journal.Event{Type: journal.EvInterrupted, Step: key, Message: "interrupted between attempts"})
+				return
+			case <-time.After(backoff):
+			}
+			backoff *= 2
+		default:
+			ev.Type, ev.Message = journal.EvStepFailed, err.Error()
+			r.record(nil, ev)
+			r.markFailed(key)
+			return
+		}
+	}
+}
+
+type gate int
+
+const (
+	gateRun gate = iota
+	gateSkip
+	gateStop
+)
+
+// confirm asks before a step runs when the step or the mode wants it.
+func (r *runner) confirm(ctx context.Context, s *Step, key string, p prepared) gate {
+	r.mu.Lock()
+	need := s.Confirm || (r.e.StepMode && !r.continueAll)
+	r.mu.Unlock()
+	if !need {
+		return gateRun
+	}
+	reason := "step-through"
+	if s.Confirm {
+		reason = "this step needs an operator's confirmation"
+	}
+	a, err := r.ask(ctx, Question{
+		RunID: r.id, Step: key, Title: p.title, Host: p.host, Command: p.shown,
+		Reason: reason, Details: r.details(s), Choices: []Choice{Yes, Skip, All, Abort},
+	}, "confirm")
+	switch {
+	case errors.Is(err, ErrNoOperator):
+		r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Host: p.host, Command: p.shown,
+			Message: reason + ": no operator at a terminal; resume on a terminal or with --yes"})
+		r.markWaiting(key)
+		return gateStop
+	case err != nil:
+		r.record(nil, journal.Event{Type: journal.EvInterrupted, Step: key, Message: "confirmation: " + err.Error()})
+		r.mu.Lock()
+		r.aborted = true
+		r.mu.Unlock()
+		return gateStop
+	}
+	by := a.By
+	switch a.Choice {
+	case Yes, All:
+		r.mu.Lock()
+		if a.Choice == All {
+			r.continueAll = true
+		}
+		r.mu.Unlock()
+		r.record(nil, journal.Event{Type: journal.EvConfirmed, Step: key, Host: p.host, Command: p.shown, By: &by, Message: string(a.Choice)})
+		return gateRun
+	case Skip:
+		r.record(nil,
+			journal.Event{Type: journal.EvDeclined, Step: key, By: &by, Message: "operator chose to skip"},
+			journal.Event{Type: journal.EvStepSkipped, Step: key, Message: "skipped by " + whoString(by)})
+		return gateSkip
+	default:
+		r.record(nil, journal.Event{Type: journal.EvDeclined, Step: key, By: &by, Message: "operator aborted the run"})
+		r.mu.Lock()
+		r.aborted = true
+		r.mu.Unlock()
+		return gateStop
+	}
+}
+
+// ask puts a question to the operator, or answers it for --yes.
+func (r *runner) ask(ctx context.Context, q Question, _ string) (Answer, error) {
+	if r.e.AssumeYes {
+		who := r.e.Who
+		who.Via = "--yes"
+		choice := Yes
+		if slices.Contains(q.Choices, AssumeDone) && !slices.Contains(q.Choices, Yes) {
+			return Answer{}, ErrNoOperator // --yes never decides an in-doubt step
+		}
+		return Answer{Choice: choice, By: who}, nil
+	}
+	if r.e.Prompter == nil {
+		return Answer{}, ErrNoOperator
+	}
+	r.promptMu.Lock()
+	defer r.promptMu.Unlock()
+	return r.e.Prompter.Ask(ctx, q)
+}
+
+func (r *runner) details(s *Step) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "step %s, action %s", s.ID, s.Action.Kind)
+	if s.Probe != nil {
+		fmt.Fprintf(&b, "; probe %s", s.Probe.Kind)
+	}
+	if s.Undo != nil {
+		fmt.Fprintf(&b, "; undo %s", s.Undo.Kind)
+	} else {
+		b.WriteString("; no undo")
+	}
+	if s.Idempotent {
+		b.WriteString("; idempotent")
+	}
+	if s.Timeout > 0 {
+		fmt.Fprintf(&b, "; timeout %s", s.Timeout)
+	}
+	if s.Retries > 0 {
+		fmt.Fprintf(&b, "; %d retries", s.Retries)
+	}
+	return b.String()
+}
+
+// fanOut runs one child per item of the step's list, each journaled on its
+// own, and ends the parent when all children ended.
+func (r *runner) fanOut(ctx context.Context, s *Step, data map[string]any) {
+	r.mu.Lock()
+	st := r.state.get(s.ID)
+	items, fanned := st.children, st.fanned
+	r.mu.Unlock()
+	if !fanned {
+		v, err := lookupPath(data, s.ForEach.Over)
+		if err == nil {
+			items, err = asItems(v)
+		}
+		if err != nil {
+			r.failStep(s.ID, fmt.Errorf("foreach over %s: %w", s.ForEach.Over, err))
+			return
+		}
+		seen := map[string]bool{}
+		for _, it := range items {
+			k := it[s.ForEach.Key]
+			if k == "" || seen[k] {
+				r.failStep(s.ID, fmt.Errorf("foreach over %s: item %v has no unique %q", s.ForEach.Over, it, s.ForEach.Key))
+				return
+			}
+			seen[k] = true
+		}
+		if err := r.record(nil, journal.Event{Type: journal.EvFanOut, Step: s.ID, Items: items,
+			Message: fmt.Sprintf("%d items from %s", len(items), s.ForEach.Over)}); err != nil {
+			r.markFailed(s.ID)
+			return
+		}
+	}
+	if len(items) > 0 {
+		first := mergeItem(data, items[0])
+		p, err := r.prepare(s, &s.Action, first)
+		if err != nil {
+			r.failStep(s.ID, err)
+			return
+		}
+		p.shown = fmt.Sprintf("for each of %d items of %s, e.g. %s", len(items), s.ForEach.Over, p.shown)
+		if r.pendingChildren(s, items) && r.confirm(ctx, s, s.ID, p) != gateRun {
+			return
+		}
+	}
+	bound := s.ForEach.Parallel
+	if bound <= 0 {
+		bound = r.e.Parallel
+	}
+	if bound <= 0 {
+		bound = 4
+	}
+	sem := make(chan struct{}, bound)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		key := childKey(s, it)
+		r.mu.Lock()
+		cst := r.state.get(key)
+		skip := cst.done()
+		r.mu.Unlock()
+		if skip {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			r.execOne(ctx, s, key, mergeItem(r.dataFor(nil), it), false)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	var failed []string
+	var outs []map[string]string
+	r.mu.Lock()
+	for _, it := range items {
+		key := childKey(s, it)
+		cst := r.state.get(key)
+		if !cst.done() {
+			failed = append(failed, it[s.ForEach.Key])
+			continue
+		}
+		o := map[string]string{s.ForEach.Key: it[s.ForEach.Key]}
+		for k, v := range cst.outputs {
+			o[k] = v
+		}
+		outs = append(outs, o)
+	}
+	r.failed = slices.DeleteFunc(r.failed, func(k string) bool { return strings.HasPrefix(k, s.ID+"[") })
+	r.mu.Unlock()
+	if len(failed) > 0 {
+		r.record(nil, journal.Event{Type: journal.EvStepFailed, Step: s.ID, Exit: new(int),
+			Message: fmt.Sprintf("%d of %d failed: %s", len(failed), len(items), strings.Join(failed, ", "))})
+		r.markFailed(s.ID)
+		return
+	}
+	r.record(nil, journal.Event{Type: journal.EvStepSucceeded, Step: s.ID, Items: outs,
+		Message: fmt.Sprintf("%d of %d succeeded", len(items), len(items))})
+}
+
+func (r *runner) pendingChildren(s *Step, items []map[string]string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, it := range items {
+		if !r.state.get(childKey(s, it)).done() {
+			return true
+		}
+	}
+	return false
+}
+
+func childKey(s *Step, item map[string]string) string {
+	return s.ID + "[" + item[s.ForEach.Key] + "]"
+}
+
+func mergeItem(data map[string]any, item map[string]string) map[string]any {
+	d := make(map[string]any, len(data)+1)
+	for k, v := range data {
+		d[k] = v
+	}
+	d["item"] = item
+	return d
+}
+
+func whoString(w journal.Who) string {
+	s := w.User
+	if w.SudoUser != "" {
+		s = w.SudoUser + " (as " + w.User + ")"
+	}
+	if w.Host != "" {
+		s += "@" + w.Host
+	}
+	if w.TTY != "" {
+		s += " on " + w.TTY
+	}
+	if w.Via != "" {
+		s += " via " + w.Via
+	}
+	return s
+}

@@ -1,0 +1,123 @@
+package workflow
+
+import (
+	"maps"
+
+	"github.com/hamnflow/hamnflow/journal"
+)
+
+// status is where one step (or one fan-out child) stands, as its events
+// say.
+type status string
+
+const (
+	stPending     status = "pending"
+	stRunning     status = "running" // started, no end recorded: in doubt after a crash
+	stInterrupted status = "interrupted"
+	stSucceeded   status = "succeeded"
+	stFailed      status = "failed"
+	stSkipped     status = "skipped"
+	stWaiting     status = "waiting"
+	stUndoing     status = "undoing" // undo started, no end recorded
+	stUndone      status = "undone"
+	stUndoFailed  status = "undo-failed"
+)
+
+// stepState is what the journal says of one step or fan-out child.
+type stepState struct {
+	status   status
+	attempt  int
+	outputs  map[string]string
+	items    []map[string]string
+	children []map[string]string // fan-out items, once fixed
+	fanned   bool
+	noStatus bool   // last failure: the command never reported a status
+	startSeq uint64 // seq of the latest "started"
+	endSeq   uint64 // seq of the latest "succeeded"
+}
+
+// runState is the replayed journal of one run.
+type runState struct {
+	steps map[string]*stepState
+}
+
+func newRunState() *runState { return &runState{steps: map[string]*stepState{}} }
+
+func (rs *runState) get(key string) *stepState {
+	st := rs.steps[key]
+	if st == nil {
+		st = &stepState{status: stPending}
+		rs.steps[key] = st
+	}
+	return st
+}
+
+// apply folds one event into the state. It is used both to replay a
+// journal and, live, after each event is committed.
+func (rs *runState) apply(ev journal.Event) {
+	if ev.Step == "" {
+		return
+	}
+	st := rs.get(ev.Step)
+	switch ev.Type {
+	case journal.EvStepStarted:
+		st.status, st.attempt, st.startSeq = stRunning, ev.Attempt, ev.Seq
+	case journal.EvStepSucceeded:
+		st.status, st.endSeq = stSucceeded, ev.Seq
+		st.outputs, st.items = maps.Clone(ev.Outputs), ev.Items
+	case journal.EvStepFailed:
+		st.status = stFailed
+		st.noStatus = ev.Exit == nil
+	case journal.EvStepSkipped:
+		st.status, st.endSeq = stSkipped, ev.Seq
+	case journal.EvWaiting:
+		if st.status != stRunning && st.status != stInterrupted && st.status != stUndoing {
+			st.status = stWaiting
+		}
+	case journal.EvInterrupted:
+		if st.status == stRunning {
+			st.status = stInterrupted
+		}
+	case journal.EvReconciled:
+		switch ev.Decision {
+		case "done":
+			st.status, st.endSeq = stSucceeded, ev.Seq
+			if ev.Outputs != nil {
+				st.outputs = maps.Clone(ev.Outputs)
+			}
+		case "redo":
+			st.status = stPending
+		case "undone":
+			st.status = stUndone
+		case "undo":
+			st.status = stSucceeded // its effect is in place: undo it
+		}
+	case journal.EvReset:
+		*st = stepState{status: stPending}
+	case journal.EvFanOut:
+		st.children, st.fanned = ev.Items, true
+	case journal.EvUndoStarted:
+		st.status = stUndoing
+	case journal.EvUndone:
+		st.status = stUndone
+	case journal.EvUndoFailed:
+		st.status = stUndoFailed
+	}
+}
+
+func replay(evs []journal.Event) *runState {
+	rs := newRunState()
+	for _, ev := range evs {
+		rs.apply(ev)
+	}
+	return rs
+}
+
+// done says whether a step no longer blocks the steps that need it.
+func (st *stepState) done() bool { return st.status == stSucceeded || st.status == stSkipped }
+
+// inDoubt says whether the step may have half-run: it started and no end
+// was recorded, or it was cut off before its command reported a status.
+func (st *stepState) inDoubt() bool {
+	return st.status == stRunning || st.status == stInterrupted || (st.status == stFailed && st.noStatus)
+}

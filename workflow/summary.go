@@ -1,0 +1,76 @@
+package workflow
+
+import (
+	"time"
+
+	"github.com/hamnflow/hamnflow/journal"
+)
+
+// StepSummary is one step's (or fan-out child's) story, told from events.
+type StepSummary struct {
+	Step        string        `json:"step"`
+	Host        string        `json:"host,omitempty"`
+	Status      string        `json:"status"`
+	Attempts    int           `json:"attempts,omitempty"`
+	Started     time.Time     `json:"started,omitzero"`
+	Ended       time.Time     `json:"ended,omitzero"`
+	Duration    time.Duration `json:"duration_ns"`
+	ConfirmedBy string        `json:"confirmed_by,omitempty"`
+	Message     string        `json:"message,omitempty"`
+}
+
+// Summarize folds a run's events into one line per step, in the order the
+// steps first appeared. Duration is the sum of the step's attempts.
+func Summarize(evs []journal.Event) []StepSummary {
+	var order []string
+	byKey := map[string]*StepSummary{}
+	rs := newRunState()
+	for _, ev := range evs {
+		if ev.Step == "" {
+			continue
+		}
+		s := byKey[ev.Step]
+		if s == nil {
+			s = &StepSummary{Step: ev.Step}
+			byKey[ev.Step] = s
+			order = append(order, ev.Step)
+		}
+		rs.apply(ev)
+		if ev.Host != "" {
+			s.Host = ev.Host
+		}
+		switch ev.Type {
+		case journal.EvStepStarted:
+			s.Attempts = max(s.Attempts, ev.Attempt)
+			if s.Started.IsZero() {
+				s.Started = ev.Time
+			}
+		case journal.EvStepSucceeded, journal.EvStepFailed, journal.EvUndone, journal.EvUndoFailed, journal.EvStepSkipped:
+			s.Ended = ev.Time
+			s.Duration += ev.Duration
+			if ev.Type == journal.EvStepSucceeded && s.Started.IsZero() {
+				// a fan-out parent: it spans its children
+				s.Duration = 0
+			}
+		case journal.EvFanOut:
+			s.Started = ev.Time
+		case journal.EvConfirmed:
+			if ev.By != nil {
+				s.ConfirmedBy = whoString(*ev.By)
+			}
+		}
+		if ev.Message != "" && ev.Type != journal.EvStepStarted {
+			s.Message = ev.Message
+		}
+		s.Status = string(rs.get(ev.Step).status)
+	}
+	out := make([]StepSummary, 0, len(order))
+	for _, k := range order {
+		s := byKey[k]
+		if s.Duration == 0 && !s.Started.IsZero() && !s.Ended.IsZero() {
+			s.Duration = s.Ended.Sub(s.Started)
+		}
+		out = append(out, *s)
+	}
+	return out
+}

@@ -9,10 +9,26 @@ import (
 
 // Actions returns every action hamnflow knows, bound to env.
 func Actions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+	set := workflow.ActionSet{
 		"shell": Shell{Env: env},
 		"sleep": Sleep{},
 	}
+	// Each file of this package that defines actions adds them here, one
+	// family per function, so that families never touch each other's code.
+	for _, family := range []func(*Env) workflow.ActionSet{
+		syncActions,     // sync.go: rsync, drift, crontab
+		postgresActions, // postgres.go
+		addressActions,  // address.go: cluster address takeover, fencing checks
+		xcatActions,     // xcat.go: xCAT services and commands
+		db2Actions,      // db2actions.go
+		aixActions,      // aix.go: mktcpip, NIM
+		dbActions,       // otherdb.go: MySQL/MariaDB, SQLite
+	} {
+		for name, a := range family(env) {
+			set[name] = a
+		}
+	}
+	return set
 }
 
 // Funcs are the template functions playbooks may use besides secret.

@@ -83,7 +83,9 @@ func tail(stderr, stdout []byte) string {
 type Shell struct{ Env *Env }
 
 // Params implements workflow.Action.
-func (Shell) Params() ([]string, []string) { return []string{"cmd"}, []string{"user", "ok_exit", "items"} }
+func (Shell) Params() ([]string, []string) {
+	return []string{"cmd"}, []string{"user", "ok_exit", "items"}
+}
 
 // Describe implements workflow.Action.
 func (Shell) Describe(host string, a map[string]string) string {

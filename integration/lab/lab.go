@@ -1,6 +1,9 @@
 package lab
 
 import (
+	"github.com/hamnflow/hamnflow/integration/db2model"
+	"github.com/hamnflow/hamnflow/integration/standins"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -63,7 +66,22 @@ type Config struct {
 	// are up and PostgreSQL is set up, and before its sshd starts. l.Exec
 	// works on h already. An error aborts Up, which then tears down.
 	Provision func(ctx context.Context, l *Lab, h *Host) error
+	// XCAT installs the xCAT stand-ins (program StandinExe) on every MN and
+	// SN, with /install seeded on mn1 only, for OS ("linux" or "aix").
+	XCAT       bool
+	StandinExe string
+	OS         string
+	// Db2 installs the Db2 model (program Db2ModelExe) on both MNs:
+	// instance Db2Instance with home Db2Home, database XCATDB started.
+	Db2         bool
+	Db2ModelExe string
 }
+
+// Where the Db2 model is installed on the MNs.
+const (
+	Db2Instance = "xcatdb"
+	Db2Home     = "/var/lib/db2"
+)
 
 // Host is one machine of the lab.
 type Host struct {
@@ -225,6 +243,7 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		{"build network", l.buildNetwork},
 		{"start host namespaces", l.startInits},
 		{"set up postgresql", l.setupPostgres},
+		{"install stand-ins", func(ctx context.Context) error { return l.provision(ctx, cfg.installExtras) }},
 		{"provision", func(ctx context.Context) error { return l.provision(ctx, cfg.Provision) }},
 		{"start sshd", l.startSSHDs},
 		{"write inventory", func(context.Context) error { return l.WriteInventory(l.Inventory()) }},
@@ -288,6 +307,30 @@ func (l *Lab) provision(ctx context.Context, hook func(context.Context, *Lab, *H
 		}
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("provision %s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// installExtras lays the xCAT stand-ins and the Db2 model into h.
+func (cfg Config) installExtras(ctx context.Context, l *Lab, h *Host) error {
+	osType := cfg.OS
+	if osType == "" {
+		osType = "linux"
+	}
+	if cfg.XCAT {
+		if err := standins.Install(h.Root, cfg.StandinExe, osType); err != nil {
+			return fmt.Errorf("xCAT stand-ins: %w", err)
+		}
+		if h.Name == "mn1" {
+			if err := standins.SeedInstallDir(h.Root, osType); err != nil {
+				return fmt.Errorf("seed /install: %w", err)
+			}
+		}
+	}
+	if cfg.Db2 && h.Role == RoleMN {
+		if err := db2model.Install(h.Root, cfg.Db2ModelExe, Db2Instance, Db2Home); err != nil {
+			return fmt.Errorf("db2 model: %w", err)
 		}
 	}
 	return nil

@@ -1,0 +1,34 @@
+# hamnflow: build, test, demo, bench. `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin/hamnflow
+TESTFLAGS ?= -count=1 -timeout 25m
+
+.PHONY: all build test unit demo bench man clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/hamnflow
+
+# Every test: unit, CLI scripts, crash tests and the lab end-to-end tests.
+# The lab tests need root (network namespaces); .ci/run installs their packages.
+test:
+	$(GO) test $(TESTFLAGS) ./...
+
+# Tests that need neither root nor the lab.
+unit:
+	$(GO) test -count=1 ./workflow/... ./journal/... ./playbooks/... ./steps/...
+
+# Build, bring up the lab, run a failover on it, show the history, tear down.
+demo: build
+	./integration/demo/demo.sh $(BIN)
+
+# Benchmarks whose figures are in the README.
+bench: build
+	./bench/run.sh
+
+man: build
+	$(BIN) man > hamnflow.1
+
+clean:
+	rm -rf bin hamnflow.1

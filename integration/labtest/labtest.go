@@ -1,0 +1,258 @@
+// Package labtest is the harness of hamnflow's end-to-end tests: it builds
+// the hamnflow binary and the lab's stand-in programs once per test binary,
+// brings up a lab (integration/lab) with the pieces a test asks for, runs
+// hamnflow from the lab's operator namespace and always tears the lab down.
+//
+// A test package uses it as
+//
+//	func TestMain(m *testing.M) { labtest.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true})
+//		r := env.Run(t, "run", "failover", "--yes")
+//		...
+//	}
+//
+// Lab tests never skip: a machine that cannot run the lab fails them with
+// the reason (see lab.Check). .ci/run installs what they need.
+package labtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/lab"
+	"github.com/hamnflow/hamnflow/integration/standins"
+)
+
+// Binaries are the programs built for the tests.
+type Binaries struct {
+	Hamnflow string
+	Standin  string // xcat-standin
+	Db2Model string
+}
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	bins      Binaries
+	buildErr  error
+)
+
+// Main runs the tests and removes the built binaries afterwards.
+func Main(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// moduleRoot is the directory of hamnflow's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("go env GOMOD: not inside the hamnflow module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// Build builds the binaries once per test process.
+func Build(t testing.TB) Binaries {
+	t.Helper()
+	buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		if buildDir, err = os.MkdirTemp("", "hamnflow-bin-"); err != nil {
+			buildErr = err
+			return
+		}
+		bins = Binaries{
+			Hamnflow: filepath.Join(buildDir, "hamnflow"),
+			Standin:  filepath.Join(buildDir, "xcat-standin"),
+			Db2Model: filepath.Join(buildDir, "db2model"),
+		}
+		for out, pkg := range map[string]string{
+			bins.Hamnflow: "./cmd/hamnflow",
+			bins.Standin:  "./integration/standins/cmd/xcat-standin",
+			bins.Db2Model: "./integration/db2model/cmd/db2model",
+		} {
+			cmd := exec.Command("go", "build", "-o", out, pkg)
+			cmd.Dir = root
+			if b, err := cmd.CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bins
+}
+
+// Options say what a test's lab holds besides two MNs and an operator.
+type Options struct {
+	ServiceNodes int  // 0: 2
+	Postgres     bool // PostgreSQL 15 running on mn1, stopped on mn2
+	XCAT         bool // xCAT stand-ins on MNs and SNs; /install seeded on mn1
+	Db2          bool // the Db2 model on both MNs (instance xcatdb, home /var/lib/db2)
+	OS           string
+	// Provision runs for every MN and SN after the stand-ins are in.
+	Provision func(ctx context.Context, l *lab.Lab, h *lab.Host) error
+}
+
+// Env is a running lab with a journal for hamnflow.
+type Env struct {
+	Lab     *lab.Lab
+	Bins    Binaries
+	Journal string // the journal file hamnflow uses
+	Dir     string // a scratch directory of the test
+	// ExtraEnv is added to every hamnflow command's environment.
+	ExtraEnv []string
+}
+
+// Up brings up a lab for t and registers its tear-down.
+func Up(t *testing.T, o Options) *Env {
+	t.Helper()
+	b := Build(t)
+	osType := o.OS
+	if osType == "" {
+		osType = "linux"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := lab.Config{
+		ServiceNodes: o.ServiceNodes, Postgres: o.Postgres, Provision: o.Provision,
+		XCAT: o.XCAT, StandinExe: b.Standin, OS: osType,
+		Db2: o.Db2, Db2ModelExe: b.Db2Model,
+	}
+	l, err := lab.Up(ctx, cfg)
+	if err != nil {
+		t.Fatalf("lab up: %v", err)
+	}
+	stop := lab.SetupSignalTeardown(l)
+	t.Cleanup(func() {
+		stop()
+		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := l.Down(dctx); err != nil {
+			t.Errorf("lab down: %v", err)
+		}
+	})
+	dir := t.TempDir()
+	return &Env{Lab: l, Bins: b, Journal: filepath.Join(dir, "journal.db"), Dir: dir}
+}
+
+// Result is what one hamnflow command did.
+type Result struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+// Combined is stdout then stderr, for messages.
+func (r Result) Combined() string { return r.Stdout + r.Stderr }
+
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s--- stderr\n%s", r.Exit, r.Stdout, r.Stderr)
+}
+
+// Command is hamnflow with args, to be run in the operator namespace with
+// the lab's inventory and the test's journal.
+func (e *Env) Command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := e.Lab.OperatorCmd(ctx, e.Bins.Hamnflow, args...)
+	cmd.Env = append(os.Environ(),
+		"HAMNFLOW_JOURNAL="+e.Journal,
+		"HAMNFLOW_INVENTORY="+e.Lab.InventoryPath(),
+		"NO_COLOR=1",
+	)
+	cmd.Env = append(cmd.Env, e.ExtraEnv...)
+	cmd.Dir = e.Dir
+	return cmd
+}
+
+// Run runs hamnflow to its end (at most 5 minutes) and returns what it did.
+// Only a failure to start it fails the test.
+func (e *Env) Run(t testing.TB, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := e.Command(ctx, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.Exit = ee.ExitCode()
+	default:
+		t.Fatalf("hamnflow %s: %v", strings.Join(args, " "), err)
+	}
+	t.Logf("hamnflow %s -> exit %d", strings.Join(args, " "), r.Exit)
+	return r
+}
+
+// MustRun runs hamnflow and fails the test unless it exits with want.
+func (e *Env) MustRun(t testing.TB, want int, args ...string) Result {
+	t.Helper()
+	r := e.Run(t, args...)
+	if r.Exit != want {
+		t.Fatalf("hamnflow %s: want exit %d, got %s", strings.Join(args, " "), want, r)
+	}
+	return r
+}
+
+// Exec runs a shell script on a lab host (outside SSH) and fails the test
+// on error.
+func (e *Env) Exec(t testing.TB, host, script string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := e.Lab.Exec(ctx, host, script)
+	if err != nil {
+		t.Fatalf("on %s: %v", host, err)
+	}
+	return string(out)
+}
+
+// Calls are the xCAT stand-in calls recorded on host.
+func (e *Env) Calls(t testing.TB, host string) []standins.Call {
+	t.Helper()
+	h := e.Lab.Host(host)
+	if h == nil {
+		t.Fatalf("no lab host %s", host)
+	}
+	calls, err := standins.ReadCalls(h.Root)
+	if err != nil {
+		t.Fatalf("stand-in calls on %s: %v", host, err)
+	}
+	return calls
+}
+
+// JournalBytes is the raw journal file, for secret scans.
+func (e *Env) JournalBytes(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(e.Journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -223,6 +223,7 @@ type runner struct {
 	continueAll bool
 	failed      []string
 	waiting     []string
+	waitWhy     map[string]string // what a waiting step needs, when more than a terminal
 	aborted     bool
 
 	promptMu sync.Mutex // one question at a time
@@ -269,6 +270,16 @@ func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) e
 		ev.Truncated = ev.Truncated || cutOut || cutErr
 		for k, v := range ev.Outputs {
 			ev.Outputs[k] = r.mask.apply(v)
+		}
+		if ev.Items != nil {
+			items := make([]map[string]string, len(ev.Items))
+			for i, it := range ev.Items {
+				items[i] = make(map[string]string, len(it))
+				for k, v := range it {
+					items[i][k] = r.mask.apply(v)
+				}
+			}
+			ev.Items = items
 		}
 	}
 	done := 0
@@ -317,7 +328,9 @@ func (r *runner) end(ctx context.Context) error {
 	switch {
 	case len(r.waiting) > 0:
 		st, runErr = journal.RunWaiting, ErrWaiting
-		msg = fmt.Sprintf("step %s waits for an operator: run `hamnflow resume %s` on a terminal (or with --yes to confirm unattended)", strings.Join(r.waiting, ", "), r.id)
+		msg = r.waitMessage(func(keys string) string {
+			return fmt.Sprintf("step %s waits for an operator: run `hamnflow resume %s` on a terminal (or with --yes to confirm unattended)", keys, r.id)
+		})
 	case r.aborted:
 		st, runErr = journal.RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("aborted by the operator; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
@@ -356,7 +369,8 @@ func (r *runner) end(ctx context.Context) error {
 }
 
 // forward runs every step whose needs are met, at most Parallel at once,
-// until all are done or one fails, waits or the context ends.
+// until all are done, one waits or the context ends. A failed step stops
+// the steps that need it; independent branches run on to their end.
 func (r *runner) forward(ctx context.Context) error {
 	parallel := r.e.Parallel
 	if parallel <= 0 {
@@ -394,7 +408,7 @@ func (r *runner) forward(ctx context.Context) error {
 func (r *runner) stopping(ctx context.Context) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return ctx.Err() != nil || r.aborted || len(r.failed) > 0 || len(r.waiting) > 0
+	return ctx.Err() != nil || r.aborted || len(r.waiting) > 0
 }
 
 func (r *runner) runnable(s *Step) bool {
@@ -448,10 +462,36 @@ func (r *runner) markFailed(key string) {
 	r.mu.Unlock()
 }
 
-func (r *runner) markWaiting(key string) {
+// markWaiting parks key until an operator decides. why, when not "",
+// says what the operator must decide and type (e.g. --assume-done); else
+// answering on a terminal is enough.
+func (r *runner) markWaiting(key, why string) {
 	r.mu.Lock()
 	r.waiting = append(r.waiting, key)
+	if why != "" {
+		if r.waitWhy == nil {
+			r.waitWhy = map[string]string{}
+		}
+		r.waitWhy[key] = why
+	}
 	r.mu.Unlock()
+}
+
+// waitMessage tells what the waiting steps need: plain(keys) for those an
+// operator at a terminal can answer, their own reason for the others.
+func (r *runner) waitMessage(plain func(keys string) string) string {
+	var keys, parts []string
+	for _, k := range r.waiting {
+		if why := r.waitWhy[k]; why != "" {
+			parts = append(parts, fmt.Sprintf("step %s %s", k, why))
+		} else {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		parts = append([]string{plain(strings.Join(keys, ", "))}, parts...)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // execStep runs one step of the DAG: its condition, its confirmation, its
@@ -640,7 +680,7 @@ func (r *runner) confirm(ctx context.Context, s *Step, key string, p prepared) g
 	case errors.Is(err, ErrNoOperator):
 		r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Host: p.host, Command: p.shown,
 			Message: reason + ": no operator at a terminal; resume on a terminal or with --yes"})
-		r.markWaiting(key)
+		r.markWaiting(key, "")
 		return gateStop
 	case err != nil:
 		r.record(nil, journal.Event{Type: journal.EvInterrupted, Step: key, Message: "confirmation: " + err.Error()})
@@ -765,8 +805,10 @@ func (r *runner) fanOut(ctx context.Context, s *Step, data map[string]any) {
 	if bound <= 0 {
 		bound = 4
 	}
+	// Children start in item order, at most bound at once.
 	sem := make(chan struct{}, bound)
 	var wg sync.WaitGroup
+children:
 	for _, it := range items {
 		key := childKey(s, it)
 		r.mu.Lock()
@@ -776,14 +818,14 @@ func (r *runner) fanOut(ctx context.Context, s *Step, data map[string]any) {
 		if skip {
 			continue
 		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			break children
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
 			defer func() { <-sem }()
 			r.execOne(ctx, s, key, mergeItem(r.dataFor(nil), it), false)
 		}()

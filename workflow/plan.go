@@ -107,7 +107,7 @@ func DOT(pb *Playbook) string {
 	for _, s := range pb.Steps {
 		label := s.ID
 		if s.Title != "" && !strings.Contains(s.Title, "{{") {
-			label += "\\n" + s.Title
+			label += "\n" + s.Title // %q writes the newline as DOT's \n escape
 		}
 		attrs := ""
 		if s.Confirm {

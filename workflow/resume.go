@@ -99,7 +99,7 @@ func (r *runner) reconcile(ctx context.Context, opts ResumeOptions) error {
 			if err := r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Message: why}); err != nil {
 				return err
 			}
-			r.markWaiting(key)
+			r.markWaiting(key, why)
 		case decideAbort:
 			r.mu.Lock()
 			r.aborted = true

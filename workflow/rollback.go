@@ -114,7 +114,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 			}
 		case decideWait:
 			r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Message: why})
-			r.markWaiting(key)
+			r.markWaiting(key, why)
 			return false
 		default:
 			r.mu.Lock()
@@ -138,7 +138,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		case errors.Is(err, ErrNoOperator):
 			r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key,
 				Message: fmt.Sprintf("no automatic undo for %q: undo it by hand, then run `hamnflow rollback %s` on a terminal (or with --yes)", title, r.id)})
-			r.markWaiting(key)
+			r.markWaiting(key, "")
 			return false
 		case err != nil || a.Choice != Yes:
 			r.mu.Lock()
@@ -194,7 +194,9 @@ func (r *runner) endRollback(ctx context.Context) error {
 	switch {
 	case len(r.waiting) > 0:
 		st, runErr = journal.RunRollingBack, ErrWaiting
-		msg = fmt.Sprintf("rollback waits for an operator at %s: run `hamnflow rollback %s` on a terminal", strings.Join(r.waiting, ", "), r.id)
+		msg = r.waitMessage(func(keys string) string {
+			return fmt.Sprintf("rollback waits for an operator at %s: run `hamnflow rollback %s` on a terminal (or with --yes)", keys, r.id)
+		})
 	case r.aborted || ctx.Err() != nil:
 		st, runErr = journal.RunRollingBack, ErrInterrupted
 		msg = fmt.Sprintf("rollback interrupted; continue it with `hamnflow rollback %s`", r.id)

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/template"
@@ -76,17 +77,17 @@ func cleanTemplateErr(err error) error {
 	return fmt.Errorf("%s", msg)
 }
 
-// fieldRefs returns the field chains a template uses, e.g.
-// [["steps","backup","out","timestamp"], ["inv","primary"]].
+// fieldRefs returns the field chains a template uses on its data, e.g.
+// [["steps","backup","out","timestamp"], ["inv","primary"]]. Fields inside
+// range and with bodies refer to their element, not the data, and are left
+// to the dry render.
 func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 	if !strings.Contains(text, "{{") {
 		return nil, nil
 	}
-	all := template.FuncMap{"secret": func(string) string { return "" }}
-	for k, v := range funcs {
-		all[k] = v
-	}
-	trees, err := parse.Parse("t", text, "", "", all)
+	// Parse through text/template, not parse.Parse, so that its builtins
+	// (eq, ne, and, or, not, len, index, printf, ...) are known.
+	t, err := template.New("t").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
 	if err != nil {
 		return nil, err
 	}
@@ -123,17 +124,17 @@ func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 			walk(n.List)
 			walk(n.ElseList)
 		case *parse.RangeNode:
-			walk(n.Pipe)
-			walk(n.List)
+			walk(n.Pipe) // the body's dot is an element, not the data
 			walk(n.ElseList)
 		case *parse.WithNode:
-			walk(n.Pipe)
-			walk(n.List)
+			walk(n.Pipe) // likewise
 			walk(n.ElseList)
 		}
 	}
-	for _, t := range trees {
-		walk(t.Root)
+	for _, t := range t.Templates() {
+		if t.Tree != nil {
+			walk(t.Tree.Root)
+		}
 	}
 	return refs, nil
 }
@@ -196,6 +197,8 @@ func asItems(v any) ([]map[string]string, error) {
 		return out, nil
 	case nil:
 		return nil, nil
+	case map[string]any, map[string]string:
+		return nil, errors.New("it is a map, not a list")
 	}
-	return nil, fmt.Errorf("%T is not a list", v)
+	return nil, fmt.Errorf("%v is not a list", v)
 }

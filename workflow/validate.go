@@ -82,8 +82,9 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 		}
 	}
 	if cyc := findCycle(pb.Steps, byID); cyc != nil {
+		// Keep going: ancestorSets stops at a cycle, and the other
+		// problems are worth reporting in the same pass.
 		add(byID[cyc[0]].Line, "steps form a cycle: %s", strings.Join(cyc, " -> "))
-		return diags // ancestry checks below would loop
 	}
 	ancestors := ancestorSets(pb.Steps, byID)
 
@@ -158,7 +159,7 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 		for _, f := range fields {
 			fr, err := fieldRefs(f.text, c.Funcs)
 			if err != nil {
-				add(f.line, "step %q: template: %v", s.ID, err)
+				add(f.line, "step %q: %v", s.ID, err)
 				continue
 			}
 			ok := true

@@ -351,10 +351,16 @@ func validateCommand() *cli.Command {
 			for _, name := range c.Args().Slice() {
 				p, err := prepare(c, name)
 				var diags workflow.Diagnostics
-				switch {
-				case errors.As(err, &diags):
+				if errors.As(err, &diags) {
+					// Parameters without a value stop a run, not the
+					// check: report them, then check the rest with
+					// stand-in values.
 					all = append(all, diags...)
-					continue
+					if p, err = prepareStandIn(c, name); err != nil {
+						continue
+					}
+				}
+				switch {
 				case err != nil:
 					other = append(other, err)
 					continue
@@ -374,6 +380,33 @@ func validateCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// prepareStandIn prepares a playbook for validation with the parameters
+// given on the command line that it declares, and a stand-in value for each
+// of the others that has no default.
+func prepareStandIn(c *cli.Context, name string) (*playbooks.Prepared, error) {
+	given, err := parseSets(c.StringSlice("set"))
+	if err != nil {
+		return nil, err
+	}
+	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
+	if err != nil {
+		return nil, err
+	}
+	pb, err := workflow.Parse(file, text)
+	if err != nil {
+		return nil, err
+	}
+	vals := map[string]string{}
+	for _, p := range pb.Params {
+		if v, ok := given[p.Name]; ok {
+			vals[p.Name] = v
+		} else if p.Default == nil {
+			vals[p.Name] = "PARAM-" + p.Name
+		}
+	}
+	return prepareWith(c, name, vals)
 }
 
 func playbooksCommand() *cli.Command {

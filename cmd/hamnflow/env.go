@@ -92,13 +92,18 @@ func parseSets(sets []string) (map[string]string, error) {
 
 // prepare finds the playbook and inventory named on the command line.
 func prepare(c *cli.Context, name string) (*playbooks.Prepared, error) {
-	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
-	if err != nil {
-		return nil, cli.Exit(err.Error(), exitBadInput)
-	}
 	given, err := parseSets(c.StringSlice("set"))
 	if err != nil {
 		return nil, err
+	}
+	return prepareWith(c, name, given)
+}
+
+// prepareWith is prepare with the parameter values given.
+func prepareWith(c *cli.Context, name string, given map[string]string) (*playbooks.Prepared, error) {
+	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
+	if err != nil {
+		return nil, cli.Exit(err.Error(), exitBadInput)
 	}
 	var invText []byte
 	invPath := inventoryPath(c)

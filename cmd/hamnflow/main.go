@@ -73,6 +73,8 @@ inventory or journal); 3 waiting for an operator (confirmation or an
 in-doubt step); 4 refused: another run holds the cluster's lock;
 5 interrupted (SIGINT/SIGTERM or aborted by the operator).`,
 		EnableBashCompletion: true,
+		// --set nodes=cn01,cn02 is one value: noderanges have commas.
+		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "journal", EnvVars: []string{"HAMNFLOW_JOURNAL"}, Usage: "journal file (default " + defaultJournalHelp + ")"},
 			&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, EnvVars: []string{"HAMNFLOW_INVENTORY"}, Usage: "cluster inventory (default /etc/hamnflow/inventory.yaml if it exists)"},

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -186,4 +187,31 @@ func lookupUser(passwd, name string) (int, int, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// SetPassword sets the instance owner's password that USER ... USING is
+// checked against, in the model directory dir (sqllib/model), keeping the
+// owner of the state and lock files (a lab runs this as root for the
+// instance user).
+func SetPassword(dir, password string) error {
+	store := Store{Dir: dir}
+	fi, err := os.Stat(store.path("state.json"))
+	if err != nil {
+		return fmt.Errorf("set db2 model password: %w", err)
+	}
+	err = store.Update(func(st *State) error {
+		st.Password = password
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set db2 model password: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		for _, f := range []string{"state.json", "lock"} {
+			if err := os.Chown(store.path(f), int(st.Uid), int(st.Gid)); err != nil {
+				return fmt.Errorf("set db2 model password: %w", err)
+			}
+		}
+	}
+	return nil
 }

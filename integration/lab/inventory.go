@@ -46,6 +46,9 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			DataDir: PGDataDir,
 		}
 	}
+	if l.Db2 && !l.Postgres {
+		inv.Database = playbooks.Database{Type: "db2", Owner: Db2Instance, Instance: Db2Instance, HADRTimeout: 2, PeerWindow: 60}
+	}
 	for _, h := range l.Hosts {
 		if h.Role == RoleOperator {
 			continue
@@ -54,7 +57,7 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			Address:    h.Address,
 			SSHAddress: h.AdminAddress,
 			Interface:  h.Interface,
-			OS:         "linux",
+			OS:         l.os(),
 		}
 		if h.Role == RoleSN {
 			inv.Groups["service_nodes"] = append(inv.Groups["service_nodes"], h.Name)
@@ -63,7 +66,18 @@ func (l *Lab) Inventory() playbooks.Inventory {
 	for _, s := range l.secretNames() {
 		inv.Secrets[s] = playbooks.SecretSource{File: filepath.Join(l.SecretsDir(), s)}
 	}
+	if l.os() == "aix" {
+		// The AIX stand-ins live outside the SSH PATH, as NIM's methods do.
+		inv.Vars = map[string]string{"aix_path": "/opt/aix/bin:/opt/aix/nim/methods"}
+	}
 	return inv
+}
+
+func (l *Lab) os() string {
+	if l.OS == "" {
+		return "linux"
+	}
+	return l.OS
 }
 
 // WriteInventory writes inv to InventoryPath.

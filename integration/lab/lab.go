@@ -146,6 +146,8 @@ type Lab struct {
 	Dir             string   `json:"dir"`
 	OwnsDir         bool     `json:"owns_dir"` // Dir was created by Up: Down removes it
 	Postgres        bool     `json:"postgres"`
+	OS              string   `json:"os"`  // linux or aix: what the stand-ins answer as
+	Db2             bool     `json:"db2"` // the Db2 model is on the MNs
 	SwitchNamespace string   `json:"switch_namespace"`
 	Hosts           []*Host  `json:"hosts"`
 	Namespaces      []string `json:"namespaces"`          // created by this lab
@@ -198,7 +200,11 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		return nil, fmt.Errorf("lab: prefix %q in use: /etc/netns/%s-op exists", prefix, prefix)
 	}
 
-	l := &Lab{Prefix: prefix, Postgres: cfg.Postgres, SwitchNamespace: prefix + "-sw", children: map[int]chan struct{}{}}
+	osType := cfg.OS
+	if osType == "" {
+		osType = "linux"
+	}
+	l := &Lab{Prefix: prefix, Postgres: cfg.Postgres, OS: osType, Db2: cfg.Db2, SwitchNamespace: prefix + "-sw", children: map[int]chan struct{}{}}
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "hamnflow-lab-"+prefix+"-")
 		if err != nil {
@@ -330,6 +336,13 @@ func (cfg Config) installExtras(ctx context.Context, l *Lab, h *Host) error {
 	}
 	if cfg.Db2 && h.Role == RoleMN {
 		if err := db2model.Install(h.Root, cfg.Db2ModelExe, Db2Instance, Db2Home); err != nil {
+			return fmt.Errorf("db2 model: %w", err)
+		}
+		pw, err := l.Secret("db2_password")
+		if err != nil {
+			return fmt.Errorf("db2 model: %w", err)
+		}
+		if err := db2model.SetPassword(filepath.Join(h.Root, Db2Home, "sqllib/model"), pw); err != nil {
 			return fmt.Errorf("db2 model: %w", err)
 		}
 	}

@@ -85,16 +85,13 @@ func TestDb2Backend(t *testing.T) {
 // TestPostgresBackend runs the node commands against a real PostgreSQL
 // server (started on a Unix socket in a temporary directory).
 func TestPostgresBackend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a PostgreSQL server")
-	}
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	pg, err := user.Lookup("postgres")
 	if len(bins) == 0 || err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root, the postgres user and PostgreSQL's server binaries")
+		needMachine(t, "needs root, the postgres user and PostgreSQL's server binaries")
 	}
 	if _, err := exec.LookPath("psql"); err != nil {
-		t.Skip("needs psql")
+		needMachine(t, "needs psql")
 	}
 	pgbin := filepath.Dir(bins[len(bins)-1])
 	uid, _ := strconv.Atoi(pg.Uid)

@@ -15,10 +15,10 @@ import (
 // touches the machine's own network.
 func TestInNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root for unshare")
+		needMachine(t, "needs root for unshare")
 	}
 	if err := exec.Command("unshare", "--net", "--uts", "true").Run(); err != nil {
-		t.Skipf("unshare --net --uts: %v", err)
+		needMachine(t, "unshare --net --uts: %v", err)
 	}
 	root := t.TempDir()
 	if err := standins.Install(root, exe, "aix"); err != nil {

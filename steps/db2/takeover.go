@@ -2,6 +2,7 @@ package db2
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -106,11 +107,11 @@ func orUnknown(s string) string {
 
 func lossWarning(s HADRStatus) string {
 	pos := "an unknown standby log position"
-	if s.StandbyLog.File != "" {
+	if known(s.StandbyLog) {
 		pos = fmt.Sprintf("the standby's log position %s page %d (LSN %s)", s.StandbyLog.File, s.StandbyLog.Page, s.StandbyLog.LSN)
 	}
 	w := "transactions committed on the primary after " + pos + " may be lost"
-	if s.PrimaryLog.File != "" {
+	if known(s.PrimaryLog) {
 		w += fmt.Sprintf("; the primary was last seen at %s page %d (LSN %s)", s.PrimaryLog.File, s.PrimaryLog.Page, s.PrimaryLog.LSN)
 	}
 	w += fmt.Sprintf("; last reported log gap %d bytes", s.LogGap)
@@ -118,4 +119,10 @@ func lossWarning(s HADRStatus) string {
 		w += " (the gap is as of the last contact and may have grown since)"
 	}
 	return w + ". If the old primary is still running it must be stopped, or both will accept writes."
+}
+
+// known tells a real log position from the zeros (S0000000.LOG, 0, 0) Db2
+// prints for a partner it has not heard from.
+func known(p LogPosition) bool {
+	return p.File != "" && (p.Page != 0 || strings.Trim(p.LSN, "0x") != "" || p.File != "S0000000.LOG")
 }

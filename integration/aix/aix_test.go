@@ -1,0 +1,249 @@
+// Package aix tests hamnflow's AIX steps end to end on a lab whose MNs
+// carry the AIX and xCAT stand-ins: NIM re-creation (guide 8.0 step 8)
+// and the mktcpip takeover (step 4).
+package aix
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/labtest"
+	"github.com/hamnflow/hamnflow/integration/standins"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// aixPath is where the lab's AIX stand-ins live.
+const aixPath = "/opt/aix/bin:/opt/aix/nim/methods"
+
+// osimages are the seed AIX osimages and their NIM resources, in the
+// order the guide creates them.
+var osimages = map[string][]string{
+	"61cosi":   {"61cosi_lpp_source", "61cosi", "61cosi_installp_bundle", "61cosi_script"},
+	"61dskls":  {"61dskls_lpp_source", "61dskls", "61dskls_root", "61dskls_tmp", "61dskls_home", "61dskls_shared_home", "61dskls_dump", "61dskls_paging"},
+	"71bosi":   {"71bosi_lpp_source", "71bosi", "71bosi_installp_bundle", "71bosi_script"},
+	"71sdskls": {"71sdskls_lpp_source", "71sdskls", "71sdskls_shared_root", "71sdskls_dump", "71sdskls_paging"},
+}
+
+// upAIX brings up an AIX lab whose standby is ready for step 8: /install
+// synchronised from mn1, xcatd running, compute nodes defined.
+func upAIX(t *testing.T) *labtest.Env {
+	env := labtest.Up(t, labtest.Options{XCAT: true, OS: "aix", ServiceNodes: 1})
+	inv := env.Lab.Inventory()
+	for name, h := range inv.Hosts {
+		h.OS = "aix"
+		inv.Hosts[name] = h
+	}
+	inv.Mode = "identity"
+	inv.Vars = map[string]string{"aix_path": aixPath}
+	inv.Database.Type = "" // no database replication in these tests
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	env.Exec(t, "mn1", "rsync -a /install/ mn2:/install/")
+	env.Exec(t, "mn2", "/etc/init.d/xcatd start >/dev/null && mkdef -t node -o cn01,cn02 groups=compute >/dev/null && mkdef -t node -o cn03 groups=other >/dev/null")
+	return env
+}
+
+// defines are the successful calls that define a NIM resource, by name.
+func defines(calls []standins.Call) map[string][]standins.Call {
+	m := map[string][]standins.Call{}
+	for _, c := range calls {
+		if len(c.Args) == 0 || (c.Command != "nim" && c.Command != "m_mkspot") {
+			continue
+		}
+		if c.Command == "nim" && !slices.Contains(c.Args, "define") && !slices.Contains(c.Args, "-Fo") {
+			continue
+		}
+		if c.Exit == 0 {
+			name := c.Args[len(c.Args)-1]
+			m[name] = append(m[name], c)
+		}
+	}
+	return m
+}
+
+// lastRunID is the newest run in the journal.
+func lastRunID(t *testing.T, env *labtest.Env) string {
+	t.Helper()
+	r := env.MustRun(t, 0, "history", "--output", "json")
+	var runs []struct {
+		ID      string    `json:"id"`
+		Started time.Time `json:"started_at"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &runs); err != nil || len(runs) == 0 {
+		t.Fatalf("history: %v\n%s", err, r.Stdout)
+	}
+	best := runs[0]
+	for _, run := range runs {
+		if run.Started.After(best.Started) {
+			best = run
+		}
+	}
+	return best.ID
+}
+
+func TestNIMRecreate(t *testing.T) {
+	env := upAIX(t)
+	mn2 := env.Lab.Host("mn2").Root
+
+	// A fault on one resource of one osimage: its NIM define fails once.
+	if err := standins.WriteFaults(mn2, []standins.Fault{{
+		Command: "nim", ArgsContain: "61dskls_root", Times: 1,
+		Stderr: "0042-001 nim: processing error encountered on \"master\":\n   0042-175 m_mkres: unable to create \"/install/nim/root/61dskls_root\": no space left on device",
+		Note:   "one osimage fails",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r := env.MustRun(t, 1, "run", "nim-recreate", "--yes", "--set", "nodes=compute", "--set", "osimage=61cosi")
+	out := r.Combined()
+	if !strings.Contains(out, "create_resources[61dskls]") || !strings.Contains(out, "0042-175") {
+		t.Errorf("the failure does not name osimage 61dskls and NIM's error:\n%s", r)
+	}
+	for _, other := range []string{"create_resources[61cosi]", "create_resources[71bosi]", "create_resources[71sdskls]"} {
+		if strings.Contains(out, other+" failed") {
+			t.Errorf("%s reported failed:\n%s", other, r)
+		}
+	}
+	got := defines(env.Calls(t, "mn2"))
+	for img, rs := range osimages {
+		for _, res := range rs {
+			switch {
+			case img == "61dskls" && slices.Index(rs, res) >= slices.Index(rs, "61dskls_root"):
+				if len(got[res]) != 0 {
+					t.Errorf("%s defined after its osimage failed", res)
+				}
+			case len(got[res]) != 1:
+				t.Errorf("%s defined %d times before resume, want 1", res, len(got[res]))
+			}
+		}
+	}
+
+	id := lastRunID(t, env)
+	env.MustRun(t, 0, "resume", id, "--yes")
+	calls := env.Calls(t, "mn2")
+	got = defines(calls)
+	for img, rs := range osimages {
+		for _, res := range rs {
+			if len(got[res]) != 1 {
+				t.Errorf("osimage %s: %s defined %d times, want once", img, res, len(got[res]))
+			}
+		}
+	}
+	// The osimages were worked on in parallel: some osimage's first
+	// resource was defined before another's last one.
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	for img, rs := range osimages {
+		if img == "61dskls" {
+			continue // resumed later
+		}
+		first[img], last[img] = got[rs[0]][0].Time, got[rs[len(rs)-1]][0].Time
+	}
+	overlap := false
+	for a := range first {
+		for b := range first {
+			if a != b && first[b].Before(last[a]) && first[a].Before(last[b]) {
+				overlap = true
+			}
+		}
+	}
+	if !overlap {
+		t.Errorf("osimages were created one after another, not in parallel: first %v last %v", first, last)
+	}
+	// The spot came from m_mkspot as the guide writes it.
+	if c := got["61cosi"][0]; c.Command != "m_mkspot" || strings.Join(c.Args, " ") != "-o -a server=master -a location=/install/nim/spot/ -a source=no 61cosi" {
+		t.Errorf("spot 61cosi: %s %q", c.Command, c.Args)
+	}
+	var nodeset []standins.Call
+	for _, c := range calls {
+		if c.Command == "nimnodeset" || c.Command == "mkdsklsnode" {
+			nodeset = append(nodeset, c)
+		}
+	}
+	if len(nodeset) != 1 || nodeset[0].Command != "nimnodeset" || strings.Join(nodeset[0].Args, " ") != "-i 61cosi compute" || nodeset[0].Exit != 0 {
+		t.Errorf("nimnodeset calls: %+v", nodeset)
+	}
+
+	// A second run finds everything in place and creates nothing.
+	before := len(calls)
+	env.MustRun(t, 0, "run", "nim-recreate", "--yes")
+	for _, c := range env.Calls(t, "mn2")[before:] {
+		if c.Command == "m_mkspot" || c.Command == "nim_master_setup" || (c.Command == "nim" && slices.Contains(c.Args, "-Fo")) {
+			t.Errorf("second run called %s %q", c.Command, c.Args)
+		}
+	}
+
+	setups := 0
+	for _, c := range env.Calls(t, "mn2") {
+		if c.Command == "nim_master_setup" {
+			setups++
+			if strings.Join(c.Args, " ") != "-a mk_resource=no -a device=/install/nim/lpp_source" || c.Exit != 0 {
+				t.Errorf("nim_master_setup %q exit %d", c.Args, c.Exit)
+			}
+		}
+	}
+	if setups != 1 {
+		t.Errorf("nim_master_setup ran %d times over three runs, want once", setups)
+	}
+
+	// With HANIM nothing runs at all.
+	inv := env.Lab.Inventory()
+	inv.HANIM = true
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	before = len(env.Calls(t, "mn2"))
+	env.MustRun(t, 0, "run", "nim-recreate", "--yes")
+	if n := len(env.Calls(t, "mn2")); n != before {
+		t.Errorf("hanim: true still called %d stand-in commands", n-before)
+	}
+}
+
+// TestAIXFailoverSteps runs the AIX steps written for failover.yaml as a
+// playbook of their own: mktcpip takes over the hostname and address with
+// the guide's arguments, xcatd starts with startsrc, NIM is re-created.
+func TestAIXFailoverSteps(t *testing.T) {
+	env := upAIX(t)
+	env.Exec(t, "mn2", "/etc/init.d/xcatd stop >/dev/null")
+	snippet, err := os.ReadFile("../../playbooks/library/aix-failover-steps.yaml.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := filepath.Join(env.Dir, "aix-failover.yaml")
+	text := "name: aix-failover\ndescription: the AIX steps of failover.yaml\nsteps:\n" + string(snippet)
+	if err := os.WriteFile(pb, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.MustRun(t, 0, "validate", pb)
+	env.MustRun(t, 0, "run", pb, "--yes")
+	var mk, start []standins.Call
+	for _, c := range env.Calls(t, "mn2") {
+		switch c.Command {
+		case "mktcpip":
+			mk = append(mk, c)
+		case "startsrc":
+			start = append(start, c)
+		}
+	}
+	want := []string{"-hxcatmn", "-a198.51.100.10", "-m255.255.255.0", "-ieth0", "-g198.51.100.1", "-Ano", "-tN/A", "-s"}
+	if len(mk) != 1 || !slices.Equal(mk[0].Args, want) || mk[0].Exit != 0 {
+		t.Errorf("mktcpip calls %+v, want one with %q", mk, want)
+	}
+	if len(start) != 1 || strings.Join(start[0].Args, " ") != "-s xcatd" || start[0].Exit != 0 {
+		t.Errorf("startsrc calls %+v", start)
+	}
+	if h := strings.TrimSpace(env.Exec(t, "mn2", "hostname")); h != "xcatmn" {
+		t.Errorf("mn2's hostname is %q after mktcpip", h)
+	}
+	if !strings.Contains(env.Exec(t, "mn2", "ip -4 addr show dev eth0"), "198.51.100.10/24") {
+		t.Error("mn2 does not hold the cluster address after mktcpip")
+	}
+	if n := len(defines(env.Calls(t, "mn2"))); n != 21 {
+		t.Errorf("failover defined %d NIM resources, want 21", n)
+	}
+}

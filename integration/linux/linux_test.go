@@ -1,0 +1,258 @@
+// Package linux holds hamnflow's end-to-end tests of the Linux HAMN
+// playbooks (prereq, pg-setup, failover, failback) on the lab: real sshd,
+// PostgreSQL 15 streaming replication, kernel addresses and ARP, and the
+// xCAT stand-ins.
+package linux
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/lab"
+	"github.com/hamnflow/hamnflow/integration/labtest"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// mnMAC is the MAC of a lab MN's eth0 (integration/lab: 02:42:c6:33:64:<octet>).
+func mnMAC(t *testing.T, env *labtest.Env, host string) string {
+	t.Helper()
+	h := env.Lab.Host(host)
+	if h == nil {
+		t.Fatalf("no lab host %s", host)
+	}
+	return strings.ToLower(h.MAC)
+}
+
+// op runs a command in the operator namespace.
+func op(t *testing.T, env *labtest.Env, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := env.Lab.OperatorCmd(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+func psql(t *testing.T, env *labtest.Env, host, sql string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := env.Lab.PSQL(ctx, host, sql)
+	if err != nil {
+		t.Fatalf("psql on %s: %s: %v\n%s", host, sql, err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// eventually polls f until it returns "" or the time is up, then fails
+// with f's last message.
+func eventually(t *testing.T, d time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// holds says whether host has addr on an interface.
+func holds(t *testing.T, env *labtest.Env, host, addr string) bool {
+	t.Helper()
+	out := env.Exec(t, host, "ip -o -4 addr show")
+	return strings.Contains(out, " "+addr+"/")
+}
+
+// prepareStandby does what the guide's standby set-up and file
+// synchronisation leave behind: xCAT's database location and the install
+// directory on the standby, and the primary's services running.
+func prepareStandby(t *testing.T, env *labtest.Env) {
+	t.Helper()
+	cfgloc := env.Exec(t, "mn1", "cat /etc/xcat/cfgloc")
+	env.Exec(t, "mn2", "mkdir -p /etc/xcat && umask 077 && cat > /etc/xcat/cfgloc <<'EOF'\n"+cfgloc+"EOF\n")
+	src := filepath.Join(env.Lab.Host("mn1").Root, "install") + "/."
+	dst := filepath.Join(env.Lab.Host("mn2").Root, "install")
+	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copy /install to mn2: %v\n%s", err, out)
+	}
+	env.Exec(t, "mn1", "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start")
+}
+
+// callIndex is the index of the first call at or after from whose
+// command ends with name and whose arguments start with args.
+func callIndex(calls []string, from int, want string) int {
+	for i := from; i < len(calls); i++ {
+		if strings.HasPrefix(calls[i], want) {
+			return i
+		}
+	}
+	return -1
+}
+
+func callLines(t *testing.T, env *labtest.Env, host string) []string {
+	t.Helper()
+	var out []string
+	for _, c := range env.Calls(t, host) {
+		out = append(out, strings.TrimSpace(filepath.Base(c.Command)+" "+strings.Join(c.Args, " ")))
+	}
+	return out
+}
+
+// TestLinuxHAMN runs the Linux HAMN life cycle on one lab: prereq (good
+// and broken), pg-setup streaming, failover, failback.
+func TestLinuxHAMN(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true})
+	prepareStandby(t, env)
+
+	t.Run("prereq", func(t *testing.T) { testPrereq(t, env) })
+	if t.Failed() {
+		return
+	}
+	t.Run("pg-setup", func(t *testing.T) { testPGSetup(t, env) })
+	if t.Failed() {
+		return
+	}
+	t.Run("failover", func(t *testing.T) { testFailover(t, env) })
+	if t.Failed() {
+		return
+	}
+	t.Run("failback", func(t *testing.T) { testFailback(t, env) })
+}
+
+func testPrereq(t *testing.T, env *labtest.Env) {
+	r := env.MustRun(t, 0, "run", "prereq", "--stream")
+	if !strings.Contains(r.Combined(), "all prerequisites met") {
+		t.Errorf("prereq on a good lab: no success line\n%s", r)
+	}
+	// Break three prerequisites: a name mn1 cannot resolve, DHCP running
+	// on the standby, and the standby's clock (a fake date on the PATH of
+	// its SSH sessions) ten minutes ahead.
+	env.Exec(t, "mn1", "cp /etc/hosts /etc/hosts.good && grep -v '[[:space:]]mn2.lab' /etc/hosts.good > /etc/hosts")
+	env.Exec(t, "mn2", "/etc/init.d/isc-dhcp-server start >/dev/null")
+	env.Exec(t, "mn2", `cat > /opt/xcat/bin/date <<'EOF'
+#!/bin/sh
+if [ "$1" = +%s ]; then echo $(( $(/bin/date +%s) + 600 )); else exec /bin/date "$@"; fi
+EOF
+chmod +x /opt/xcat/bin/date`)
+	r = env.MustRun(t, 1, "run", "prereq", "--stream")
+	out := r.Combined()
+	t.Logf("prereq on a broken lab:\n%s", out)
+	for _, want := range []string{
+		"FAIL  primary resolves mn2",
+		"FAIL  dhcpd stopped on the standby",
+		"FAIL  clock skew                                   600s, more than 5s",
+		"PASS  ssh primary -> standby",
+		"PASS  same database version",
+		"PASS  ssh standby -> primary",
+		"prerequisites not met",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("broken prereq: no %q in\n%s", want, out)
+		}
+	}
+	env.Exec(t, "mn1", "mv /etc/hosts.good /etc/hosts")
+	env.Exec(t, "mn2", "/etc/init.d/isc-dhcp-server stop >/dev/null; rm -f /opt/xcat/bin/date")
+}
+
+func testPGSetup(t *testing.T, env *labtest.Env) {
+	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	if got := strings.TrimSpace(env.Exec(t, "mn2", "su postgres -s /bin/sh -c \"psql -X -A -t -d postgres -c 'SELECT pg_is_in_recovery()'\"")); got != "t" {
+		t.Fatalf("mn2 after pg-setup: pg_is_in_recovery() = %q, want t", got)
+	}
+	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'written-on-mn1')")
+	eventually(t, 15*time.Second, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := env.Lab.PSQL(ctx, "mn2", "SELECT status FROM nodelist WHERE node = 'cn100'")
+		if err != nil || strings.TrimSpace(out) != "written-on-mn1" {
+			return fmt.Sprintf("row written on mn1 not readable on mn2: %q %v", out, err)
+		}
+		return ""
+	})
+}
+
+func testFailover(t *testing.T, env *labtest.Env) {
+	// The operator knows the cluster address by mn1's MAC.
+	if out, err := op(t, env, "ping", "-c", "1", "-W", "2", lab.ClusterAddress); err != nil {
+		t.Fatalf("ping the cluster address before failover: %v\n%s", err, out)
+	}
+	before, beforeMN1 := len(env.Calls(t, "mn2")), len(env.Calls(t, "mn1"))
+	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream", "--set", "nodes=cn001+cn002", "--set", "boot=netboot")
+	if !strings.Contains(r.Combined(), "loss window: no loss: standby has WAL up to") {
+		t.Errorf("failover does not report the loss window:\n%s", r)
+	}
+	// The address answers from mn2, by mn2's MAC, and mn1 dropped it.
+	time.Sleep(1500 * time.Millisecond) // neighbour lock time
+	if out, err := op(t, env, "ping", "-c", "1", "-W", "2", lab.ClusterAddress); err != nil {
+		t.Fatalf("ping the cluster address after failover: %v\n%s", err, out)
+	}
+	neigh, _ := op(t, env, "ip", "neigh", "show", lab.ClusterAddress)
+	if !strings.Contains(strings.ToLower(neigh), mnMAC(t, env, "mn2")) {
+		t.Errorf("operator's neighbour entry for %s is %q, want mn2's MAC %s", lab.ClusterAddress, neigh, mnMAC(t, env, "mn2"))
+	}
+	if out, err := op(t, env, "arping", "-c", "2", "-w", "3", "-i", "eth0", lab.ClusterAddress); err != nil || !strings.Contains(strings.ToLower(out), mnMAC(t, env, "mn2")) {
+		t.Errorf("arping %s from op: want replies from mn2 (%s): %v\n%s", lab.ClusterAddress, mnMAC(t, env, "mn2"), err, out)
+	}
+	if holds(t, env, "mn1", lab.ClusterAddress) {
+		t.Errorf("mn1 still holds %s after failover", lab.ClusterAddress)
+	}
+	if !holds(t, env, "mn2", lab.ClusterAddress) {
+		t.Errorf("mn2 does not hold %s after failover", lab.ClusterAddress)
+	}
+	// The data: rows from before the failover are on mn2, which now takes writes.
+	if got := psql(t, env, "mn2", "SELECT status FROM nodelist WHERE node = 'cn100'"); got != "written-on-mn1" {
+		t.Errorf("pre-failover row on mn2: %q", got)
+	}
+	psql(t, env, "mn2", "INSERT INTO nodelist VALUES ('cn101', 'compute,all', 'written-on-mn2')")
+	if got := psql(t, env, "mn2", "SELECT pg_is_in_recovery()"); got != "f" {
+		t.Errorf("mn2 pg_is_in_recovery() = %q after failover", got)
+	}
+	// xCAT on mn2: xcatd started, then the network services, in order.
+	calls := callLines(t, env, "mn2")[before:]
+	at := 0
+	for _, want := range []string{"xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf", "nodeset cn001,cn002 netboot"} {
+		i := callIndex(calls, at, want)
+		if i < 0 {
+			t.Errorf("stand-in calls on mn2: no %q after call %d in\n%s", want, at, strings.Join(calls, "\n"))
+			break
+		}
+		at = i + 1
+	}
+	if slices.Contains(callLines(t, env, "mn1")[beforeMN1:], "xcatd start") {
+		t.Errorf("xcatd started on mn1 during failover")
+	}
+}
+
+func testFailback(t *testing.T, env *labtest.Env) {
+	r := env.MustRun(t, 0, "run", "failback", "--yes", "--stream")
+	if !strings.Contains(r.Combined(), "rejoin_primary | method=rewind") {
+		t.Errorf("failback did not rewind mn1 (pg-setup sets wal_log_hints):\n%s", r)
+	}
+	if !holds(t, env, "mn1", lab.ClusterAddress) || holds(t, env, "mn2", lab.ClusterAddress) {
+		t.Errorf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
+	}
+	if got := psql(t, env, "mn1", "SELECT string_agg(node, ',' ORDER BY node) FROM nodelist WHERE node IN ('cn100', 'cn101')"); got != "cn100,cn101" {
+		t.Errorf("rows on mn1 after failback: %q, want cn100,cn101", got)
+	}
+	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn102', 'compute,all', 'after-failback')")
+	eventually(t, 15*time.Second, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := env.Lab.PSQL(ctx, "mn2", "SELECT pg_is_in_recovery(), (SELECT count(*) FROM nodelist WHERE node = 'cn102')")
+		if err != nil || strings.TrimSpace(out) != "t|1" {
+			return fmt.Sprintf("mn2 after failback: want a standby with the new row, got %q %v", out, err)
+		}
+		return ""
+	})
+}

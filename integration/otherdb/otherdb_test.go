@@ -1,0 +1,251 @@
+// Package otherdb tests hamnflow's replication of the databases of guide
+// 5.3 end to end: SQLite (file copies) and MariaDB (binary log
+// replication), each on a lab of its own with the real programs.
+package otherdb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/lab"
+	"github.com/hamnflow/hamnflow/integration/labtest"
+	"github.com/hamnflow/hamnflow/playbooks"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// failoverSteps writes the database steps written for failover.yaml as a
+// playbook of their own and returns its path.
+func failoverSteps(t *testing.T, env *labtest.Env) string {
+	t.Helper()
+	snippet, err := os.ReadFile("../../playbooks/library/otherdb-failover-steps.yaml.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := filepath.Join(env.Dir, "otherdb-failover.yaml")
+	text := "name: otherdb-failover\ndescription: the MySQL and SQLite steps of failover.yaml\n" +
+		"params:\n  - name: final_copy\n    default: \"yes\"\nsteps:\n" + string(snippet)
+	if err := os.WriteFile(pb, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.MustRun(t, 0, "validate", pb)
+	return pb
+}
+
+// sqlite3 runs SQL on a database file of host.
+func sqlite3(t *testing.T, env *labtest.Env, host, file, sql string) string {
+	t.Helper()
+	return strings.TrimSpace(env.Exec(t, host, "sqlite3 "+file+" "+shq(sql)))
+}
+
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func TestSQLite(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{ServiceNodes: 1})
+	inv := env.Lab.Inventory()
+	inv.Database = playbooks.Database{Type: "sqlite", File: "/etc/xcat"}
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	// xCAT keeps one SQLite file per table in /etc/xcat; the standby has
+	// an old copy with a stale WAL file that must not survive.
+	env.Exec(t, "mn1", `mkdir -p /etc/xcat && cd /etc/xcat &&
+		sqlite3 site.sqlite "PRAGMA journal_mode=WAL; CREATE TABLE site(key TEXT PRIMARY KEY, value TEXT); INSERT INTO site VALUES('master','198.51.100.10');" >/dev/null &&
+		sqlite3 nodelist.sqlite "CREATE TABLE nodelist(node TEXT PRIMARY KEY, groups TEXT); INSERT INTO nodelist VALUES('cn01','compute');"`)
+	env.Exec(t, "mn2", `mkdir -p /etc/xcat && cd /etc/xcat &&
+		sqlite3 nodelist.sqlite "CREATE TABLE nodelist(node TEXT PRIMARY KEY, groups TEXT);" && printf 'stale' > nodelist.sqlite-wal`)
+
+	env.MustRun(t, 0, "run", "sqlite-setup", "--yes")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT node||':'||groups FROM nodelist"); got != "cn01:compute" {
+		t.Errorf("standby nodelist after setup: %q", got)
+	}
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/site.sqlite", "SELECT value FROM site WHERE key='master'"); got != "198.51.100.10" {
+		t.Errorf("standby site after setup: %q", got)
+	}
+	if out := env.Exec(t, "mn2", "ls -a /etc/xcat"); strings.Contains(out, "nodelist.sqlite-wal") || strings.Contains(out, ".hamnflow-incoming") {
+		t.Errorf("standby keeps a stale WAL or the staging directory:\n%s", out)
+	}
+	cron := env.Exec(t, "mn1", "crontab -l")
+	if !strings.Contains(cron, "*/15 * * * * /opt/hamnflow/bin/sqlite-sync >/var/log/hamnflow-sqlite-sync.log 2>&1") {
+		t.Errorf("primary's crontab has no copy job:\n%s", cron)
+	}
+
+	// What cron runs copies a write on mn1 to mn2.
+	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn02','compute')")
+	env.Exec(t, "mn1", "/opt/hamnflow/bin/sqlite-sync >/dev/null")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "2" {
+		t.Errorf("standby after the cron script: %s nodes, want 2", got)
+	}
+	// On demand: the playbook again.
+	sqlite3(t, env, "mn1", "/etc/xcat/site.sqlite", "INSERT INTO site VALUES('domain','lab')")
+	env.MustRun(t, 0, "run", "sqlite-setup", "--yes")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/site.sqlite", "SELECT value FROM site WHERE key='domain'"); got != "lab" {
+		t.Errorf("standby after an on-demand copy: domain %q", got)
+	}
+
+	// Promotion: a last copy, the copy job gone, the copy checked and
+	// writable on mn2.
+	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn03','compute')")
+	env.MustRun(t, 0, "run", "sqlite-failover", "--yes")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "3" {
+		t.Errorf("standby after failover: %s nodes, want 3", got)
+	}
+	if cron := env.Exec(t, "mn1", "crontab -l 2>/dev/null || true"); strings.Contains(cron, "sqlite-sync") {
+		t.Errorf("old primary still runs the copy job:\n%s", cron)
+	}
+	sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn04','compute')")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "PRAGMA integrity_check"); got != "ok" {
+		t.Errorf("standby after a write: %s", got)
+	}
+
+	// A damaged copy on the standby fails the failover's check.
+	env.Exec(t, "mn2", "printf garbage | dd of=/etc/xcat/site.sqlite bs=1 seek=100 conv=notrunc 2>/dev/null")
+	r := env.MustRun(t, 1, "run", failoverSteps(t, env), "--yes", "--set", "final_copy=no")
+	if !strings.Contains(r.Combined(), "site.sqlite") {
+		t.Errorf("the failed check does not name the damaged file:\n%s", r)
+	}
+}
+
+// MariaDB in the lab: per MN a server with its own datadir, socket and
+// config under /opt/mariadb (each host has its own /opt), started by
+// /opt/mariadb/start and restarted by /opt/mariadb/restart; the client
+// finds the socket through /root/.my.cnf.
+const mariadbSetup = `set -e
+d=/opt/mariadb
+mkdir -p $d/data $d/run $d/conf.d
+cat > $d/my.cnf <<'EOF'
+[mysqld]
+user = mysql
+datadir = /opt/mariadb/data
+socket = /opt/mariadb/run/mysqld.sock
+pid-file = /opt/mariadb/run/mysqld.pid
+port = 3306
+bind-address = 0.0.0.0
+skip-name-resolve
+log-error = /opt/mariadb/mysqld.log
+innodb_buffer_pool_size = 16M
+innodb_log_file_size = 8M
+!includedir /opt/mariadb/conf.d
+EOF
+cat > /root/.my.cnf <<'EOF'
+[client]
+socket = /opt/mariadb/run/mysqld.sock
+EOF
+cat > $d/start <<'EOF'
+#!/bin/sh
+setsid /usr/sbin/mariadbd --defaults-file=/opt/mariadb/my.cnf </dev/null >/dev/null 2>&1 &
+i=0
+until mysql -e 'SELECT 1' >/dev/null 2>&1; do
+	i=$((i+1)); [ $i -lt 150 ] || { tail -20 /opt/mariadb/mysqld.log >&2; exit 1; }; sleep 0.2
+done
+EOF
+cat > $d/restart <<'EOF'
+#!/bin/sh
+if [ -f /opt/mariadb/run/mysqld.pid ]; then
+	pid=$(cat /opt/mariadb/run/mysqld.pid)
+	kill "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+fi
+exec /opt/mariadb/start
+EOF
+chmod 755 $d/start $d/restart
+chown -R mysql:mysql $d
+mariadb-install-db --defaults-file=$d/my.cnf --skip-test-db >/dev/null
+$d/start
+`
+
+func provisionMariaDB(ctx context.Context, l *lab.Lab, h *lab.Host) error {
+	if h.Role != lab.RoleMN {
+		return nil
+	}
+	script := mariadbSetup
+	if h.Name == "mn1" {
+		script += `mysql -e "CREATE DATABASE xcatdb; CREATE TABLE xcatdb.site (name VARCHAR(64) PRIMARY KEY, value TEXT); INSERT INTO xcatdb.site VALUES ('master', '198.51.100.10');"` + "\n"
+	}
+	if out, err := l.Exec(ctx, h.Name, script); err != nil {
+		return fmt.Errorf("mariadb on %s: %w\n%s", h.Name, err, out)
+	}
+	return nil
+}
+
+func mysql(t *testing.T, env *labtest.Env, host, sql string) string {
+	t.Helper()
+	return strings.TrimSpace(env.Exec(t, host, "mysql -N -B -e "+shq(sql)))
+}
+
+// eventually polls f until it is true or 15 s have passed.
+func eventually(f func() bool) bool {
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		if f() {
+			return true
+		}
+	}
+	return f()
+}
+
+func TestMariaDB(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{ServiceNodes: 1, Provision: provisionMariaDB})
+	inv := env.Lab.Inventory()
+	inv.Database = playbooks.Database{Type: "mysql", Owner: "mysql", Name: "xcatdb", Port: 3306, ConfDir: "/opt/mariadb/conf.d"}
+	inv.Vars = map[string]string{"mysql_restart": "/opt/mariadb/restart"}
+	const password = "repl-S3cret-pw"
+	pwFile := filepath.Join(env.Dir, "mysql_repl_password")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv.Secrets["mysql_repl_password"] = playbooks.SecretSource{File: pwFile}
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+
+	r := env.MustRun(t, 0, "run", "mysql-setup", "--yes")
+	if strings.Contains(r.Combined(), password) || strings.Contains(string(env.JournalBytes(t)), password) {
+		t.Error("the replication password reached the output or the journal")
+	}
+	if got := mysql(t, env, "mn2", "SELECT value FROM xcatdb.site WHERE name='master'"); got != "198.51.100.10" {
+		t.Errorf("standby after setup: %q", got)
+	}
+	if got := mysql(t, env, "mn2", "SELECT @@server_id, @@read_only"); got != "2\t1" {
+		t.Errorf("standby server_id, read_only = %q", got)
+	}
+	// A write on the primary reaches the standby.
+	mysql(t, env, "mn1", "INSERT INTO xcatdb.site VALUES ('domain', 'lab')")
+	if !eventually(func() bool {
+		return mysql(t, env, "mn2", "SELECT count(*) FROM xcatdb.site WHERE name='domain'") == "1"
+	}) {
+		t.Fatalf("the write on mn1 did not reach mn2: %s", env.Exec(t, "mn2", `mysql -e 'SHOW SLAVE STATUS\G'`))
+	}
+	// Running setup again changes nothing and keeps replicating.
+	pid := env.Exec(t, "mn1", "cat /opt/mariadb/run/mysqld.pid")
+	env.MustRun(t, 0, "run", "mysql-setup", "--yes")
+	if again := env.Exec(t, "mn1", "cat /opt/mariadb/run/mysqld.pid"); again != pid {
+		t.Error("a second setup restarted the primary's server")
+	}
+	if j := string(env.JournalBytes(t)); !strings.Contains(j, `"seeded":"yes"`) || !strings.Contains(j, `"seeded":"no"`) {
+		t.Error("a second setup seeded the replicating standby again")
+	}
+
+	// Promotion, by the steps written for failover.yaml: the standby
+	// stops replicating and takes writes.
+	env.MustRun(t, 0, "run", failoverSteps(t, env), "--yes", "--set", "final_copy=yes")
+	if got := mysql(t, env, "mn2", "SELECT @@read_only"); got != "0" {
+		t.Errorf("standby read_only after promotion: %s", got)
+	}
+	if got := mysql(t, env, "mn2", "SELECT count(*) FROM xcatdb.site"); got != "2" {
+		t.Errorf("standby after promotion has %s rows, want 2", got)
+	}
+	env.MustRun(t, 0, "run", "mysql-failover", "--yes") // the playbook of the same steps; again is harmless
+	mysql(t, env, "mn2", "INSERT INTO xcatdb.site VALUES ('promoted', 'yes')")
+	if got := env.Exec(t, "mn2", "grep read_only /opt/mariadb/conf.d/60-hamnflow-replication.cnf"); !strings.Contains(got, "OFF") {
+		t.Errorf("the settings file still makes the server read-only after a restart: %s", got)
+	}
+	env.Exec(t, "mn2", "/opt/mariadb/restart")
+	if got := mysql(t, env, "mn2", "SELECT @@read_only, count(*) FROM xcatdb.site"); got != "0\t3" {
+		t.Errorf("promoted standby after a restart: read_only, rows = %q", got)
+	}
+}

@@ -1,0 +1,166 @@
+package steps
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// ReplicaStatus is what SHOW SLAVE STATUS (SHOW REPLICA STATUS) says
+// about a MySQL or MariaDB replica.
+type ReplicaStatus struct {
+	Configured    bool   // false when the server is no replica (empty result)
+	SourceHost    string // Master_Host / Source_Host
+	IORunning     string // Slave_IO_Running / Replica_IO_Running: Yes, No, Connecting
+	SQLRunning    string // Slave_SQL_Running / Replica_SQL_Running: Yes, No
+	SecondsBehind int    // Seconds_Behind_Master / _Source; -1 for NULL
+	LastIOError   string
+	LastSQLError  string
+}
+
+// Healthy tells whether both replication threads run.
+func (s ReplicaStatus) Healthy() bool { return s.IORunning == "Yes" && s.SQLRunning == "Yes" }
+
+// replicaFields maps both spellings of a status field to one name.
+var replicaFields = map[string]string{
+	"Master_Host": "host", "Source_Host": "host",
+	"Slave_IO_Running": "io", "Replica_IO_Running": "io",
+	"Slave_SQL_Running": "sql", "Replica_SQL_Running": "sql",
+	"Seconds_Behind_Master": "lag", "Seconds_Behind_Source": "lag",
+	"Last_IO_Error": "ioerr", "Last_SQL_Error": "sqlerr",
+}
+
+// ParseReplicaStatus parses the vertical (\G) output of SHOW SLAVE STATUS
+// or SHOW REPLICA STATUS. Empty output means the server is no replica.
+func ParseReplicaStatus(out string) (ReplicaStatus, error) {
+	s := ReplicaStatus{SecondsBehind: -1}
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || strings.HasPrefix(k, "*") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch replicaFields[strings.TrimSpace(k)] {
+		case "host":
+			s.SourceHost, s.Configured = v, true
+		case "io":
+			s.IORunning, s.Configured = v, true
+		case "sql":
+			s.SQLRunning, s.Configured = v, true
+		case "lag":
+			if v != "NULL" && v != "" {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return s, fmt.Errorf("replica status: Seconds_Behind: %q is not a number", v)
+				}
+				s.SecondsBehind = n
+			}
+		case "ioerr":
+			s.LastIOError = v
+		case "sqlerr":
+			s.LastSQLError = v
+		}
+	}
+	if s.Configured && (s.IORunning == "" || s.SQLRunning == "") {
+		return s, fmt.Errorf("replica status without the IO and SQL thread states")
+	}
+	return s, nil
+}
+
+// ReplicationSyntax is the replication SQL a server version understands.
+type ReplicationSyntax struct {
+	MariaDB  bool
+	Change   string // CHANGE MASTER TO | CHANGE REPLICATION SOURCE TO
+	Prefix   string // option prefix: MASTER_ | SOURCE_
+	Start    string // START SLAVE | START REPLICA
+	Stop     string // STOP SLAVE | STOP REPLICA
+	ResetAll string // RESET SLAVE ALL | RESET REPLICA ALL
+	Status   string // SHOW SLAVE STATUS | SHOW REPLICA STATUS
+	DumpFlag string // mysqldump's --master-data | --source-data
+}
+
+var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
+
+// SyntaxFor picks the replication syntax for a server's SELECT VERSION():
+// MariaDB keeps CHANGE MASTER TO and SLAVE; MySQL says REPLICA from 8.0.22,
+// CHANGE REPLICATION SOURCE TO from 8.0.23 and --source-data from 8.0.26
+// (8.4 dropped the old forms).
+func SyntaxFor(version string) (ReplicationSyntax, error) {
+	m := versionRE.FindStringSubmatch(strings.TrimSpace(version))
+	if m == nil {
+		return ReplicationSyntax{}, fmt.Errorf("server version %q: want MAJOR.MINOR.PATCH", version)
+	}
+	old := ReplicationSyntax{Change: "CHANGE MASTER TO", Prefix: "MASTER_", Start: "START SLAVE", Stop: "STOP SLAVE",
+		ResetAll: "RESET SLAVE ALL", Status: "SHOW SLAVE STATUS", DumpFlag: "--master-data"}
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		old.MariaDB = true
+		return old, nil
+	}
+	v := [3]int{}
+	for i := range v {
+		v[i], _ = strconv.Atoi(m[i+1])
+	}
+	at := func(a, b, c int) bool { return v[0] > a || v[0] == a && (v[1] > b || v[1] == b && v[2] >= c) }
+	s := old
+	if at(8, 0, 22) {
+		s.Start, s.Stop, s.ResetAll, s.Status = "START REPLICA", "STOP REPLICA", "RESET REPLICA ALL", "SHOW REPLICA STATUS"
+	}
+	if at(8, 0, 23) {
+		s.Change, s.Prefix = "CHANGE REPLICATION SOURCE TO", "SOURCE_"
+	}
+	if at(8, 0, 26) {
+		s.DumpFlag = "--source-data"
+	}
+	return s, nil
+}
+
+// ChangeSource is the statement that points a replica at host:port as
+// user with password.
+func (s ReplicationSyntax) ChangeSource(host string, port int, user, password string) string {
+	return fmt.Sprintf("%s %sHOST=%s, %sPORT=%d, %sUSER=%s, %sPASSWORD=%s, %sCONNECT_RETRY=5",
+		s.Change, s.Prefix, sqlString(host), s.Prefix, port, s.Prefix, sqlString(user), s.Prefix, sqlString(password), s.Prefix)
+}
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// IntegrityReport is PRAGMA integrity_check per database file.
+type IntegrityReport struct {
+	Files    []string
+	Problems map[string][]string // file -> what integrity_check said, for files not "ok"
+}
+
+// OK tells whether every file checked "ok".
+func (r IntegrityReport) OK() bool { return len(r.Files) > 0 && len(r.Problems) == 0 }
+
+// ParseIntegrityReport reads "== FILE" headers, each followed by what
+// PRAGMA integrity_check printed for it ("ok" when the file is sound).
+func ParseIntegrityReport(out string) (IntegrityReport, error) {
+	r := IntegrityReport{Problems: map[string][]string{}}
+	said := map[string][]string{}
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "== "):
+			r.Files = append(r.Files, strings.TrimPrefix(l, "== "))
+		case len(r.Files) == 0:
+			return r, fmt.Errorf("integrity check output %q before any file", l)
+		default:
+			f := r.Files[len(r.Files)-1]
+			said[f] = append(said[f], l)
+		}
+	}
+	for _, f := range r.Files {
+		if len(said[f]) != 1 || said[f][0] != "ok" {
+			r.Problems[f] = said[f]
+			if len(said[f]) == 0 {
+				r.Problems[f] = []string{"no answer"}
+			}
+		}
+	}
+	return r, nil
+}

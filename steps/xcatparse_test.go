@@ -1,0 +1,71 @@
+package steps
+
+import (
+	"os"
+	"reflect"
+	"testing"
+)
+
+func TestParseLsdef(t *testing.T) {
+	out := `Object name: rhels6.2-x86_64-install-compute
+    imagetype=linux
+    osvers=rhels6.2
+    otherpkgdir=/install/post/otherpkgs/rhels6.2/x86_64
+    pkgdir=/install/rhels6.2/x86_64,/install/updates/rhels6.2
+    provmethod=install
+    template=/opt/xcat/share/xcat/install/rh/compute.rhels6.tmpl
+Object name: sles11.1-ppc64-netboot-service
+    pkgdir=/install/sles11.1/ppc64
+    rootimgdir=/install/netboot/sles11.1/ppc64/service
+`
+	got := ParseLsdef(out)
+	if len(got) != 2 || got[0].Name != "rhels6.2-x86_64-install-compute" || got[1].Attrs["rootimgdir"] != "/install/netboot/sles11.1/ppc64/service" {
+		t.Fatalf("ParseLsdef = %+v", got)
+	}
+	wantPaths := []string{"/install/post/otherpkgs/rhels6.2/x86_64", "/install/rhels6.2/x86_64", "/install/updates/rhels6.2"}
+	if p := got[0].InstallPaths("/install/"); !reflect.DeepEqual(p, wantPaths) {
+		t.Errorf("InstallPaths = %v, want %v", p, wantPaths)
+	}
+	if p := got[0].InstallPaths("/srv/install"); len(p) != 0 {
+		t.Errorf("paths outside the install directory: %v", p)
+	}
+	for _, none := range []string{"", "Could not find any object definitions to display.\n"} {
+		if got := ParseLsdef(none); len(got) != 0 {
+			t.Errorf("ParseLsdef(%q) = %+v", none, got)
+		}
+	}
+	short := ParseLsdef("61cosi  (osimage)\n71bosi  (osimage)\n")
+	if len(short) != 2 || short[1].Name != "71bosi" {
+		t.Errorf("short form: %+v", short)
+	}
+}
+
+// The stand-ins' golden lsdef output (AIX osimages) parses into objects
+// whose NIM resource locations are the install paths.
+func TestParseLsdefStandinGolden(t *testing.T) {
+	b, err := os.ReadFile("../integration/standins/testdata/lsdef-osimage-aix.golden")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := ParseLsdef(string(b))
+	if len(objs) < 3 {
+		t.Fatalf("parsed %d objects", len(objs))
+	}
+	dskls := objs[1]
+	if dskls.Name != "61dskls" || dskls.Attrs["spot"] != "61dskls" {
+		t.Fatalf("second object: %+v", dskls)
+	}
+	want := []string{"/install/nim/dump/61dskls_dump", "/install/nim/home/61dskls_home", "/install/nim/paging/61dskls_paging",
+		"/install/nim/root/61dskls_root", "/install/nim/shared_home/61dskls_shared_home", "/install/nim/tmp/61dskls_tmp"}
+	if got := dskls.InstallPaths("/install"); !reflect.DeepEqual(got, want) {
+		t.Errorf("InstallPaths = %v, want %v", got, want)
+	}
+}
+
+func TestNodeLines(t *testing.T) {
+	got := NodeLines("cn001: netboot\ncn002: netboot\nStarting goconserver service ...\nError: something: bad\n")
+	want := [][2]string{{"cn001", "netboot"}, {"cn002", "netboot"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("NodeLines = %v, want %v", got, want)
+	}
+}

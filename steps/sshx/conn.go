@@ -162,6 +162,32 @@ func (c *conn) keepalive(interval time.Duration) {
 	}
 }
 
+// probe checks that the host still answers on the connection within d;
+// when it does not, the connection is closed and the reason returned.
+func (c *conn) probe(d time.Duration) error {
+	reply := make(chan error, 1)
+	go func() {
+		_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+		reply <- err
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return fmt.Errorf("connection lost: %v", c.reason())
+	case err := <-reply:
+		if err != nil {
+			c.close(fmt.Errorf("connection lost: %w", err))
+			return fmt.Errorf("connection lost: %w", err)
+		}
+		return nil
+	case <-t.C:
+		err := fmt.Errorf("connection lost: no answer within %v (host down, or network cut?)", d)
+		c.close(err)
+		return err
+	}
+}
+
 // close closes the connection, giving reason as why it is gone.
 func (c *conn) close(reason error) {
 	c.closeOnce.Do(func() {

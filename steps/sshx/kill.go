@@ -18,6 +18,9 @@ import (
 // killWait bounds how long killing a command may take.
 const killWait = 5 * time.Second
 
+// probeWait bounds the liveness check made before killing a command.
+const probeWait = time.Second
+
 // killScript stops and kills process $1 and all its descendants, children
 // first. It finds children with pgrep; without it, it kills $1 only.
 const killScript = `k() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1" 2>/dev/null); do k "$c"; done; kill -KILL "$1" 2>/dev/null; }; k "$1"`
@@ -30,6 +33,12 @@ const killScript = `k() { kill -STOP "$1" 2>/dev/null; for c in $(pgrep -P "$1" 
 // kills the command's process tree from a second session, once the wrapper
 // told its process id.
 func (c *conn) kill(sess *ssh.Session, out *output, done <-chan error) error {
+	// A command usually overruns because the host or the link died: find
+	// out quickly rather than spend killWait on a dead connection.
+	if err := c.probe(probeWait); err != nil {
+		sess.Close()
+		return err
+	}
 	_ = sess.Signal(ssh.SIGKILL)
 	timer := time.NewTimer(killWait)
 	defer timer.Stop()

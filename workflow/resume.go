@@ -31,17 +31,24 @@ func (r *runner) stepOf(key string) (*Step, map[string]string) {
 }
 
 // keysBySeq lists state keys matching keep, latest first or oldest first.
+// keep sees a copy of each state, without r.mu held (it may call stepOf).
 func (r *runner) keysBySeq(keep func(key string, st *stepState) bool, latestFirst bool) []string {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var keys []string
+	states := make(map[string]stepState, len(r.state.steps))
 	for k, st := range r.state.steps {
-		if r.byID[strings.SplitN(k, "[", 2)[0]] != nil && keep(k, st) {
+		if r.byID[strings.SplitN(k, "[", 2)[0]] != nil {
+			states[k] = *st
+		}
+	}
+	r.mu.Unlock()
+	var keys []string
+	for k, st := range states {
+		if keep(k, &st) {
 			keys = append(keys, k)
 		}
 	}
 	seq := func(k string) uint64 {
-		st := r.state.steps[k]
+		st := states[k]
 		return max(st.startSeq, st.endSeq)
 	}
 	sort.Slice(keys, func(i, j int) bool {

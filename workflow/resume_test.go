@@ -2,6 +2,7 @@ package workflow_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -88,7 +89,7 @@ func TestResumeInDoubt(t *testing.T) {
 		{name: "operator says redo", answers: []workflow.Choice{workflow.Redo}, wantRerun: true, wantDec: "redo", wantVia: "prompt"},
 		{name: "operator aborts", answers: []workflow.Choice{workflow.Abort}, wantErr: workflow.ErrInterrupted},
 	}
-	for _, how := range []string{"killed", "cancelled"} {
+	for _, how := range []string{"killed", "cancelled", "cut off"} {
 		for _, tt := range tests {
 			t.Run(how+"/"+tt.name, func(t *testing.T) {
 				h := newHarness(t, strings.Replace(inDoubtPlaybook, "%s", tt.extra, 1))
@@ -110,6 +111,14 @@ func TestResumeInDoubt(t *testing.T) {
 					var err error
 					id, err = h.start(cctx)
 					wantRunErr(t, err, workflow.ErrInterrupted)
+					h.w.on("do", "b", nil)
+				case "cut off": // the connection dropped before a status came back
+					h.w.on("do", "b", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+						return workflow.Outcome{}, errors.New("ssh: connection lost")
+					})
+					var err error
+					id, err = h.start(ctx)
+					wantRunErr(t, err, workflow.ErrStepFailed)
 					h.w.on("do", "b", nil)
 				}
 				aRuns, bRuns := h.w.count("do", "a"), h.w.count("do", "b")
@@ -202,26 +211,39 @@ steps:
 	}
 }
 
-// TestResumeWaitingThenDecided parks an in-doubt step, then decides it on
-// a second resume.
+// TestResumeWaitingThenDecided parks an in-doubt step, keeps it parked on
+// a second resume without a decision, then decides it.
 func TestResumeWaitingThenDecided(t *testing.T) {
-	h := newHarness(t, strings.Replace(inDoubtPlaybook, "%s", "", 1))
-	id := h.crashed(journal.Event{Type: journal.EvStepStarted, Step: "a", Attempt: 1},
-		journal.Event{Type: journal.EvStepSucceeded, Step: "a", Attempt: 1},
-		journal.Event{Type: journal.EvStepStarted, Step: "b", Attempt: 1})
-	ctx := testCtx(t)
-	wantRunErr(t, h.e.Resume(ctx, id, workflow.ResumeOptions{}), workflow.ErrWaiting)
-	if r := h.run(id); r.Status != journal.RunWaiting || !strings.Contains(r.Message, "--assume-done b") {
-		t.Errorf("run %s %q, want waiting with the commands to decide", r.Status, r.Message)
-	}
-	if w := find(h.events(id), "waiting", "b"); len(w) != 1 || !strings.Contains(w[0].Message, "hamnflow resume "+id+" --redo b") {
-		t.Errorf("waiting events %+v", w)
-	}
-	if err := h.e.Resume(ctx, id, workflow.ResumeOptions{Redo: []string{"b"}}); err != nil {
-		t.Fatal(err)
-	}
-	if h.w.count("do", "b") != 1 || h.w.count("do", "c") != 1 || h.w.count("do", "a") != 0 {
-		t.Errorf("calls %v", h.w.steps("do"))
+	for _, end := range []journal.Event{
+		{Type: journal.EvInterrupted, Step: "b"},
+		{Type: journal.EvStepFailed, Step: "b", Message: "connection lost"}, // no exit status
+		{Type: journal.EvNote, Message: "nothing: killed"},
+	} {
+		t.Run(string(end.Type), func(t *testing.T) {
+			h := newHarness(t, strings.Replace(inDoubtPlaybook, "%s", "", 1))
+			id := h.crashed(journal.Event{Type: journal.EvStepStarted, Step: "a", Attempt: 1},
+				journal.Event{Type: journal.EvStepSucceeded, Step: "a", Attempt: 1},
+				journal.Event{Type: journal.EvStepStarted, Step: "b", Attempt: 1}, end)
+			ctx := testCtx(t)
+			for i := range 2 {
+				wantRunErr(t, h.e.Resume(ctx, id, workflow.ResumeOptions{}), workflow.ErrWaiting)
+				if r := h.run(id); r.Status != journal.RunWaiting || !strings.Contains(r.Message, "--assume-done b") {
+					t.Errorf("resume %d: run %s %q, want waiting with the commands to decide", i+1, r.Status, r.Message)
+				}
+				if w := find(h.events(id), "waiting", "b"); len(w) != i+1 || !strings.Contains(w[i].Message, "hamnflow resume "+id+" --redo b") {
+					t.Errorf("resume %d: waiting events %+v", i+1, w)
+				}
+				if n := len(h.w.steps("do")); n != 0 {
+					t.Fatalf("resume %d ran %v without a decision", i+1, h.w.steps("do"))
+				}
+			}
+			if err := h.e.Resume(ctx, id, workflow.ResumeOptions{Redo: []string{"b"}}); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.w.steps("do"); !slices.Equal(got, []string{"b", "c"}) {
+				t.Errorf("calls %v, want b and c", got)
+			}
+		})
 	}
 }
 

@@ -71,7 +71,11 @@ func (rs *runState) apply(ev journal.Event) {
 	case journal.EvStepSkipped:
 		st.status, st.endSeq = stSkipped, ev.Seq
 	case journal.EvWaiting:
-		if st.status != stRunning && st.status != stInterrupted && st.status != stUndoing {
+		// Only a step that has yet to run waits; one in doubt stays in
+		// doubt, and one that took effect (a rollback waiting for its
+		// undo) stays to be undone.
+		switch {
+		case st.status == stPending, st.status == stFailed && !st.noStatus:
 			st.status = stWaiting
 		}
 	case journal.EvInterrupted:

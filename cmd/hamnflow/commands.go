@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -228,8 +229,9 @@ func historyCommand() *cli.Command {
 			if c.String("output") == "json" {
 				return writeJSON(c, runs)
 			}
-			writeHistory(c.App.Writer, runs, time.Now())
-			return nil
+			w := bufio.NewWriter(c.App.Writer) // one write, not one per cell
+			writeHistory(w, runs, time.Now())
+			return w.Flush()
 		},
 	}
 }
@@ -265,8 +267,9 @@ func showCommand() *cli.Command {
 					Events []journal.Event        `json:"events"`
 				}{run, sum, evs})
 			}
-			writeShow(c.App.Writer, run, sum, evs, c.Bool("events"))
-			return nil
+			w := bufio.NewWriter(c.App.Writer)
+			writeShow(w, run, sum, evs, c.Bool("events"))
+			return w.Flush()
 		},
 	}
 }
@@ -492,7 +495,11 @@ func completionCommand() *cli.Command {
 const bashCompletion = `_hamnflow() {
   local cur opts
   cur="${COMP_WORDS[COMP_CWORD]}"
-  opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:$COMP_CWORD-1}" --generate-bash-completion 2>/dev/null)
+  if [[ "$cur" == -* ]]; then
+    opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:$COMP_CWORD-1}" "$cur" --generate-bash-completion 2>/dev/null)
+  else
+    opts=$("${COMP_WORDS[0]}" "${COMP_WORDS[@]:1:$COMP_CWORD-1}" --generate-bash-completion 2>/dev/null)
+  fi
   COMPREPLY=($(compgen -W "${opts}" -- "${cur}"))
 }
 complete -o default -F _hamnflow hamnflow

@@ -73,6 +73,12 @@ inventory or journal); 3 waiting for an operator (confirmation or an
 in-doubt step); 4 refused: another run holds the cluster's lock;
 5 interrupted (SIGINT/SIGTERM or aborted by the operator).`,
 		EnableBashCompletion: true,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("unknown command %q: see `hamnflow help`", c.Args().First()), exitBadInput)
+			}
+			return cli.ShowAppHelp(c)
+		},
 		// --set nodes=cn01,cn02 is one value: noderanges have commas.
 		DisableSliceFlagSeparator: true,
 		Flags: []cli.Flag{

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -57,6 +58,9 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	switch {
 	case errors.As(err, &ee):
 		got = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			got = 128 + int(ws.Signal()) // as a shell says it
+		}
 	case err != nil:
 		ts.Fatalf("exits: %v", err)
 	}
@@ -65,19 +69,26 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// lastrun VAR sets $VAR to the id of the newest run in $HAMNFLOW_JOURNAL.
+// lastrun VAR sets $VAR to the id of the run started last in
+// $HAMNFLOW_JOURNAL. (Ids order runs to the second only.)
 func cmdLastRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: lastrun VAR")
 	}
 	j, err := journal.Open(ts.Getenv("HAMNFLOW_JOURNAL"))
 	ts.Check(err)
-	runs, err := j.Runs(journal.Filter{Limit: 1})
+	runs, err := j.Runs(journal.Filter{})
 	ts.Check(err)
 	if len(runs) == 0 {
 		ts.Fatalf("lastrun: no runs in %s", j.Path())
 	}
-	ts.Setenv(args[0], runs[0].ID)
+	last := runs[0]
+	for _, r := range runs {
+		if r.StartedAt.After(last.StartedAt) {
+			last = r
+		}
+	}
+	ts.Setenv(args[0], last.ID)
 }
 
 // truncate FILE SIZE cuts a file short, as a crash or full disk might.

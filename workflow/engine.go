@@ -436,19 +436,7 @@ func (r *runner) dataFor(item map[string]string) map[string]any {
 	for k, v := range r.base {
 		d[k] = v
 	}
-	steps := make(map[string]any, len(r.pb.Steps))
-	for _, s := range r.pb.Steps {
-		st := r.state.get(s.ID)
-		out := map[string]string{}
-		for k, v := range st.outputs {
-			out[k] = v
-		}
-		items := st.items
-		if items == nil {
-			items = []map[string]string{}
-		}
-		steps[s.ID] = map[string]any{"out": out, "items": items}
-	}
+	steps := r.state.stepsView(r.pb.Steps)
 	d["steps"] = steps
 	if item != nil {
 		d["item"] = item

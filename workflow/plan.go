@@ -20,7 +20,8 @@ type PlannedStep struct {
 
 // Plan renders every step in order without running anything.
 func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) {
-	stub := stubData(data, pb)
+	stub := stubData(data, stubSteps(pb))
+	outs := stubOuts{stub: stub}
 	// Fill the stub with every output key any template references.
 	for _, s := range pb.Steps {
 		for _, t := range templatesOf(s) {
@@ -28,8 +29,8 @@ func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) 
 			for _, ref := range refs {
 				switch {
 				case len(ref) >= 4 && ref[0] == "steps" && ref[2] == "out":
-					if st, ok := stub["steps"].(map[string]any)[ref[1]].(map[string]any); ok {
-						st["out"].(map[string]any)[ref[3]] = "<steps." + ref[1] + ".out." + ref[3] + ">"
+					if _, ok := stub["steps"].(map[string]any)[ref[1]]; ok {
+						outs.out(ref[1])[ref[3]] = "<steps." + ref[1] + ".out." + ref[3] + ">"
 					}
 				case len(ref) >= 2 && ref[0] == "item":
 					stubItem(stub)[ref[1]] = "<item." + ref[1] + ">"

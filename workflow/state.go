@@ -39,6 +39,42 @@ type stepState struct {
 // runState is the replayed journal of one run.
 type runState struct {
 	steps map[string]*stepState
+	// view is the .steps template data, built on demand and dropped when
+	// a step's outputs or items change. It is never modified once built, so
+	// templates may read it without the runner's lock.
+	view map[string]any
+}
+
+var (
+	noOutputs = map[string]string{}
+	noItems   = []map[string]string{}
+)
+
+// stepsView returns the .steps template data of the steps of pb: for each,
+// its outputs ("out") and fan-out items ("items").
+func (rs *runState) stepsView(steps []*Step) map[string]any {
+	if rs.view != nil {
+		return rs.view
+	}
+	v := make(map[string]any, len(steps))
+	empty := map[string]any{"out": noOutputs, "items": noItems}
+	for _, s := range steps {
+		st := rs.steps[s.ID]
+		if st == nil || len(st.outputs) == 0 && st.items == nil {
+			v[s.ID] = empty
+			continue
+		}
+		out, items := st.outputs, st.items
+		if out == nil {
+			out = noOutputs
+		}
+		if items == nil {
+			items = noItems
+		}
+		v[s.ID] = map[string]any{"out": out, "items": items}
+	}
+	rs.view = v
+	return v
 }
 
 func newRunState() *runState { return &runState{steps: map[string]*stepState{}} }
@@ -59,6 +95,9 @@ func (rs *runState) apply(ev journal.Event) {
 		return
 	}
 	st := rs.get(ev.Step)
+	if len(st.outputs) > 0 || st.items != nil || len(ev.Outputs) > 0 || ev.Items != nil {
+		rs.view = nil // outputs or items may change; Reset clears them
+	}
 	switch ev.Type {
 	case journal.EvStepStarted:
 		st.status, st.attempt, st.startSeq = stRunning, ev.Attempt, ev.Seq

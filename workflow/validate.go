@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -87,6 +88,7 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 		add(byID[cyc[0]].Line, "steps form a cycle: %s", strings.Join(cyc, " -> "))
 	}
 	ancestors := ancestorSets(pb.Steps, byID)
+	emptySteps := stubSteps(pb)
 
 	for i, s := range pb.Steps {
 		refs := map[string]bool{}
@@ -154,7 +156,8 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 				fields = append(fields, field{p.ref.With[k], pb.withLine(i, p.part, k, p.ref.Line)})
 			}
 		}
-		stub := stubData(data, pb)
+		stub := stubData(data, emptySteps)
+		outs := stubOuts{stub: stub}
 		r := renderer{funcs: c.Funcs, secrets: c.Secrets}
 		for _, f := range fields {
 			fr, err := fieldRefs(f.text, c.Funcs)
@@ -187,7 +190,7 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 						add(f.line, "step %q uses .steps.%s: add %q to its needs so its output exists first", s.ID, ref[1], ref[1])
 						ok = false
 					} else if ref[2] == "out" && len(ref) > 3 {
-						stub["steps"].(map[string]any)[ref[1]].(map[string]any)["out"].(map[string]any)[ref[3]] = "<steps." + ref[1] + ".out." + ref[3] + ">"
+						outs.out(ref[1])[ref[3]] = "<steps." + ref[1] + ".out." + ref[3] + ">"
 					}
 				default:
 					add(f.line, "step %q: undefined template value .%s (use .inv, .params, .steps, .item or .run)", s.ID, strings.Join(ref, "."))
@@ -206,19 +209,51 @@ func (c Checker) Validate(pb *Playbook, data map[string]any) Diagnostics {
 	return diags
 }
 
-func stubData(data map[string]any, pb *Playbook) map[string]any {
-	stub := map[string]any{}
+// stubSteps is the .steps data of a dry render: every step with empty
+// outputs and items. It is shared by all steps' stubs and never modified;
+// stubOut gives a step's stub its own copy where it adds outputs.
+func stubSteps(pb *Playbook) map[string]any {
+	steps := make(map[string]any, len(pb.Steps))
+	empty := map[string]any{"out": map[string]any{}, "items": []map[string]string{}}
+	for _, s := range pb.Steps {
+		steps[s.ID] = empty
+	}
+	return steps
+}
+
+// stubData is the data of one step's dry render.
+func stubData(data map[string]any, steps map[string]any) map[string]any {
+	stub := make(map[string]any, len(data)+3)
 	for k, v := range data {
 		stub[k] = v
-	}
-	steps := map[string]any{}
-	for _, s := range pb.Steps {
-		steps[s.ID] = map[string]any{"out": map[string]any{}, "items": []map[string]string{}}
 	}
 	stub["steps"] = steps
 	stub["item"] = map[string]string{"name": "<item.name>"}
 	stub["run"] = map[string]any{"id": "<run>"}
 	return stub
+}
+
+// stubOuts gives one step's dry-render stub its own outputs maps, copying
+// the shared .steps data the first time the step's templates need one.
+type stubOuts struct {
+	stub  map[string]any
+	owned map[string]map[string]any
+}
+
+func (o *stubOuts) out(id string) map[string]any {
+	if out, ok := o.owned[id]; ok {
+		return out
+	}
+	if o.owned == nil {
+		o.owned = map[string]map[string]any{}
+		o.stub["steps"] = maps.Clone(o.stub["steps"].(map[string]any))
+	}
+	steps := o.stub["steps"].(map[string]any)
+	old := steps[id].(map[string]any)
+	out := maps.Clone(old["out"].(map[string]any))
+	steps[id] = map[string]any{"out": out, "items": old["items"]}
+	o.owned[id] = out
+	return out
 }
 
 func stubItem(stub map[string]any) map[string]string { return stub["item"].(map[string]string) }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -15,10 +16,11 @@ import (
 // answers for it before anyone takes it.
 func addressActions(env *Env) workflow.ActionSet {
 	return workflow.ActionSet{
-		"addr_takeover": AddrTakeover{Env: env},
-		"addr_release":  AddrRelease{Env: env},
-		"addr_check":    AddrCheck{Env: env},
-		"fence_check":   FenceCheck{Env: env},
+		"addr_takeover":  AddrTakeover{Env: env},
+		"addr_release":   AddrRelease{Env: env},
+		"addr_check":     AddrCheck{Env: env},
+		"fence_check":    FenceCheck{Env: env},
+		"host_reachable": HostReachable{Env: env},
 	}
 }
 
@@ -66,14 +68,14 @@ func (AddrTakeover) Describe(_ string, a map[string]string) string {
 // Run implements workflow.Action.
 func (t AddrTakeover) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
-	if _, err := strconv.Atoi(c.Args["prefix"]); err != nil {
-		return workflow.Outcome{}, fmt.Errorf("prefix %q is not a prefix length", c.Args["prefix"])
+	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
+		return workflow.Outcome{}, err
 	}
 	a, i := ShellQuote(addr), ShellQuote(iface)
 	script := `set -e
-if ip -o addr show dev ` + i + ` | grep -qF " inet ` + addr + `/"; then echo "already=yes"
+if ip -o addr show dev ` + i + ` | grep -qF ` + ShellQuote(" inet "+addr+"/") + `; then echo "already=yes"
 else ip addr add ` + a + `/` + c.Args["prefix"] + ` dev ` + i + `; echo "already=no"; fi
-echo "mac=$(cat /sys/class/net/` + iface + `/address)"
+echo "mac=$(cat ` + ShellQuote("/sys/class/net/"+iface+"/address") + `)"
 ` + gratuitousARP(addr, iface)
 	o, _, err := t.Env.exec(ctx, c, script, "", nil)
 	if err != nil {
@@ -110,9 +112,12 @@ func (AddrRelease) Describe(_ string, a map[string]string) string {
 // Run implements workflow.Action.
 func (r AddrRelease) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
+	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
+		return workflow.Outcome{}, err
+	}
 	i := ShellQuote(iface)
 	script := `set -e
-if ip -o addr show dev ` + i + ` | grep -qF " inet ` + addr + `/"; then
+if ip -o addr show dev ` + i + ` | grep -qF ` + ShellQuote(" inet "+addr+"/") + `; then
 	ip addr del ` + ShellQuote(addr) + `/` + c.Args["prefix"] + ` dev ` + i + `; echo "removed=yes"
 else echo "removed=no"; fi
 `
@@ -202,9 +207,12 @@ func (FenceCheck) Describe(_ string, a map[string]string) string {
 // Run implements workflow.Action.
 func (f FenceCheck) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
+	if err := checkAddr(addr, "32"); err != nil {
+		return workflow.Outcome{}, err
+	}
 	a, i := ShellQuote(addr), ShellQuote(iface)
 	script := arpingFlavor + `echo "flavor=$flavor"
-echo "mac=$(cat /sys/class/net/` + iface + `/address 2>/dev/null)"
+echo "mac=$(cat ` + ShellQuote("/sys/class/net/"+iface+"/address") + ` 2>/dev/null)"
 case $flavor in
 habets) out=$(arping -i ` + i + ` -c 3 -W 0.5 -w 3 ` + a + ` 2>&1); rc=$? ;;
 iputils) out=$(arping -D -c 3 -w 3 -I ` + i + ` ` + a + ` 2>&1); rc=$? ;;
@@ -314,14 +322,45 @@ func (v FenceVerdict) Decide() (bool, string) {
 		v.Address, old)
 }
 
+// HostReachable tells whether the step's host answers over SSH at all,
+// so that a failover skips the steps meant for a dead primary instead of
+// waiting for each one's connection to time out. It never fails.
+//
+// Outputs: reachable (true|false), detail.
+type HostReachable struct{ Env *Env }
+
+// Params implements workflow.Action.
+func (HostReachable) Params() ([]string, []string) { return nil, nil }
+
+// Describe implements workflow.Action.
+func (HostReachable) Describe(host string, _ map[string]string) string {
+	return "ssh " + host + " true (is it reachable?)"
+}
+
+// Run implements workflow.Action.
+func (r HostReachable) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+	o, _, err := r.Env.exec(ctx, c, "true", "", nil)
+	if ctx.Err() != nil {
+		return o, ctx.Err()
+	}
+	o.Outputs = map[string]string{"reachable": "true", "detail": "answers"}
+	if err != nil {
+		o.Outputs = map[string]string{"reachable": "false", "detail": err.Error()}
+		say(c, &o, hostLabel(c.Host)+" is unreachable: "+err.Error())
+		return o, nil
+	}
+	say(c, &o, hostLabel(c.Host)+" is reachable")
+	return o, nil
+}
+
 // execReach is exec for steps that may meet a dead host: with
 // if_reachable "true", a host that cannot be reached is reported as done
 // (Outputs reachable=false) rather than failed.
 func (e *Env) execReach(ctx context.Context, c workflow.Call, script, asUser string, okExit []int) (workflow.Outcome, bool, error) {
 	o, _, err := e.exec(ctx, c, script, asUser, okExit)
 	if err != nil && !o.Ran && c.Args["if_reachable"] == "true" && ctx.Err() == nil {
-		o.Stdout = "host unreachable, counted as down: " + err.Error() + "\n"
 		o.Outputs = map[string]string{"reachable": "false"}
+		say(c, &o, "host unreachable, counted as down: "+err.Error())
 		return o, false, nil
 	}
 	if o.Ran && o.Outputs == nil {
@@ -337,6 +376,17 @@ func say(c workflow.Call, o *workflow.Outcome, line string) {
 	if c.Output != nil {
 		fmt.Fprintln(c.Output, line)
 	}
+}
+
+// checkAddr refuses what is not an IPv4 address and prefix length.
+func checkAddr(addr, prefix string) error {
+	if ip := net.ParseIP(addr); ip == nil || ip.To4() == nil {
+		return fmt.Errorf("address %q is not an IPv4 address", addr)
+	}
+	if n, err := strconv.Atoi(prefix); err != nil || n < 1 || n > 32 {
+		return fmt.Errorf("prefix %q is not a prefix length (1-32)", prefix)
+	}
+	return nil
 }
 
 // keyValues reads "key=value" lines.

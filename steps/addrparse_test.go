@@ -124,3 +124,17 @@ func TestKeyValues(t *testing.T) {
 		t.Errorf("keyValues = %v, want %v", got, want)
 	}
 }
+
+func TestCheckAddr(t *testing.T) {
+	for _, tt := range []struct {
+		addr, prefix string
+		ok           bool
+	}{
+		{"198.51.100.10", "24", true}, {"9.114.47.103", "26", true}, {"198.51.100.10", "0", false},
+		{"198.51.100.10", "33", false}, {"xcatmn", "24", false}, {"2001:db8::1", "64", false}, {"198.51.100.10; reboot", "24", false},
+	} {
+		if err := checkAddr(tt.addr, tt.prefix); (err == nil) != tt.ok {
+			t.Errorf("checkAddr(%q, %q) = %v", tt.addr, tt.prefix, err)
+		}
+	}
+}

@@ -101,7 +101,8 @@ func (PGStatusAction) Params() ([]string, []string) {
 
 // Describe implements workflow.Action.
 func (PGStatusAction) Describe(_ string, a map[string]string) string {
-	s := "psql: pg_is_in_recovery(), WAL receive/replay/current LSN, pg_stat_replication"
+	p := pgFrom(a)
+	s := "[as " + p.user + "] " + p.exe("psql") + " -p " + p.port + " -d postgres: pg_is_in_recovery(), WAL receive/replay/current LSN, pg_stat_replication"
 	var want []string
 	if a["expect_role"] != "" {
 		want = append(want, "role "+a["expect_role"])

@@ -5,10 +5,12 @@
 package linux
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
+
+// runID finds a run id in hamnflow's messages.
+var runID = regexp.MustCompile(`run (\d{8}-\d{6}-[0-9a-f]+)`)
 
 // mnMAC is the MAC of a lab MN's eth0 (integration/lab: 02:42:c6:33:64:<octet>).
 func mnMAC(t *testing.T, env *labtest.Env, host string) string {
@@ -128,6 +133,10 @@ func TestLinuxHAMN(t *testing.T) {
 		return
 	}
 	t.Run("failback", func(t *testing.T) { testFailback(t, env) })
+	if t.Failed() {
+		return
+	}
+	t.Run("switchover", func(t *testing.T) { testSwitchover(t, env) })
 }
 
 func testPrereq(t *testing.T, env *labtest.Env) {
@@ -151,7 +160,8 @@ chmod +x /opt/xcat/bin/date`)
 	for _, want := range []string{
 		"FAIL  primary resolves mn2",
 		"FAIL  dhcpd stopped on the standby",
-		"FAIL  clock skew                                   600s, more than 5s",
+		"FAIL  clock skew",
+		"s, more than 5s: synchronise the clocks",
 		"PASS  ssh primary -> standby",
 		"PASS  same database version",
 		"PASS  ssh standby -> primary",
@@ -166,7 +176,19 @@ chmod +x /opt/xcat/bin/date`)
 }
 
 func testPGSetup(t *testing.T, env *labtest.Env) {
-	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	r := env.MustRun(t, 0, "run", "pg-setup", "--yes", "--stream")
+	// The replication role's password (the lab's pg_password) is set, and
+	// shown nowhere.
+	pw, err := env.Lab.Secret("pg_password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.Combined(), pw) || bytes.Contains(env.JournalBytes(t), []byte(pw)) {
+		t.Errorf("the replication password appears in the output or the journal")
+	}
+	if got := psql(t, env, "mn1", "SELECT rolreplication AND rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'replicator'"); got != "t" {
+		t.Errorf("replication role on mn1: %q", got)
+	}
 	if got := strings.TrimSpace(env.Exec(t, "mn2", "su postgres -s /bin/sh -c \"psql -X -A -t -d postgres -c 'SELECT pg_is_in_recovery()'\"")); got != "t" {
 		t.Fatalf("mn2 after pg-setup: pg_is_in_recovery() = %q, want t", got)
 	}
@@ -188,9 +210,28 @@ func testFailover(t *testing.T, env *labtest.Env) {
 		t.Fatalf("ping the cluster address before failover: %v\n%s", err, out)
 	}
 	before, beforeMN1 := len(env.Calls(t, "mn2")), len(env.Calls(t, "mn1"))
-	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream", "--set", "nodes=cn001+cn002", "--set", "boot=netboot")
-	if !strings.Contains(r.Combined(), "loss window: no loss: standby has WAL up to") {
-		t.Errorf("failover does not report the loss window:\n%s", r)
+	// A rogue host answers for the cluster address too: the failover
+	// stops before the takeover, and goes on by resume once it is gone.
+	env.Exec(t, "sn01", "ip addr add "+lab.ClusterAddress+"/24 dev eth0")
+	r := env.MustRun(t, 1, "run", "failover", "--yes", "--stream", "--set", "nodes=cn001+cn002", "--set", "boot=netboot")
+	first := r.Combined()
+	if out := first; !strings.Contains(out, "someone still answers for "+lab.ClusterAddress+" (MAC "+mnMAC(t, env, "sn01")) {
+		t.Errorf("failover with a rogue holder: no refusal naming sn01's MAC:\n%s", out)
+	}
+	if holds(t, env, "mn2", lab.ClusterAddress) {
+		t.Fatalf("mn2 took %s while sn01 answered for it", lab.ClusterAddress)
+	}
+	m := runID.FindStringSubmatch(r.Stderr)
+	if m == nil {
+		t.Fatalf("no run id in\n%s", r)
+	}
+	env.Exec(t, "sn01", "ip addr del "+lab.ClusterAddress+"/24 dev eth0")
+	r = env.MustRun(t, 0, "resume", m[1], "--yes", "--stream")
+	if !strings.Contains(first, "loss window: no loss: standby has WAL up to") {
+		t.Errorf("failover does not report the loss window:\n%s", first)
+	}
+	if !strings.Contains(r.Combined(), "no ARP answer for "+lab.ClusterAddress+"; old primary mn1: reachable-clean") {
+		t.Errorf("resumed failover: fence check does not say what it proved:\n%s", r)
 	}
 	// The address answers from mn2, by mn2's MAC, and mn1 dropped it.
 	time.Sleep(1500 * time.Millisecond) // neighbour lock time
@@ -255,4 +296,127 @@ func testFailback(t *testing.T, env *labtest.Env) {
 		}
 		return ""
 	})
+}
+
+// testSwitchover moves the cluster from mn1 to mn2 in two planned halves.
+func testSwitchover(t *testing.T, env *labtest.Env) {
+	env.MustRun(t, 0, "run", "deactivate", "--yes")
+	if holds(t, env, "mn1", lab.ClusterAddress) {
+		t.Fatalf("mn1 holds %s after deactivate", lab.ClusterAddress)
+	}
+	psqlUp := func(host string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := env.Lab.PSQL(ctx, host, "SELECT 1")
+		return err == nil
+	}
+	if psqlUp("mn1") {
+		t.Fatalf("PostgreSQL still answers on mn1 after deactivate")
+	}
+	env.MustRun(t, 0, "run", "activate", "--yes")
+	if !holds(t, env, "mn2", lab.ClusterAddress) {
+		t.Errorf("mn2 does not hold %s after activate", lab.ClusterAddress)
+	}
+	if got := psql(t, env, "mn2", "SELECT pg_is_in_recovery(), count(*) FROM nodelist WHERE node IN ('cn100', 'cn101', 'cn102')"); got != "f|3" {
+		t.Errorf("mn2 after activate: %q, want a primary with the 3 rows", got)
+	}
+	psql(t, env, "mn2", "INSERT INTO nodelist VALUES ('cn103', 'compute,all', 'after-switchover')")
+	eventually(t, 15*time.Second, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		out, err := env.Lab.PSQL(ctx, "mn1", "SELECT pg_is_in_recovery(), (SELECT count(*) FROM nodelist WHERE node = 'cn103')")
+		if err != nil || strings.TrimSpace(out) != "t|1" {
+			return fmt.Sprintf("mn1 after activate: want a standby with the new row, got %q %v", out, err)
+		}
+		return ""
+	})
+}
+
+// TestPGDumpMethod sets up the guide's dump replication: cron entries on
+// both MNs, and one dump, copy and restore now.
+func TestPGDumpMethod(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{Postgres: true, ServiceNodes: 1})
+	inv := env.Lab.Inventory()
+	inv.Database.Method = "dump"
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	for host, want := range map[string][]string{
+		"mn1": {"pg_dump -p 5432 -f /tmp/xcatdb -F t xcatdb # hamnflow pg-setup dump", "scp -q -o BatchMode=yes /tmp/xcatdb mn2:/tmp/xcatdb # hamnflow pg-setup dump"},
+		"mn2": {"pg_restore -p 5432 -d xcatdb -c /tmp/xcatdb # hamnflow pg-setup restore"},
+	} {
+		tab := env.Exec(t, host, "crontab -u postgres -l 2>/dev/null; crontab -l 2>/dev/null; true")
+		for _, w := range want {
+			if !strings.Contains(tab, w) {
+				t.Errorf("crontabs of %s lack %q:\n%s", host, w, tab)
+			}
+		}
+	}
+	want := psql(t, env, "mn1", "SELECT string_agg(node, ',' ORDER BY node) FROM nodelist")
+	if got := psql(t, env, "mn2", "SELECT string_agg(node, ',' ORDER BY node) FROM nodelist"); got != want || want == "" {
+		t.Errorf("mn2's nodelist after the restore: %q, mn1's: %q", got, want)
+	}
+	// Running it again changes nothing in the crontabs.
+	before := env.Exec(t, "mn1", "crontab -u postgres -l; crontab -l")
+	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	if after := env.Exec(t, "mn1", "crontab -u postgres -l; crontab -l"); after != before {
+		t.Errorf("second pg-setup changed mn1's crontabs:\n%s\n---\n%s", before, after)
+	}
+}
+
+// TestFailoverDeadPrimaryIdentity fails over from a primary that is cut
+// off the network, in identity mode: the standby takes the primary's own
+// address and hostname (guide 8.0 step 4).
+func TestFailoverDeadPrimaryIdentity(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true, ServiceNodes: 1})
+	prepareStandby(t, env)
+	mn1 := env.Lab.Host("mn1").Address
+	inv := env.Lab.Inventory()
+	inv.Mode, inv.ClusterAddress, inv.ClusterName = "identity", mn1, ""
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	// xCAT on the standby reaches its database at the primary's address.
+	env.Exec(t, "mn2", "sed -i 's/host="+lab.ClusterAddress+"/host="+mn1+"/' /etc/xcat/cfgloc")
+	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn200', 'compute,all', 'before-crash')")
+	eventually(t, 15*time.Second, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if out, _ := env.Lab.PSQL(ctx, "mn2", "SELECT count(*) FROM nodelist WHERE node = 'cn200'"); strings.TrimSpace(out) != "1" {
+			return "row not replicated to mn2 yet"
+		}
+		return ""
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := env.Lab.CutLink(ctx, "mn1"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream")
+	t.Logf("failover from a dead primary took %s", time.Since(start).Round(time.Second))
+	out := r.Combined()
+	for _, want := range []string{
+		"primary position unknown: transactions committed on the primary after WAL",
+		"no ARP answer for " + mn1 + "; old primary mn1: unreachable",
+		"mn1 is unreachable",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failover output lacks %q:\n%s", want, out)
+		}
+	}
+	if !holds(t, env, "mn2", mn1) {
+		t.Errorf("mn2 does not hold mn1's address %s", mn1)
+	}
+	if got := strings.TrimSpace(env.Exec(t, "mn2", "hostname; cat /etc/hostname")); got != "mn1\nmn1" {
+		t.Errorf("mn2's hostname after an identity takeover: %q, want mn1", got)
+	}
+	if got := psql(t, env, "mn2", "SELECT pg_is_in_recovery(), (SELECT status FROM nodelist WHERE node = 'cn200')"); got != "f|before-crash" {
+		t.Errorf("mn2 after failover: %q", got)
+	}
+	if out, err := op(t, env, "ping", "-c", "1", "-W", "2", mn1); err != nil {
+		t.Errorf("ping %s (now mn2) from op: %v\n%s", mn1, err, out)
+	}
 }

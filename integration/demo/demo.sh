@@ -56,10 +56,13 @@ trap 'exit 130' INT TERM
 echo "== bringing up the lab"
 "$bin" lab up --dir "$labdir" --postgres --xcat --service-nodes 2 >/dev/null
 prefix=$(sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' "$labdir/state.json" | head -1)
-op() { ip netns exec "$prefix-op" "$bin" --inventory "$labdir/inventory.yaml" "$@"; }
+op() { ip netns exec "$prefix-op" "$bin" --inventory "$labdir/inventory.yaml" --log-format text "$@"; }
 
 echo "== replication: pg-setup (streaming) from mn1 to mn2"
 op run pg-setup --yes
+
+echo "== file sync: sync-setup copies xCAT's credentials, /install, /etc/hosts to mn2 and installs the crontab"
+op run sync-setup --yes
 
 echo "== failover: mn2 takes over from mn1"
 set +e

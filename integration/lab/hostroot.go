@@ -203,8 +203,12 @@ func (l *Lab) layoutHost(ctx context.Context, h *Host, id ids) error {
 		return l.sampleGuideFiles(r)
 	}
 	if h.Role == RoleMN {
-		// The standby has xCAT installed, but nothing synchronised yet.
-		return mkdir(filepath.Join(r, "etc/xcat"), 0o755, 0, 0)
+		// The standby has xCAT installed and pointed at its database
+		// (guide 5), but nothing synchronised yet.
+		if err := mkdir(filepath.Join(r, "etc/xcat"), 0o755, 0, 0); err != nil {
+			return err
+		}
+		return l.writeCfgloc(r)
 	}
 	return nil
 }
@@ -496,6 +500,15 @@ func (l *Lab) sampleGuideFiles(r string) error {
 		if err := writeFile(filepath.Join(r, p), body, mode, 0, 0); err != nil {
 			return fmt.Errorf("sample file /%s: %w", p, err)
 		}
+	}
+	return l.writeCfgloc(r)
+}
+
+// writeCfgloc writes xCAT's database location: the cluster address, so
+// that it follows the database on failover.
+func (l *Lab) writeCfgloc(r string) error {
+	if !l.Postgres && !l.Db2 {
+		return nil // no database: the stand-ins keep nodes in a file
 	}
 	cfgloc := ""
 	if l.Postgres {

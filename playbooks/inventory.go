@@ -406,3 +406,25 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// SampleInventory is an inventory with every field set, for checking a
+// playbook's references to .inv when no inventory is at hand (hamnflow
+// validate without --inventory). Its values are placeholders.
+func SampleInventory() *Inventory {
+	inv := &Inventory{
+		Cluster: "sample", Mode: "floating", ClusterAddress: "192.0.2.10", ClusterName: "xcatmn",
+		Prefix: 24, Gateway: "192.0.2.1", InstallDir: "/install", Primary: "mn1", Standby: "mn2",
+		Database: Database{
+			Type: "postgresql", Owner: "postgres", Method: "streaming", Name: "xcatdb", Port: 5432,
+			BinDir: "/usr/lib/postgresql/15/bin", DataDir: "/var/lib/postgresql/15/main", Instance: "xcatdb",
+		},
+		Hosts: map[string]InvHost{
+			"mn1":  {Hostname: "mn1", Address: "192.0.2.11", Interface: "eth0", OS: "linux"},
+			"mn2":  {Hostname: "mn2", Address: "192.0.2.12", Interface: "eth0", OS: "linux"},
+			"sn01": {Hostname: "sn01", Address: "192.0.2.21", OS: "linux"},
+		},
+		Groups: map[string][]string{"service_nodes": {"sn01"}},
+		Vars:   map[string]string{},
+	}
+	return inv
+}

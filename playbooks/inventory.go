@@ -205,6 +205,19 @@ func (inv *Inventory) check() workflow.Diagnostics {
 			add(at, "management node %s: give its cluster-facing interface (e.g. eth0, en1)", name)
 		}
 	}
+	// The guide's takeover needs both MNs and the cluster address on one
+	// subnet: the standby announces the address on its own link.
+	if ca := net.ParseIP(inv.ClusterAddress); ca != nil && inv.Prefix >= 1 && inv.Prefix <= 32 {
+		for _, mn := range []string{inv.Primary, inv.Standby} {
+			h, ok := inv.Hosts[mn]
+			if ip := net.ParseIP(h.Address).To4(); ok && ip != nil && ca.To4() != nil {
+				subnet := net.IPNet{IP: ip.Mask(net.CIDRMask(inv.Prefix, 32)), Mask: net.CIDRMask(inv.Prefix, 32)}
+				if !subnet.Contains(ca) {
+					add("$.cluster_address", "cluster_address %s is not in the subnet of %s (%s/%d): the standby could not take it over on its link", inv.ClusterAddress, mn, h.Address, inv.Prefix)
+				}
+			}
+		}
+	}
 	for _, g := range sortedKeys(inv.Groups) {
 		for i, m := range inv.Groups[g] {
 			if _, ok := inv.Hosts[m]; !ok {

@@ -1,0 +1,115 @@
+package playbooks
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hamnflow/hamnflow/workflow"
+)
+
+const goodInventory = `cluster: c1
+mode: floating
+cluster_address: 198.51.100.10
+prefix: 24
+gateway: 198.51.100.1
+primary: mn1
+standby: mn2
+database:
+  type: postgresql
+  method: streaming
+  bin_dir: /usr/lib/postgresql/15/bin
+  data_dir: /var/lib/postgresql/15/main
+hosts:
+  mn1: {address: 198.51.100.11, interface: eth0}
+  mn2: {address: 198.51.100.12, interface: eth0}
+  sn01: {address: sn01.cluster}
+groups:
+  service_nodes: [sn01]
+secrets:
+  pg_password: {file: /etc/hamnflow/pg_password}
+`
+
+func TestParseInventoryGood(t *testing.T) {
+	inv, err := ParseInventory("inv.yaml", []byte(goodInventory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.InstallDir != "/install" {
+		t.Errorf("installdir default = %q, want /install", inv.InstallDir)
+	}
+	d := inv.Data()
+	if got := d["netmask"]; got != "255.255.255.0" {
+		t.Errorf("netmask = %v", got)
+	}
+	if got := d["primary"].(map[string]any)["address"]; got != "198.51.100.11" {
+		t.Errorf("primary address = %v", got)
+	}
+	if got := d["groups"].(map[string]any)["service_nodes"].([]any); len(got) != 1 || got[0] != "sn01" {
+		t.Errorf("service_nodes = %v", got)
+	}
+}
+
+// TestParseInventoryErrors checks each problem's message and line: an
+// operator must find it in the file from the message alone.
+func TestParseInventoryErrors(t *testing.T) {
+	tests := []struct {
+		name, from, to string
+		line           int
+		want           string
+	}{
+		{"unknown key", "gateway: 198.51.100.1\n", "gateway: 198.51.100.1\npasword: x\n", 6, `unknown field "pasword"`},
+		{"mode", "mode: floating", "mode: flaoting", 2, `mode "flaoting": use identity`},
+		{"cluster address", "cluster_address: 198.51.100.10", "cluster_address: 198.51.100.300", 3, `cluster_address "198.51.100.300" is not an IP address`},
+		{"prefix", "prefix: 24", "prefix: 33", 4, "prefix 33: give the cluster network's prefix length"},
+		{"primary not a host", "primary: mn1", "primary: mn9", 6, `primary "mn9" is not in hosts`},
+		{"same MN twice", "standby: mn2", "standby: mn1", 7, `standby and primary are both "mn1"`},
+		{"MN without interface", "mn2: {address: 198.51.100.12, interface: eth0}", "mn2: {address: 198.51.100.12}", 15, "management node mn2: give its cluster-facing interface"},
+		{"bad address", "sn01: {address: sn01.cluster}", "sn01: {address: 'sn 01'}", 16, `host sn01: address "sn 01" is neither`},
+		{"group member", "service_nodes: [sn01]", "service_nodes: [sn01, sn02]", 18, `group service_nodes: "sn02" is not in hosts`},
+		{"database type", "type: postgresql", "type: oracle", 9, `database type "oracle": use postgresql, mysql, sqlite or db2`},
+		{"pg method", "method: streaming", "method: logical", 10, `database method "logical": use streaming`},
+		{"secret in clear", "pg_password: {file: /etc/hamnflow/pg_password}", "pg_password: {file: /x, env: PGPW}", 20, "secret pg_password: give exactly one of env: VARIABLE or file: PATH"},
+		{"cluster address off the MNs' subnet", "cluster_address: 198.51.100.10", "cluster_address: 203.0.113.10", 3, "cluster_address 203.0.113.10 is not in the subnet of mn1 (198.51.100.11/24)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.Replace(goodInventory, tt.from, tt.to, 1)
+			if text == goodInventory {
+				t.Fatalf("test case does not change the inventory: %q", tt.from)
+			}
+			_, err := ParseInventory("inv.yaml", []byte(text))
+			var diags workflow.Diagnostics
+			if !errors.As(err, &diags) {
+				t.Fatalf("want diagnostics, got %v", err)
+			}
+			for _, d := range diags {
+				if strings.Contains(d.Msg, tt.want) {
+					if d.File != "inv.yaml" || d.Line != tt.line {
+						t.Errorf("%q reported at %s:%d, want inv.yaml:%d", tt.want, d.File, d.Line, tt.line)
+					}
+					return
+				}
+			}
+			t.Errorf("no diagnostic says %q; got:\n%v", tt.want, err)
+		})
+	}
+}
+
+func TestSecretsNeverInInventory(t *testing.T) {
+	inv, err := ParseInventory("inv.yaml", []byte(goodInventory+"  db2_password: {env: HAMNFLOW_TEST_DB2PW}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSecrets(inv)
+	t.Setenv("HAMNFLOW_TEST_DB2PW", "s3cret")
+	if v, err := s.Secret("db2_password"); err != nil || v != "s3cret" {
+		t.Errorf("env secret = %q, %v", v, err)
+	}
+	if _, err := s.Secret("nope"); err == nil || !strings.Contains(err.Error(), "not declared") {
+		t.Errorf("undeclared secret: %v", err)
+	}
+	if _, err := s.Secret("pg_password"); err == nil || !strings.Contains(err.Error(), "/etc/hamnflow/pg_password") {
+		t.Errorf("missing secret file should name it: %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,35 +20,50 @@ import (
 func checkRemote(c *cli.Context, inv *playbooks.Inventory) error {
 	pool := sshx.New(sshx.Config{KnownHostsFile: inv.KnownHostsFile(), AcceptNew: c.Bool("accept-new-host-keys"), Logger: newLogger(c)})
 	defer pool.Close()
+	names := sortedHostNames(inv)
+	lines := make([]string, len(names))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lines[i] = checkHost(c.Context, pool, inv, name)
+		}()
+	}
+	wg.Wait()
 	failed := 0
-	for _, name := range sortedHostNames(inv) {
-		h, _ := inv.Host(name)
-		ctx, cancel := context.WithTimeout(c.Context, 15*time.Second)
-		res, err := pool.Exec(ctx, h, steps.Command{Script: "uname -s; hostname"})
-		cancel()
-		want := inv.Hosts[name].OS
-		switch {
-		case err != nil:
+	for _, l := range lines {
+		if strings.HasPrefix(l, "FAIL") {
 			failed++
-			fmt.Fprintf(c.App.Writer, "FAIL %-10s %v\n", name, err)
-		case res.Exit != 0:
-			failed++
-			fmt.Fprintf(c.App.Writer, "FAIL %-10s uname exited %d\n", name, res.Exit)
-		default:
-			f := strings.Fields(string(res.Stdout))
-			osName := strings.ToLower(f[0])
-			if osName != want {
-				failed++
-				fmt.Fprintf(c.App.Writer, "FAIL %-10s inventory says os %s, the host runs %s\n", name, want, f[0])
-				continue
-			}
-			fmt.Fprintf(c.App.Writer, "ok   %-10s %s, hostname %s\n", name, f[0], strings.Join(f[1:], " "))
 		}
+		fmt.Fprintln(c.App.Writer, l)
 	}
 	if failed > 0 {
 		return cli.Exit(fmt.Sprintf("%d host(s) failed the remote check", failed), exitBadInput)
 	}
 	return nil
+}
+
+// checkHost runs uname and hostname on one host and says how it went.
+func checkHost(ctx context.Context, pool *sshx.Pool, inv *playbooks.Inventory, name string) string {
+	h, _ := inv.Host(name)
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	res, err := pool.Exec(ctx, h, steps.Command{Script: "uname -s; hostname"})
+	want := inv.Hosts[name].OS
+	f := strings.Fields(string(res.Stdout))
+	switch {
+	case err != nil:
+		return fmt.Sprintf("FAIL %-10s %v", name, err)
+	case res.Exit != 0 || len(f) == 0:
+		return fmt.Sprintf("FAIL %-10s uname -s; hostname exited %d%s", name, res.Exit, strings.TrimSpace(" "+string(res.Stderr)))
+	case !strings.EqualFold(f[0], want):
+		return fmt.Sprintf("FAIL %-10s inventory says os %s, the host runs %s", name, want, f[0])
+	}
+	return fmt.Sprintf("ok   %-10s %s, hostname %s", name, f[0], strings.Join(f[1:], " "))
 }
 
 func sortedHostNames(inv *playbooks.Inventory) []string {

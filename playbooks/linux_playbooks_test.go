@@ -3,6 +3,7 @@ package playbooks
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -10,8 +11,19 @@ import (
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-// linuxPlaybooks are the built-in playbooks of the Linux HAMN path.
+// linuxPlaybooks are the built-in playbooks of the HAMN life cycle that
+// serve every database.
 var linuxPlaybooks = []string{"prereq", "pg-setup", "failover", "failback", "activate", "deactivate"}
+
+// inventories are the clusters of testdata every built-in playbook must
+// validate against: database type and OS of each.
+var inventories = []struct{ file, db, os string }{
+	{"inventory.yaml", "postgresql", "linux"},
+	{"db2-linux.yaml", "db2", "linux"},
+	{"db2.yaml", "db2", "aix"},
+	{"mysql.yaml", "mysql", "linux"},
+	{"sqlite.yaml", "sqlite", "linux"},
+}
 
 func prepareWith(t *testing.T, name, inventory string, given map[string]string) *Prepared {
 	t.Helper()
@@ -35,46 +47,103 @@ func checker(p *Prepared) workflow.Checker {
 	return workflow.Checker{Actions: steps.Actions(&steps.Env{}), Funcs: steps.Funcs(), Secrets: NewSecrets(p.Inventory)}
 }
 
-// Every Linux playbook validates against a PostgreSQL inventory (floating
-// service address) and a Db2 one (the guide's identity takeover).
-func TestLinuxPlaybooksValidate(t *testing.T) {
-	for _, name := range linuxPlaybooks {
-		for _, inv := range []string{"inventory.yaml", "db2.yaml"} {
-			p := prepareWith(t, name, inv, nil)
+// Every built-in playbook validates against a PostgreSQL, a Db2 (Linux),
+// an AIX/Db2, a MySQL and a SQLite inventory.
+func TestPlaybooksValidate(t *testing.T) {
+	list := Library{}.List()
+	if len(list) < 10 {
+		t.Fatalf("only %d built-in playbooks", len(list))
+	}
+	for _, pb := range list {
+		for _, inv := range inventories {
+			p := prepareWith(t, pb.Name, inv.file, nil)
 			if diags := checker(p).Validate(p.Playbook, p.Data); len(diags) > 0 {
-				t.Errorf("%s with %s:\n%v", name, inv, diags)
+				t.Errorf("%s with %s:\n%v", pb.Name, inv.file, diags)
 			}
 		}
 	}
 }
 
-// PostgreSQL steps are guarded by the database type, so that other
-// databases' steps can live beside them; the shared steps are not.
-func TestPostgresStepsGuarded(t *testing.T) {
+// The step lists the failover playbook was merged from are gone.
+func TestNoStepLists(t *testing.T) {
+	txt, _ := filepath.Glob("library/*.txt")
+	if len(txt) > 0 {
+		t.Errorf("left-over step lists: %v", txt)
+	}
+}
+
+var (
+	dbCond = regexp.MustCompile(`\.inv\.database\.type "(\w+)"`)
+	osCond = regexp.MustCompile(`\.inv\.primary\.os "(\w+)"`)
+)
+
+// dbOfAction is the database whose steps an action belongs to.
+func dbOfAction(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "pg_"):
+		return "postgresql"
+	case kind == "db2" || strings.HasPrefix(kind, "db2_"):
+		return "db2"
+	case strings.HasPrefix(kind, "mysql_"):
+		return "mysql"
+	case strings.HasPrefix(kind, "sqlite_"):
+		return "sqlite"
+	}
+	return ""
+}
+
+// aixActions run AIX commands; linuxActions Linux ones (ip, /etc/init.d).
+var (
+	aixActions   = map[string]bool{"mktcpip": true, "startsrc": true, "stopsrc": true, "lssrc": true, "nim_master": true, "nim_osimage": true, "nim_exists": true, "nim_resource": true, "nim_nodes": true, "aix_osimages": true}
+	linuxActions = map[string]bool{"addr_takeover": true, "addr_release": true, "xcat_service": true, "xcat_osimages": true}
+)
+
+// Database- and OS-specific steps are guarded by .inv.database.type and
+// .inv.primary.os, so that one failover serves every cluster: with each
+// inventory the other databases' and OS's steps are skipped, and the
+// shared steps run.
+func TestStepsGuarded(t *testing.T) {
 	for _, name := range linuxPlaybooks {
-		p := prepareWith(t, name, "db2.yaml", nil)
-		plan, err := checker(p).Plan(p.Playbook, p.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, s := range p.Playbook.Steps {
-			pg := strings.HasPrefix(s.Action.Kind, "pg_") || strings.Contains(s.Action.With["user"], ".inv.database.owner") && strings.Contains(s.Action.With["cmd"], "bin_dir")
-			guarded := strings.Contains(s.When, `"postgresql"`)
-			if pg && !guarded {
-				t.Errorf("%s: step %s (%s) is PostgreSQL's but has no when on .inv.database.type", name, s.ID, s.Action.Kind)
+		for _, inv := range inventories {
+			p := prepareWith(t, name, inv.file, nil)
+			plan, err := checker(p).Plan(p.Playbook, p.Data)
+			if err != nil {
+				t.Fatal(err)
 			}
-			var planned workflow.PlannedStep
+			skipped := map[string]bool{}
 			for _, ps := range plan {
-				if ps.ID == s.ID {
-					planned = ps
+				skipped[ps.ID] = ps.Skipped
+			}
+			for _, s := range p.Playbook.Steps {
+				dbs := dbCond.FindAllStringSubmatch(s.When, -1)
+				oss := osCond.FindAllStringSubmatch(s.When, -1)
+				if db := dbOfAction(s.Action.Kind); db != "" && (len(dbs) == 0 || dbs[0][1] != db) {
+					t.Errorf("%s: step %s (%s) is %s's but has no when on .inv.database.type", name, s.ID, s.Action.Kind, db)
 				}
-			}
-			// The plan cannot tell conditions on run-time outputs.
-			if guarded && !planned.Skipped && !strings.Contains(s.When, ".steps.") {
-				t.Errorf("%s: step %s runs with a Db2 inventory", name, s.ID)
-			}
-			if !guarded && planned.Skipped && !strings.Contains(s.When, ".inv.mode") && !strings.Contains(s.When, ".params.") {
-				t.Errorf("%s: shared step %s (#%d) is skipped with a Db2 inventory", name, s.ID, i)
+				if name == "failover" && aixActions[s.Action.Kind] && (len(oss) == 0 || oss[0][1] != "aix") {
+					t.Errorf("failover: step %s (%s) runs AIX commands but has no when on .inv.primary.os", s.ID, s.Action.Kind)
+				}
+				if name == "failover" && linuxActions[s.Action.Kind] && (len(oss) == 0 || !strings.Contains(s.When, `ne .inv.primary.os "aix"`)) {
+					t.Errorf("failover: step %s (%s) runs Linux commands but is not guarded by os != aix", s.ID, s.Action.Kind)
+				}
+				// The plan cannot tell conditions on run-time outputs.
+				if strings.Contains(s.When, ".steps.") {
+					continue
+				}
+				foreign := len(dbs) > 0 && dbs[0][1] != inv.db && strings.Contains(s.When, "eq .inv.database.type")
+				foreignOS := false
+				for _, m := range oss {
+					eq := strings.Contains(s.When, `eq .inv.primary.os "`+m[1]+`"`) && !strings.Contains(s.When, `ne .inv.primary.os "`+m[1]+`"`)
+					if (eq && m[1] != inv.os) || (!eq && m[1] == inv.os) {
+						foreignOS = true
+					}
+				}
+				switch {
+				case (foreign || foreignOS) && !skipped[s.ID]:
+					t.Errorf("%s: step %s (when %s) runs with %s", name, s.ID, s.When, inv.file)
+				case !foreign && !foreignOS && skipped[s.ID] && !strings.Contains(s.When, ".inv.mode") && !strings.Contains(s.When, ".params.") && !strings.Contains(s.When, ".inv.hanim") && !strings.Contains(s.When, ".inv.database.method"):
+					t.Errorf("%s: step %s (when %s) is skipped with %s", name, s.ID, s.When, inv.file)
+				}
 			}
 		}
 	}
@@ -83,7 +152,8 @@ func TestPostgresStepsGuarded(t *testing.T) {
 // Destructive steps ask an operator first; the takeover has an undo and
 // a probe.
 func TestDestructiveStepsConfirm(t *testing.T) {
-	destructive := map[string]bool{"addr_takeover": true, "pg_promote": true, "pg_basebackup": true, "pg_rewind": true}
+	destructive := map[string]bool{"addr_takeover": true, "pg_promote": true, "pg_basebackup": true, "pg_rewind": true,
+		"db2_takeover": true, "mktcpip": true, "mysql_promote": true}
 	for _, name := range []string{"failover", "failback", "activate", "pg-setup"} {
 		p := prepareWith(t, name, "inventory.yaml", nil)
 		for _, s := range p.Playbook.Steps {
@@ -95,50 +165,116 @@ func TestDestructiveStepsConfirm(t *testing.T) {
 			}
 		}
 		if name == "failover" {
-			stop := p.Playbook.Step("stop_old_db")
-			if stop == nil || !stop.Confirm {
-				t.Errorf("failover: the old primary's database shutdown must confirm")
+			for _, id := range []string{"stop_old_db", "db2_stop_for_rename", "aix_takeover_identity"} {
+				if s := p.Playbook.Step(id); s == nil || !s.Confirm {
+					t.Errorf("failover: %s must confirm", id)
+				}
 			}
 		}
 	}
 }
 
-// The failover never takes the address before the fence check, and stops
-// the old primary's services in reverse order.
-func TestFailoverOrder(t *testing.T) {
-	p := prepareWith(t, "failover", "inventory.yaml", nil)
-	order := map[string]int{}
-	for i, s := range workflow.Order(p.Playbook) {
-		order[s.ID] = i
-	}
-	for _, pair := range [][2]string{
-		{"stop_old_conserver", "stop_old_dhcpd"}, {"stop_old_dhcpd", "stop_old_xcatd"}, {"stop_old_xcatd", "stop_old_db"},
-		{"stop_old_db", "release_old_address"}, {"release_old_address", "fence_check"}, {"fence_check", "take_address"},
-		{"fence_check", "promote"}, {"promote", "pg_address"}, {"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"},
-		{"makedns", "makedhcp_new"}, {"makedhcp_new", "makedhcp_all"}, {"makedhcp_all", "makeconservercf"}, {"osimages", "nodeset"},
-	} {
-		if order[pair[0]] >= order[pair[1]] {
-			t.Errorf("failover runs %s (#%d) before %s (#%d)", pair[1], order[pair[1]], pair[0], order[pair[0]])
-		}
-	}
-	// and the DAG makes it so, not only the listing order
-	anc := func(id string) map[string]bool {
-		seen := map[string]bool{}
-		var walk func(string)
-		walk = func(id string) {
-			for _, n := range p.Playbook.Step(id).Needs {
-				if !seen[n] {
-					seen[n] = true
-					walk(n)
-				}
+// ancestors returns what step id needs, directly or not.
+func ancestors(pb *workflow.Playbook, id string) map[string]bool {
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(id string) {
+		for _, n := range pb.Step(id).Needs {
+			if !seen[n] {
+				seen[n] = true
+				walk(n)
 			}
 		}
-		walk(id)
-		return seen
 	}
-	for _, id := range []string{"take_address", "promote", "start_xcatd"} {
-		if !anc(id)["fence_check"] {
+	walk(id)
+	return seen
+}
+
+// checkOrder fails unless the DAG makes each pair's first step run
+// before its second.
+func checkOrder(t *testing.T, pb *workflow.Playbook, pairs [][2]string) {
+	t.Helper()
+	for _, pair := range pairs {
+		if pb.Step(pair[0]) == nil || pb.Step(pair[1]) == nil {
+			t.Errorf("%s: no step %s or %s", pb.Name, pair[0], pair[1])
+			continue
+		}
+		if !ancestors(pb, pair[1])[pair[0]] {
+			t.Errorf("%s: %s does not depend on %s", pb.Name, pair[1], pair[0])
+		}
+	}
+}
+
+// The failover never takes the address or the database's primary role
+// before the fence check, and stops the old primary's services in reverse
+// order; the guide's order of steps 3 to 7 holds for Db2 and AIX.
+func TestFailoverOrder(t *testing.T) {
+	p := prepareWith(t, "failover", "inventory.yaml", nil)
+	checkOrder(t, p.Playbook, [][2]string{
+		{"stop_old_conserver", "stop_old_dhcpd"}, {"stop_old_dhcpd", "stop_old_xcatd"}, {"stop_old_xcatd", "stop_old_db"},
+		{"stop_old_db", "release_old_address"}, {"release_old_address", "fence_check"}, {"promote", "pg_address"},
+		{"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "makedhcp_new"}, {"makedhcp_new", "makedhcp_all"},
+		{"makedhcp_all", "makeconservercf"}, {"osimages", "nodeset"},
+		// Db2
+		{"db2_standby_status", "stop_old_conserver"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "take_hostname"},
+		{"db2_stop_for_rename", "aix_takeover_identity"}, {"take_hostname", "db2_gcf_start"}, {"aix_takeover_identity", "db2_gcf_start"},
+		{"db2_accepts", "start_xcatd"}, {"db2_accepts", "aix_start_xcatd"},
+		// AIX
+		{"aix_stop_old_xcatd", "stop_old_db"}, {"aix_release_old_address", "fence_check"}, {"aix_stop_standby_xcatd", "aix_takeover_identity"},
+		{"aix_takeover_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"}, {"aix_start_xcatd", "aix_list_osimages"},
+		{"aix_create_nim_resources", "nodeset"}, {"check_mode", "old_primary"},
+		// MySQL, SQLite
+		{"stop_old_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_check_standby"}, {"sqlite_check_standby", "start_xcatd"},
+		{"db_check_promoted", "start_xcatd"}, {"mysql_promote", "db_check_promoted"},
+	})
+	for _, id := range []string{"take_address", "take_hostname", "promote", "start_xcatd", "db2_takeover", "aix_takeover_identity", "aix_start_xcatd", "mysql_promote", "sqlite_check_standby"} {
+		if !ancestors(p.Playbook, id)["fence_check"] {
 			t.Errorf("failover: %s does not depend on fence_check", id)
+		}
+	}
+	// BY FORCE only with fenced=yes.
+	if s := p.Playbook.Step("db2_takeover"); s.Action.With["fenced"] != `{{ eq .params.fenced "yes" }}` {
+		t.Errorf("db2_takeover fenced: %q", s.Action.With["fenced"])
+	}
+}
+
+// The failback syncs the files back with sync-setup's rsync action, and
+// Db2 takes the primary role back before the address moves.
+func TestFailbackOrder(t *testing.T) {
+	p := prepareWith(t, "failback", "db2-linux.yaml", nil)
+	if s := p.Playbook.Step("reverse_sync"); s == nil || s.Action.Kind != "rsync" {
+		t.Fatalf("failback: reverse_sync is not the rsync action: %+v", s)
+	}
+	checkOrder(t, p.Playbook, [][2]string{
+		{"db2_rejoin", "db2_rejoin_check"}, {"db2_rejoin_check", "reverse_sync"}, {"db2_rejoin_check", "stop_xcatd"},
+		{"stop_xcatd", "db2_takeover_back"}, {"fence_check", "db2_takeover_back"}, {"db2_takeover_back", "take_address"},
+		{"db2_takeover_back", "start_xcatd"}, {"db2_takeover_back", "db2_failback_check"},
+		{"rejoin_check", "reverse_sync"}, {"fence_check", "take_address"}, {"fence_check", "promote"},
+	})
+	for _, s := range p.Playbook.Steps {
+		if s.Action.Kind == "shell" && strings.Contains(s.Action.With["cmd"], "rsync ") {
+			t.Errorf("failback: step %s runs rsync in a shell", s.ID)
+		}
+	}
+}
+
+// The HAMN playbooks ask only for the secrets of the cluster's database:
+// a Db2, MySQL or SQLite cluster need not declare PostgreSQL's.
+func TestNoForeignSecrets(t *testing.T) {
+	for _, name := range linuxPlaybooks {
+		if name == "pg-setup" {
+			continue
+		}
+		for _, inv := range inventories[1:] {
+			p := prepareWith(t, name, inv.file, nil)
+			for s := range p.Inventory.Secrets {
+				if s != inv.db+"_password" && !(inv.db == "mysql" && s == "mysql_repl_password") {
+					delete(p.Inventory.Secrets, s)
+				}
+			}
+			if diags := checker(p).Validate(p.Playbook, p.Data); len(diags) > 0 {
+				t.Errorf("%s with %s and only its database's secret:\n%v", name, inv.file, diags)
+			}
 		}
 	}
 }

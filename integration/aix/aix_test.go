@@ -5,7 +5,6 @@ package aix
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,44 +203,75 @@ func TestNIMRecreate(t *testing.T) {
 	}
 }
 
-// TestAIXFailoverSteps runs the AIX steps written for failover.yaml as a
-// playbook of their own: mktcpip takes over the hostname and address with
-// the guide's arguments, xcatd starts with startsrc, NIM is re-created.
-func TestAIXFailoverSteps(t *testing.T) {
+// TestAIXFailover runs the failover playbook every cluster shares on the
+// AIX lab (identity mode, guide 8.0): the old primary's xcatd stopped with
+// stopsrc and its address released, mktcpip takes over the hostname and
+// address with the guide's arguments, xcatd starts with startsrc, DNS and
+// conserver are regenerated (no DHCP on AIX), and NIM is re-created.
+func TestAIXFailover(t *testing.T) {
 	env := upAIX(t)
-	env.Exec(t, "mn2", "/etc/init.d/xcatd stop >/dev/null")
-	snippet, err := os.ReadFile("../../playbooks/library/aix-failover-steps.yaml.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb := filepath.Join(env.Dir, "aix-failover.yaml")
-	text := "name: aix-failover\ndescription: the AIX steps of failover.yaml\nsteps:\n" + string(snippet)
-	if err := os.WriteFile(pb, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env.MustRun(t, 0, "validate", pb)
-	env.MustRun(t, 0, "run", pb, "--yes")
-	var mk, start []standins.Call
-	for _, c := range env.Calls(t, "mn2") {
-		switch c.Command {
+	before := len(env.Calls(t, "mn2"))
+	beforeMN1 := len(env.Calls(t, "mn1"))
+	env.MustRun(t, 0, "run", "failover", "--yes")
+	calls := env.Calls(t, "mn2")[before:]
+	var mk, start, linux []standins.Call
+	var order []string
+	for _, c := range calls {
+		name := filepath.Base(c.Command)
+		switch name {
 		case "mktcpip":
 			mk = append(mk, c)
 		case "startsrc":
 			start = append(start, c)
+		case "xcatd", "isc-dhcp-server", "conserver-server", "makedhcp":
+			if len(c.Args) > 0 && c.Args[0] != "status" {
+				linux = append(linux, c)
+			}
 		}
+		order = append(order, strings.TrimSpace(name+" "+strings.Join(c.Args, " ")))
 	}
 	want := []string{"-hxcatmn", "-a198.51.100.10", "-m255.255.255.0", "-ieth0", "-g198.51.100.1", "-Ano", "-tN/A", "-s"}
 	if len(mk) != 1 || !slices.Equal(mk[0].Args, want) || mk[0].Exit != 0 {
 		t.Errorf("mktcpip calls %+v, want one with %q", mk, want)
 	}
-	if len(start) != 1 || strings.Join(start[0].Args, " ") != "-s xcatd" || start[0].Exit != 0 {
-		t.Errorf("startsrc calls %+v", start)
+	var xcatd int
+	for _, c := range start {
+		if strings.Join(c.Args, " ") == "-s xcatd" && c.Exit == 0 {
+			xcatd++
+		}
+	}
+	if xcatd != 1 {
+		t.Errorf("startsrc calls %+v, want one -s xcatd", start)
+	}
+	if len(linux) > 0 {
+		t.Errorf("the AIX failover ran Linux init scripts or makedhcp on mn2: %+v", linux)
+	}
+	at := 0
+	for _, w := range []string{"stopsrc -s xcatd", "mktcpip", "startsrc -s xcatd", "makedns -n", "makeconservercf"} {
+		i := slices.IndexFunc(order[at:], func(l string) bool { return strings.HasPrefix(l, w) })
+		if i < 0 {
+			t.Errorf("calls on mn2: no %q after call %d in\n%s", w, at, strings.Join(order, "\n"))
+			break
+		}
+		at += i + 1
+	}
+	stopped := false
+	for _, c := range env.Calls(t, "mn1")[beforeMN1:] {
+		if filepath.Base(c.Command) == "stopsrc" && strings.Join(c.Args, " ") == "-s xcatd" {
+			stopped = true
+		}
+	}
+	if !stopped {
+		t.Error("the failover did not stop xcatd on the old primary with stopsrc")
 	}
 	if h := strings.TrimSpace(env.Exec(t, "mn2", "hostname")); h != "xcatmn" {
 		t.Errorf("mn2's hostname is %q after mktcpip", h)
 	}
 	if !strings.Contains(env.Exec(t, "mn2", "ip -4 addr show dev eth0"), "198.51.100.10/24") {
 		t.Error("mn2 does not hold the cluster address after mktcpip")
+	}
+	if strings.Contains(env.Exec(t, "mn1", "ip -4 addr show dev eth0"), "198.51.100.10/") {
+		t.Error("mn1 still holds the cluster address after the failover")
 	}
 	if n := len(defines(env.Calls(t, "mn2"))); n != 21 {
 		t.Errorf("failover defined %d NIM resources, want 21", n)

@@ -7,9 +7,9 @@ package db2
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -77,32 +77,36 @@ type shownRun struct {
 	} `json:"events"`
 }
 
-// db2StepsPlaybook wraps one half ("failover" or "failback") of
-// playbooks/library/db2-failover-steps.yaml.txt in a playbook of its own and
-// returns its path.
-func db2StepsPlaybook(t *testing.T, env *labtest.Env, half string) string {
+// prepareStandby leaves on mn2 what the guide's file synchronisation
+// (6.0) would: the install directory and xCAT's database location.
+func prepareStandby(t *testing.T, env *labtest.Env) {
 	t.Helper()
-	b, err := os.ReadFile("../../playbooks/library/db2-failover-steps.yaml.txt")
-	if err != nil {
-		t.Fatal(err)
+	env.Exec(t, "mn1", "rsync -a /install/ mn2:/install/ && rsync -a /etc/xcat/cfgloc mn2:/etc/xcat/cfgloc")
+}
+
+// holds says whether host has addr on an interface.
+func holds(t *testing.T, env *labtest.Env, host, addr string) bool {
+	t.Helper()
+	return strings.Contains(env.Exec(t, host, "ip -o -4 addr show"), " "+addr+"/")
+}
+
+// checkCallOrder fails unless the stand-in calls on host from index from
+// on hold each of want ("command args..."), in this order.
+func checkCallOrder(t *testing.T, env *labtest.Env, host string, from int, want ...string) {
+	t.Helper()
+	var lines []string
+	for _, c := range env.Calls(t, host)[from:] {
+		lines = append(lines, strings.TrimSpace(filepath.Base(c.Command)+" "+strings.Join(c.Args, " ")))
 	}
-	text := string(b)
-	i := strings.Index(text, "# --- failover ---")
-	j := strings.Index(text, "# --- failback ---")
-	if i < 0 || j < i {
-		t.Fatal("db2-failover-steps.yaml.txt lacks its failover/failback markers")
+	at := 0
+	for _, w := range want {
+		i := slices.IndexFunc(lines[at:], func(l string) bool { return strings.HasPrefix(l, w) })
+		if i < 0 {
+			t.Errorf("stand-in calls on %s: no %q after call %d in\n%s", host, w, from+at, strings.Join(lines, "\n"))
+			return
+		}
+		at += i + 1
 	}
-	body := text[i:j]
-	if half == "failback" {
-		body = text[j:]
-	}
-	pb := "name: db2-" + half + "\ndescription: Db2 steps of " + half + "\n" +
-		"params:\n  - name: fenced\n    default: \"no\"\nsteps:\n" + body
-	path := filepath.Join(env.Dir, "db2-"+half+".yaml")
-	if err := os.WriteFile(path, []byte(pb), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 var runIDRE = regexp.MustCompile(`"run":"([^"]+)"`)
@@ -145,7 +149,8 @@ func (s shownRun) failure(step string) string {
 // TestHADR runs the guide's Db2 section end to end on one lab: setup, the
 // 5.1.9 round trip, a cut link with a peer-window-only takeover, a standby
 // that never reached Peer (refused without fenced=true), reintegration with
-// a graceful takeover back, and STOP HADR with the standby's roll-forward.
+// a graceful takeover back, failover and failback with the playbooks every
+// database shares, and STOP HADR with the standby's roll-forward.
 // The instance password never shows in any output or the journal.
 func TestHADR(t *testing.T) {
 	env, pw := upDb2(t)
@@ -237,14 +242,40 @@ func TestHADR(t *testing.T) {
 	}
 	run(0, "run", "hadr-check", "--set", "wait=20s")
 
-	// The Db2 steps of failover and failback (merged into those playbooks
-	// by the lead) on a healthy pair: a graceful takeover each way.
-	fo := shown(t, env, run(0, "run", db2StepsPlaybook(t, env, "failover"), "--yes"))
+	// Guide 8.0 with the one failover playbook: a graceful takeover (the
+	// old primary still answers), the cluster address to mn2, xCAT there.
+	prepareStandby(t, env)
+	before := len(env.Calls(t, "mn2"))
+	fo := shown(t, env, run(0, "run", "failover", "--yes"))
 	if k := fo.stepOutputs("db2_takeover")["kind"]; k != "graceful" {
 		t.Errorf("failover takeover: kind %q", k)
 	}
+	for _, id := range []string{"promote", "take_hostname", "aix_takeover_identity", "db2_stop_for_rename"} {
+		if fo.stepOutputs(id) != nil {
+			t.Errorf("failover ran %s on a floating Db2 cluster", id)
+		}
+	}
 	waitHADR(t, env, "mn2", 10*time.Second, "Primary/Peer/Connected", healthy("Primary"))
-	run(0, "run", db2StepsPlaybook(t, env, "failback"), "--yes")
+	waitHADR(t, env, "mn1", 10*time.Second, "Standby/Peer/Connected", healthy("Standby"))
+	if !holds(t, env, "mn2", lab.ClusterAddress) || holds(t, env, "mn1", lab.ClusterAddress) {
+		t.Errorf("after failover mn2 must hold %s and mn1 not", lab.ClusterAddress)
+	}
+	checkCallOrder(t, env, "mn2", before, "xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf")
+
+	// Guide 9.0: mn1 takes the primary role back, gracefully, and the
+	// address and xCAT with it.
+	before = len(env.Calls(t, "mn1"))
+	fb := shown(t, env, run(0, "run", "failback", "--yes"))
+	if k := fb.stepOutputs("db2_takeover_back")["kind"]; k != "graceful" {
+		t.Errorf("failback takeover: kind %q", k)
+	}
+	if n := fb.stepOutputs("reverse_sync")["count"]; n == "" {
+		t.Errorf("failback did not synchronise the files back with rsync: %v", fb.stepOutputs("reverse_sync"))
+	}
+	if !holds(t, env, "mn1", lab.ClusterAddress) || holds(t, env, "mn2", lab.ClusterAddress) {
+		t.Errorf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
+	}
+	checkCallOrder(t, env, "mn1", before, "xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf")
 	run(0, "run", "hadr-check", "--set", "wait=20s")
 
 	// 5.1.10: STOP HADR; the standby is rolled forward and usable.

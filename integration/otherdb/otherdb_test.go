@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,22 +20,35 @@ import (
 
 func TestMain(m *testing.M) { labtest.Main(m) }
 
-// failoverSteps writes the database steps written for failover.yaml as a
-// playbook of their own and returns its path.
-func failoverSteps(t *testing.T, env *labtest.Env) string {
+// prepareStandby leaves on mn2 what the guide's file synchronisation
+// (6.0) would: the install directory the failover checks.
+func prepareStandby(t *testing.T, env *labtest.Env) {
 	t.Helper()
-	snippet, err := os.ReadFile("../../playbooks/library/otherdb-failover-steps.yaml.txt")
-	if err != nil {
-		t.Fatal(err)
+	env.Exec(t, "mn1", "rsync -a /install/ mn2:/install/")
+}
+
+// checkTakeover checks what the failover does besides the database: the
+// cluster address on mn2 only, and xCAT started there before DNS and
+// conserver are regenerated.
+func checkTakeover(t *testing.T, env *labtest.Env, from int) {
+	t.Helper()
+	addrs := func(host string) string { return env.Exec(t, host, "ip -o -4 addr show") }
+	if !strings.Contains(addrs("mn2"), " "+lab.ClusterAddress+"/") || strings.Contains(addrs("mn1"), " "+lab.ClusterAddress+"/") {
+		t.Errorf("after failover mn2 must hold %s and mn1 not", lab.ClusterAddress)
 	}
-	pb := filepath.Join(env.Dir, "otherdb-failover.yaml")
-	text := "name: otherdb-failover\ndescription: the MySQL and SQLite steps of failover.yaml\n" +
-		"params:\n  - name: final_copy\n    default: \"yes\"\nsteps:\n" + string(snippet)
-	if err := os.WriteFile(pb, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
+	var lines []string
+	for _, c := range env.Calls(t, "mn2")[from:] {
+		lines = append(lines, strings.TrimSpace(filepath.Base(c.Command)+" "+strings.Join(c.Args, " ")))
 	}
-	env.MustRun(t, 0, "validate", pb)
-	return pb
+	at := 0
+	for _, w := range []string{"xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf"} {
+		i := slices.IndexFunc(lines[at:], func(l string) bool { return strings.HasPrefix(l, w) })
+		if i < 0 {
+			t.Errorf("stand-in calls on mn2: no %q after call %d in\n%s", w, at, strings.Join(lines, "\n"))
+			return
+		}
+		at += i + 1
+	}
 }
 
 // sqlite3 runs SQL on a database file of host.
@@ -46,7 +60,8 @@ func sqlite3(t *testing.T, env *labtest.Env, host, file, sql string) string {
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 func TestSQLite(t *testing.T) {
-	env := labtest.Up(t, labtest.Options{ServiceNodes: 1})
+	env := labtest.Up(t, labtest.Options{ServiceNodes: 1, XCAT: true})
+	prepareStandby(t, env)
 	inv := env.Lab.Inventory()
 	inv.Database = playbooks.Database{Type: "sqlite", File: "/etc/xcat"}
 	if err := env.Lab.WriteInventory(inv); err != nil {
@@ -88,10 +103,12 @@ func TestSQLite(t *testing.T) {
 		t.Errorf("standby after an on-demand copy: domain %q", got)
 	}
 
-	// Promotion: a last copy, the copy job gone, the copy checked and
-	// writable on mn2.
+	// Failover, with the playbook every database shares: a last copy, the
+	// copy job gone, the copy checked and writable on mn2, the address and
+	// xCAT moved.
 	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn03','compute')")
-	env.MustRun(t, 0, "run", "sqlite-failover", "--yes")
+	before := len(env.Calls(t, "mn2"))
+	env.MustRun(t, 0, "run", "failover", "--yes")
 	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "3" {
 		t.Errorf("standby after failover: %s nodes, want 3", got)
 	}
@@ -102,12 +119,21 @@ func TestSQLite(t *testing.T) {
 	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "PRAGMA integrity_check"); got != "ok" {
 		t.Errorf("standby after a write: %s", got)
 	}
+	checkTakeover(t, env, before)
 
-	// A damaged copy on the standby fails the failover's check.
+	// A damaged copy on the standby fails the failover's check, before
+	// xcatd starts on it.
+	env.Exec(t, "mn2", "/etc/init.d/xcatd stop >/dev/null")
 	env.Exec(t, "mn2", "printf garbage | dd of=/etc/xcat/site.sqlite bs=1 seek=100 conv=notrunc 2>/dev/null")
-	r := env.MustRun(t, 1, "run", failoverSteps(t, env), "--yes", "--set", "final_copy=no")
+	before = len(env.Calls(t, "mn2"))
+	r := env.MustRun(t, 1, "run", "failover", "--yes", "--set", "final_copy=no")
 	if !strings.Contains(r.Combined(), "site.sqlite") {
 		t.Errorf("the failed check does not name the damaged file:\n%s", r)
+	}
+	for _, c := range env.Calls(t, "mn2")[before:] {
+		if filepath.Base(c.Command) == "xcatd" && slices.Contains(c.Args, "start") {
+			t.Errorf("xcatd started on a damaged SQLite copy")
+		}
 	}
 }
 
@@ -189,7 +215,8 @@ func eventually(f func() bool) bool {
 }
 
 func TestMariaDB(t *testing.T) {
-	env := labtest.Up(t, labtest.Options{ServiceNodes: 1, Provision: provisionMariaDB})
+	env := labtest.Up(t, labtest.Options{ServiceNodes: 1, XCAT: true, Provision: provisionMariaDB})
+	prepareStandby(t, env)
 	inv := env.Lab.Inventory()
 	inv.Database = playbooks.Database{Type: "mysql", Owner: "mysql", Name: "xcatdb", Port: 3306, ConfDir: "/opt/mariadb/conf.d"}
 	inv.Vars = map[string]string{"mysql_restart": "/opt/mariadb/restart"}
@@ -230,9 +257,11 @@ func TestMariaDB(t *testing.T) {
 		t.Error("a second setup seeded the replicating standby again")
 	}
 
-	// Promotion, by the steps written for failover.yaml: the standby
-	// stops replicating and takes writes.
-	env.MustRun(t, 0, "run", failoverSteps(t, env), "--yes", "--set", "final_copy=yes")
+	// Failover, with the playbook every database shares: the standby
+	// stops replicating and takes writes, and holds the address and xCAT.
+	before := len(env.Calls(t, "mn2"))
+	env.MustRun(t, 0, "run", "failover", "--yes")
+	checkTakeover(t, env, before)
 	if got := mysql(t, env, "mn2", "SELECT @@read_only"); got != "0" {
 		t.Errorf("standby read_only after promotion: %s", got)
 	}

@@ -33,11 +33,15 @@ type syncSpec struct {
 	dest     string   // "": each path to the same place on the target (rsync -R)
 	delete   bool     // remove files under the paths that the source lacks
 	checksum bool     // compare contents, not size and modification time
+	// ignoreMissing skips paths the source lacks (rsync
+	// --ignore-missing-args) instead of failing: a standby that never got
+	// some of the guide's files.
+	ignoreMissing bool
 	program  string   // rsync, or its full path (cron's PATH is short)
 	excludes []string
 }
 
-var syncParams = []string{"dest", "delete", "checksum", "rsync", "exclude"}
+var syncParams = []string{"dest", "delete", "checksum", "ignore_missing", "rsync", "exclude"}
 
 func parseSyncSpec(a map[string]string) (syncSpec, error) {
 	s := syncSpec{to: strings.TrimSpace(a["to"]), paths: strings.Fields(a["paths"]),
@@ -69,6 +73,9 @@ func parseSyncSpec(a map[string]string) (syncSpec, error) {
 	if s.checksum, err = parseBool(a, "checksum"); err != nil {
 		return s, err
 	}
+	if s.ignoreMissing, err = parseBool(a, "ignore_missing"); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 
@@ -97,6 +104,9 @@ func (s syncSpec) command(itemize, dryRun bool) string {
 	}
 	if s.delete {
 		w = append(w, "--delete")
+	}
+	if s.ignoreMissing {
+		w = append(w, "--ignore-missing-args")
 	}
 	if dryRun {
 		w = append(w, "-n")
@@ -129,6 +139,7 @@ func (s syncSpec) command(itemize, dryRun bool) string {
 //	    its own place, rsync -R to /)
 //	  delete: "true" removes files under the paths the source lacks
 //	  checksum: "true" compares contents (rsync -c)
+//	  ignore_missing: "true" skips paths the source lacks
 //	  exclude: patterns to leave out
 //	  rsync: the program, e.g. /usr/bin/rsync (default rsync)
 //

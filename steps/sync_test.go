@@ -99,6 +99,11 @@ func TestSyncCommand(t *testing.T) {
 			want: `/usr/bin/rsync -az -c --delete -n -i --exclude='*.iso' -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /install root@mn2:/`,
 		},
 		{name: "paths quoted", args: map[string]string{"to": "mn2", "paths": "/etc/a'b"}, want: `rsync -az -R -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' '/etc/a'\''b' mn2:/`},
+		{
+			name: "failback: the standby may lack some of the guide's files",
+			args: map[string]string{"to": "mn1", "paths": "/etc/xcat/ca /install", "ignore_missing": "true"},
+			want: `rsync -az -R --ignore-missing-args -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /etc/xcat/ca /install mn1:/`,
+		},
 		{name: "no target", args: map[string]string{"paths": "/etc/hosts"}, err: "to: name the target"},
 		{name: "target with a path", args: map[string]string{"to": "mn2:/tmp", "paths": "/etc/hosts"}, err: "want a host name"},
 		{name: "target injection", args: map[string]string{"to": "mn2;rm", "paths": "/etc/hosts"}, err: "want a host name"},

@@ -23,9 +23,12 @@ unit:
 demo: build
 	./integration/demo/demo.sh $(BIN)
 
-# Benchmarks whose figures are in the README.
+# Benchmarks whose figures are in the README (the lab ones need root, jq,
+# and for the comparison, ansible: apt-get install -y jq ansible).
 bench: build
-	./bench/run.sh
+	./bench/run.sh ./bench/engine ./journal
+	./bench/ssh/run.sh
+	./bench/failover/run.sh
 
 man: build
 	$(BIN) man > hamnflow.1

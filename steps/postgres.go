@@ -328,8 +328,15 @@ mv ` + q + `.hamnflow-new ` + q + `
 	// refuse a pg_hba.conf the server cannot read.
 	script := `set -e
 if ! ` + p.pgctl("status") + ` >/dev/null 2>&1; then echo "server not running: the files apply at its next start"; exit 0; fi
+# Reload, then wait until the postmaster has read the files: a new
+# session's pg_conf_load_time() changes once it has (no fixed sleep).
+before=$(` + p.psql("postgres", "SELECT pg_conf_load_time()") + `)
 ` + p.pgctl("reload") + ` >/dev/null
-sleep 1
+i=0
+while [ "$(` + p.psql("postgres", "SELECT pg_conf_load_time()") + `)" = "$before" ]; do
+	i=$((i+1)); [ $i -le 200 ] || { echo "the server did not reload its configuration within 10s" >&2; exit 1; }
+	sleep 0.05
+done
 bad=$(` + p.psql("postgres", "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") + `)
 if [ "$bad" != 0 ]; then ` + p.psql("postgres", "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL") + ` >&2; exit 1; fi
 pending=$(` + p.psql("postgres", "SELECT string_agg(name, ',') FROM pg_settings WHERE pending_restart") + `)

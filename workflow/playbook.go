@@ -53,10 +53,13 @@ type Step struct {
 	Undo       *ActionRef
 	Idempotent bool
 	Confirm    bool // always ask an operator before it runs
-	Timeout    time.Duration
-	Retries    int
-	Backoff    time.Duration
-	ForEach    *ForEach
+	// ReadOnly steps only look (checks, status reads): rollback passes
+	// over them, and one that may have half-run is simply run again.
+	ReadOnly bool
+	Timeout  time.Duration
+	Retries  int
+	Backoff  time.Duration
+	ForEach  *ForEach
 
 	Line int
 }
@@ -108,6 +111,7 @@ type stepYAML struct {
 	Undo       *actionYAML       `yaml:"undo"`
 	Idempotent bool              `yaml:"idempotent"`
 	Confirm    bool              `yaml:"confirm"`
+	ReadOnly   bool              `yaml:"readonly"`
 	Timeout    string            `yaml:"timeout"`
 	Retries    int               `yaml:"retries"`
 	Backoff    string            `yaml:"backoff"`
@@ -154,7 +158,7 @@ func Parse(file string, text []byte) (*Playbook, error) {
 		st := &Step{
 			ID: s.ID, Title: s.Title, Needs: s.Needs, Host: s.Host, When: s.When,
 			Action:     ActionRef{Kind: s.Action, With: s.With, Line: pb.lines.line(at + ".action")},
-			Idempotent: s.Idempotent, Confirm: s.Confirm, Retries: s.Retries,
+			Idempotent: s.Idempotent || s.ReadOnly, Confirm: s.Confirm, ReadOnly: s.ReadOnly, Retries: s.Retries,
 			Line: pb.lines.line(at),
 		}
 		if st.Action.Line == 0 {

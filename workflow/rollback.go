@@ -83,6 +83,10 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 	r.mu.Lock()
 	st := *r.state.get(key)
 	r.mu.Unlock()
+	if s.ReadOnly {
+		// It only looked: there is nothing to undo, even if it half-ran.
+		return r.record(nil, journal.Event{Type: journal.EvUndone, Step: key, Message: "read-only: nothing to undo"}) == nil
+	}
 	ropts := ResumeOptions{AssumeDone: opts.AssumeDone, Redo: opts.Redo}
 	if st.inDoubt() || st.status == stUndoing {
 		what := "the step"

@@ -299,3 +299,37 @@ func TestRollbackFailedRun(t *testing.T) {
 		t.Error("b was not confirmed undone")
 	}
 }
+
+// TestRollbackPassesOverReadOnly: a read-only step (a check) has nothing
+// to undo; rollback records that and asks nobody, while a changing step
+// without undo still needs an operator.
+func TestRollbackPassesOverReadOnly(t *testing.T) {
+	h := newHarness(t, `name: ro
+steps:
+  - id: look
+    action: do
+    readonly: true
+  - id: change
+    needs: [look]
+    action: do
+    undo:
+      action: revert
+`)
+	h.e.Parallel = 1
+	ctx := testCtx(t)
+	id, err := h.start(ctx)
+	wantRunErr(t, err, nil)
+	if err := h.e.Rollback(ctx, id, workflow.RollbackOptions{}); err != nil {
+		t.Fatalf("rollback asked for an operator: %v", err)
+	}
+	if got := h.w.steps("revert"); !slices.Equal(got, []string{"change"}) {
+		t.Errorf("undid %v, want only change", got)
+	}
+	u := find(h.events(id), "undone", "look")
+	if len(u) != 1 || u[0].By != nil || !strings.Contains(u[0].Message, "read-only") {
+		t.Errorf("look undone %+v, want a read-only note and no one asked", u)
+	}
+	if r := h.run(id); r.Status != journal.RunRolledBack {
+		t.Errorf("run %s, want rolled-back", r.Status)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -79,20 +78,8 @@ func holds(t *testing.T, env *labtest.Env, host, addr string) bool {
 	return strings.Contains(out, " "+addr+"/")
 }
 
-// prepareStandby does what the guide's standby set-up and file
-// synchronisation leave behind: xCAT's database location and the install
-// directory on the standby, and the primary's services running.
-func prepareStandby(t *testing.T, env *labtest.Env) {
-	t.Helper()
-	cfgloc := env.Exec(t, "mn1", "cat /etc/xcat/cfgloc")
-	env.Exec(t, "mn2", "mkdir -p /etc/xcat && umask 077 && cat > /etc/xcat/cfgloc <<'EOF'\n"+cfgloc+"EOF\n")
-	src := filepath.Join(env.Lab.Host("mn1").Root, "install") + "/."
-	dst := filepath.Join(env.Lab.Host("mn2").Root, "install")
-	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
-		t.Fatalf("copy /install to mn2: %v\n%s", err, out)
-	}
-	env.Exec(t, "mn1", "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start")
-}
+// prepareStandby: see labtest.Env.PrepareStandby.
+func prepareStandby(t *testing.T, env *labtest.Env) { env.PrepareStandby(t) }
 
 // callIndex is the index of the first call at or after from whose
 // command ends with name and whose arguments start with args.

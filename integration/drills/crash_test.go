@@ -1,0 +1,406 @@
+package drills
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/lab"
+	"github.com/hamnflow/hamnflow/journal"
+)
+
+// effectCalls are the calls through which the failover's side-effect steps
+// act: host and a shell pattern over "command args" (as the hold wrappers
+// see them). A mid-step crash point holds the step's call before or after
+// the real command.
+var effectCalls = map[string]struct{ host, pattern string }{
+	"stop_old_conserver":  {"mn1", "conserver-server stop*"},
+	"stop_old_dhcpd":      {"mn1", "isc-dhcp-server stop*"},
+	"stop_old_xcatd":      {"mn1", "xcatd stop*"},
+	"stop_old_db":         {"mn1", "pg_ctl *stop*"},
+	"release_old_address": {"mn1", "ip addr del " + lab.ClusterAddress + "/*"},
+	"stop_standby_xcatd":  {"mn2", "xcatd stop*"},
+	"stop_standby_dhcpd":  {"mn2", "isc-dhcp-server stop*"},
+	"take_address":        {"mn2", "ip addr add " + lab.ClusterAddress + "/*"},
+	"promote":             {"mn2", "pg_ctl *promote*"},
+	"pg_address":          {"mn2", "pg_ctl *reload*"},
+	"start_xcatd":         {"mn2", "xcatd start*"},
+	"makedns":             {"mn2", "makedns*"},
+	"makedhcp_new":        {"mn2", "makedhcp -n*"},
+	"start_dhcpd":         {"mn2", "isc-dhcp-server start*"},
+	"makedhcp_all":        {"mn2", "makedhcp -a*"},
+	"makeconservercf":     {"mn2", "makeconservercf*"},
+	"start_conserver":     {"mn2", "conserver-server start*"},
+}
+
+// crashPoint is where hamnflow is killed: at the question before step
+// (where "boundary", in step-through mode), or inside it, held before
+// ("pre") or after ("post") its command's effect.
+type crashPoint struct{ step, where string }
+
+func (c crashPoint) String() string { return c.where + ":" + c.step }
+
+// crashChains is how many failovers the crash points are spread over:
+// failover k is killed at points k, k+chains, k+2*chains, ... (each kill
+// followed by a resume that the next point kills in turn), then resumed to
+// its end and checked against the uninterrupted failover. One failover and
+// failback cost about 12 s here; all points in 8 chains about 2.5 min.
+const crashChains = 8
+
+// TestCrashDrill kills hamnflow with SIGKILL at every step boundary and
+// inside every side-effect step of the PostgreSQL failover and resumes.
+// Every failover must end in the uninterrupted failover's state, journal
+// each step done exactly once, and apply no effect more often than the
+// uninterrupted run plus the in-doubt steps resume re-ran (the wrappers'
+// call log and the xCAT stand-ins' call records).
+func TestCrashDrill(t *testing.T) {
+	start := time.Now()
+	d := newDrill(t)
+	d.installHolds()
+
+	// The uninterrupted failover: order of steps, final state, effects.
+	d.resetDone()
+	mark := d.callMarks()
+	d.psql("mn1", "INSERT INTO nodelist VALUES ('cn299', 'compute,all', 'uninterrupted')")
+	d.env.MustRun(t, 0, "run", "failover", "--yes", "--parallel", "1")
+	base := d.lastRun()
+	order := d.stepOrder(base.ID)
+	want := d.finalState("cn299")
+	wantEffects := d.effects(mark)
+	t.Logf("uninterrupted failover %s: %d steps run, effects %v, state:\n%s", base.ID, len(order), wantEffects, want)
+	d.failback()
+
+	// The crash points, in the order the failover reaches them. A mid-step
+	// point exists for every effect call the uninterrupted run made.
+	var points []crashPoint
+	for _, s := range order {
+		points = append(points, crashPoint{s, "boundary"})
+		if c, ok := effectCalls[s]; ok && d.seen(wantEffects, c.host, c.pattern) {
+			points = append(points, crashPoint{s, "pre"}, crashPoint{s, "post"})
+		}
+	}
+	for s := range effectCalls {
+		if !slices.Contains(order, s) {
+			t.Errorf("side-effect step %s did not run in the uninterrupted failover", s)
+		}
+	}
+	tried := 0
+	for k := 0; k < crashChains; k++ {
+		var chain []crashPoint
+		for i := k; i < len(points); i += crashChains {
+			chain = append(chain, points[i])
+		}
+		if len(chain) == 0 {
+			continue
+		}
+		row := fmt.Sprintf("cn%03d", 300+k)
+		d.psql("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', 'crash-chain')")
+		d.resetDone()
+		mark := d.callMarks()
+		id, redone := d.crashChain(chain)
+		tried += len(chain)
+		t.Logf("failover %s killed at %v; resume re-ran %v", id, chain, redone)
+		if t.Failed() {
+			t.Fatalf("chain %v: stopping the drill", chain)
+		}
+		d.checkRun(id, base.ID)
+		if got := d.finalState(row); got != want {
+			t.Errorf("failover %s killed at %v ends in\n%s\nwant (uninterrupted)\n%s", id, chain, got, want)
+		}
+		d.checkEffects(id, chain, wantEffects, d.effects(mark), redone)
+		if t.Failed() {
+			t.Fatalf("chain %v: stopping the drill", chain)
+		}
+		d.failback()
+	}
+	t.Logf("crash drill: %d crash points (%d boundaries, %d mid-step) over %d failovers in %s",
+		tried, countWhere(points, "boundary"), len(points)-countWhere(points, "boundary"), crashChains, time.Since(start).Round(time.Second))
+}
+
+func countWhere(ps []crashPoint, where string) int {
+	n := 0
+	for _, p := range ps {
+		if p.where == where {
+			n++
+		}
+	}
+	return n
+}
+
+// crashChain starts a failover, kills it at each point of chain in turn
+// (resuming after each kill), then resumes it to its end. It returns the
+// run id and the steps resume re-ran (in-doubt steps decided "redo").
+func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
+	t := d.t
+	t.Helper()
+	id := ""
+	for _, pt := range chain {
+		args := []string{"run", "failover"}
+		if id != "" {
+			args = []string{"resume", id}
+		}
+		args = append(args, "--parallel", "1")
+		switch pt.where {
+		case "boundary":
+			p := d.start(append(args, "--step", "--prompt-stdin")...)
+			if !d.killAtQuestion(p, pt.step) {
+				t.Fatalf("%v: hamnflow ended (exit %d) without asking about %s:\n%s", pt, p.exit, pt.step, p.output())
+			}
+		default:
+			c := effectCalls[pt.step]
+			d.hold(c.host, pt.where, c.pattern)
+			p := d.start(append(args, "--yes")...)
+			pid, ok := d.waitHeld(p, c.host)
+			if !ok {
+				t.Fatalf("%v: hamnflow ended (exit %d) before the hold on %s:\n%s", pt, p.exit, c.host, p.output())
+			}
+			p.kill(t)
+			d.killHeld(c.host, pid)
+		}
+		d.clearHolds()
+		if id == "" {
+			id = d.lastRun().ID
+		}
+		if r := d.lastRun(); r.ID != id || r.Status != journal.RunRunning {
+			t.Fatalf("%v: killed run %s is %s (last run %s), want %s running", pt, r.ID, r.Status, r.ID, id)
+		}
+	}
+	r := d.env.Run(t, "resume", id, "--yes", "--parallel", "1")
+	for r.Exit == 3 {
+		// An in-doubt step resume cannot decide: do what the operator
+		// would after looking at the lab.
+		step, done := d.operatorDecision(id, r.Combined())
+		flag := "--redo"
+		if done {
+			flag = "--assume-done"
+		}
+		t.Logf("run %s waits for the operator on %s: %s", id, step, flag)
+		r = d.env.Run(t, "resume", id, "--yes", "--parallel", "1", flag, step)
+	}
+	if r.Exit != 0 {
+		t.Fatalf("resume %s after crashes at %v: %s", id, chain, r)
+	}
+	redone := map[string]int{}
+	for _, ev := range d.events(id) {
+		if ev.Type == journal.EvReconciled && ev.Decision == "redo" {
+			redone[ev.Step]++
+		}
+	}
+	return id, redone
+}
+
+// killAtQuestion answers yes to every step-through question until the one
+// for step, and kills hamnflow there (before the step is journaled as
+// started). False if hamnflow ended first.
+func (d *drill) killAtQuestion(p *proc, step string) bool {
+	for line := range p.lines {
+		_, rest, ok := strings.Cut(line, " · step ")
+		if !ok {
+			continue
+		}
+		got, _, _ := strings.Cut(rest, " on ")
+		if got == step {
+			p.kill(d.t)
+			return true
+		}
+		io.WriteString(p.stdin, "y\n")
+	}
+	p.wait(d.t)
+	return false
+}
+
+// operatorDecision reads which step resume asks about and checks the
+// lab: done (--assume-done) when the step's effect is in place.
+func (d *drill) operatorDecision(id, msg string) (step string, done bool) {
+	d.t.Helper()
+	_, rest, ok := strings.Cut(msg, "hamnflow resume "+id+" --assume-done ")
+	if !ok {
+		d.t.Fatalf("resume %s waits without naming a step:\n%s", id, msg)
+	}
+	step, _, _ = strings.Cut(rest, "`")
+	c, ok := effectCalls[step]
+	if !ok {
+		d.t.Fatalf("resume %s waits on %s, which the drill cannot check:\n%s", id, step, msg)
+	}
+	for _, l := range d.doneLines(c.host) {
+		if matchCall(c.pattern, l) {
+			return step, true
+		}
+	}
+	return step, false
+}
+
+// matchCall says whether a done-log line ("cmd args rc=N") matches a
+// wrapper pattern and succeeded.
+func matchCall(pattern, line string) bool {
+	call, rc, ok := strings.Cut(line, " rc=")
+	if !ok || rc != "0" {
+		return false
+	}
+	return globMatch(pattern, call)
+}
+
+// globMatch matches the drill's patterns: literal text and "*".
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i, p := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(s, p)
+		}
+		j := strings.Index(s, p)
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(p):]
+	}
+	return true
+}
+
+// stepOrder lists the steps of a run that ran, in the order they started.
+func (d *drill) stepOrder(id string) []string {
+	var order []string
+	for _, ev := range d.events(id) {
+		if ev.Type == journal.EvStepStarted && !slices.Contains(order, ev.Step) {
+			order = append(order, ev.Step)
+		}
+	}
+	return order
+}
+
+// checkRun checks that run id succeeded and journals every step of the
+// uninterrupted run base done exactly once (succeeded, or reconciled done).
+func (d *drill) checkRun(id, base string) {
+	t := d.t
+	t.Helper()
+	r := d.lastRun()
+	if r.ID != id || r.Status != journal.RunSucceeded {
+		t.Errorf("run %s: %s (%s), want succeeded", id, r.Status, r.Message)
+	}
+	ended := map[string]int{}
+	for _, ev := range d.events(id) {
+		if ev.Type == journal.EvStepSucceeded || ev.Type == journal.EvReconciled && ev.Decision == "done" {
+			ended[ev.Step]++
+		}
+	}
+	for _, s := range d.stepOrder(base) {
+		if ended[s] != 1 {
+			t.Errorf("run %s: step %s journaled done %d times, want once", id, s, ended[s])
+		}
+	}
+}
+
+// finalState describes what a failover leaves: the cluster address, the
+// databases' roles and the row, the services on both MNs, and the
+// standby's PostgreSQL configuration for the cluster address.
+func (d *drill) finalState(row string) string {
+	d.t.Helper()
+	var b strings.Builder
+	for _, h := range []string{"mn1", "mn2"} {
+		fmt.Fprintf(&b, "%s: holds %s %d time(s)\n", h, lab.ClusterAddress, d.holds(h, lab.ClusterAddress))
+		out, err := d.tryPSQL(h, "SELECT pg_is_in_recovery(), (SELECT count(*) FROM nodelist WHERE node IN ('cn100', '"+row+"'))")
+		if err != nil {
+			out = "down"
+		}
+		fmt.Fprintf(&b, "%s: postgres in_recovery|rows = %s\n", h, out)
+		svc := d.env.Exec(d.t, h, `for s in xcatd isc-dhcp-server conserver-server; do /etc/init.d/$s status >/dev/null 2>&1 && echo "$s running" || echo "$s stopped"; done`)
+		fmt.Fprintf(&b, "%s: %s\n", h, strings.ReplaceAll(strings.TrimSpace(svc), "\n", ", "))
+	}
+	conf := d.env.Exec(d.t, "mn2", "grep -c '"+lab.ClusterAddress+"' "+lab.PGDataDir+"/postgresql.conf "+lab.PGDataDir+"/pg_hba.conf || true")
+	fmt.Fprintf(&b, "mn2: lines naming %s: %s\n", lab.ClusterAddress, strings.ReplaceAll(strings.TrimSpace(conf), "\n", ", "))
+	return b.String()
+}
+
+// callMarks are the lengths of the MNs' stand-in call logs, to count a
+// cycle's calls from.
+func (d *drill) callMarks() map[string]int {
+	return map[string]int{"mn1": len(d.env.Calls(d.t, "mn1")), "mn2": len(d.env.Calls(d.t, "mn2"))}
+}
+
+// effects counts the effect calls since mark: "host: call" from the
+// stand-ins' records (init-script start/stop, make*) and from the
+// wrappers' log for pg_ctl and ip (successful calls only).
+func (d *drill) effects(mark map[string]int) map[string]int {
+	n := map[string]int{}
+	for _, h := range []string{"mn1", "mn2"} {
+		for _, c := range d.env.Calls(d.t, h)[mark[h]:] {
+			cmd := strings.TrimPrefix(c.Command, "/etc/init.d/")
+			line := strings.TrimSpace(cmd + " " + strings.Join(c.Args, " "))
+			switch {
+			case c.Exit != 0:
+			case strings.HasPrefix(c.Command, "/etc/init.d/") && len(c.Args) > 0 && (c.Args[0] == "start" || c.Args[0] == "stop"),
+				strings.HasPrefix(cmd, "make"):
+				n[h+": "+line]++
+			}
+		}
+		for _, l := range d.doneLines(h) {
+			if strings.HasPrefix(l, "pg_ctl ") && !strings.Contains(l, " status rc=") || strings.HasPrefix(l, "ip addr add") || strings.HasPrefix(l, "ip addr del") {
+				if call, rc, _ := strings.Cut(l, " rc="); rc == "0" {
+					n[h+": "+call]++
+				}
+			}
+		}
+	}
+	return n
+}
+
+func (d *drill) seen(effects map[string]int, host, pattern string) bool {
+	for k := range effects {
+		if h, call, _ := strings.Cut(k, ": "); h == host && globMatch(pattern, call) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkEffects: every effect call happened as often as in the
+// uninterrupted run, more only by the steps resume re-ran (an idempotent
+// step killed after its effect), never less.
+func (d *drill) checkEffects(id string, chain []crashPoint, want, got map[string]int, redone map[string]int) {
+	t := d.t
+	t.Helper()
+	keys := map[string]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range got {
+		keys[k] = true
+	}
+	var sorted []string
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		h, call, _ := strings.Cut(k, ": ")
+		allowed := want[k]
+		for step, n := range redone {
+			if c, ok := effectCalls[step]; ok && c.host == h && globMatch(c.pattern, call) {
+				allowed += n
+			}
+		}
+		if got[k] < want[k] || got[k] > allowed {
+			gj, _ := json.Marshal(redone)
+			t.Errorf("run %s (killed at %v): %q applied %d time(s), want %d (uninterrupted) up to %d (re-run in-doubt steps %s)",
+				id, chain, k, got[k], want[k], allowed, gj)
+		}
+	}
+}
+
+// failback returns the lab to its starting roles (integration/linux
+// checks failback itself).
+func (d *drill) failback() {
+	d.t.Helper()
+	d.env.MustRun(d.t, 0, "run", "failback", "--yes")
+	if d.holds("mn1", lab.ClusterAddress) != 1 || d.holds("mn2", lab.ClusterAddress) != 0 {
+		d.t.Fatalf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
+	}
+}

@@ -1,0 +1,373 @@
+package drills
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hamnflow/hamnflow/integration/lab"
+	"github.com/hamnflow/hamnflow/integration/labtest"
+	"github.com/hamnflow/hamnflow/journal"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// drill is a lab prepared for a failover: standby prepared as the guide
+// leaves it, streaming replication set up, a row written on mn1.
+type drill struct {
+	t   *testing.T
+	env *labtest.Env
+}
+
+func newDrill(t *testing.T) *drill {
+	t.Helper()
+	env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true, ServiceNodes: 1})
+	env.PrepareStandby(t)
+	env.MustRun(t, 0, "run", "pg-setup", "--yes")
+	d := &drill{t: t, env: env}
+	d.psql("mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'before-drill')")
+	return d
+}
+
+func (d *drill) psql(host, sql string) string {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := d.env.Lab.PSQL(ctx, host, sql)
+	if err != nil {
+		d.t.Fatalf("psql on %s: %s: %v\n%s", host, sql, err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// tryPSQL is psql that may fail (a stopped server).
+func (d *drill) tryPSQL(host, sql string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := d.env.Lab.PSQL(ctx, host, sql)
+	return strings.TrimSpace(out), err
+}
+
+// holds says how many times host has addr on an interface.
+func (d *drill) holds(host, addr string) int {
+	d.t.Helper()
+	return strings.Count(d.env.Exec(d.t, host, "ip -o -4 addr show"), " "+addr+"/")
+}
+
+// eventually polls f until it returns "" or d is up, then fails with f's
+// last message.
+func eventually(t *testing.T, d time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// lastRun is the run started last in the drill's journal.
+func (d *drill) lastRun() journal.Run {
+	d.t.Helper()
+	j, err := journal.Open(d.env.Journal)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	runs, err := j.Runs(journal.Filter{})
+	if err != nil || len(runs) == 0 {
+		d.t.Fatalf("no runs in %s: %v", d.env.Journal, err)
+	}
+	last := runs[0]
+	for _, r := range runs {
+		if r.StartedAt.After(last.StartedAt) {
+			last = r
+		}
+	}
+	return last
+}
+
+func (d *drill) events(id string) []journal.Event {
+	d.t.Helper()
+	j, err := journal.Open(d.env.Journal)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	evs, err := j.Events(id)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return evs
+}
+
+// proc is a hamnflow started in the operator namespace.
+type proc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan string // stderr line by line
+	mu     sync.Mutex
+	stderr strings.Builder
+	done   chan struct{}
+	exit   int
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// start starts hamnflow with args; it is killed at the test's end if it
+// still runs.
+func (d *drill) start(args ...string) *proc {
+	d.t.Helper()
+	cmd := d.env.Command(context.Background(), args...)
+	p := &proc{cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
+	var err error
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		d.t.Fatal(err)
+	}
+	cmd.Stdout = io.Discard
+	errPipe, err := cmd.StderrPipe()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	go func() {
+		r := bufio.NewReader(errPipe)
+		for {
+			s, err := r.ReadString('\n')
+			p.mu.Lock()
+			p.stderr.WriteString(s)
+			p.mu.Unlock()
+			if s != "" {
+				select {
+				case p.lines <- strings.TrimRight(s, "\n"):
+				default:
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		close(p.lines)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case errors.As(err, &ee):
+			p.exit = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				p.exit = 128 + int(ws.Signal())
+			}
+		case err != nil:
+			p.exit = -1
+		}
+		close(p.done)
+	}()
+	return p
+}
+
+// kill kills hamnflow with SIGKILL and waits for it (ip netns exec execs
+// hamnflow, so the pid is hamnflow's).
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Fatal(err)
+	}
+	p.wait(t)
+}
+
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.exit
+	case <-time.After(3 * time.Minute):
+		t.Fatalf("hamnflow still running after 3 minutes:\n%s", p.output())
+	}
+	return -1
+}
+
+// The hold mechanism: wrappers on mn1 and mn2 around the commands the
+// failover's side-effect steps run (the xCAT stand-ins' init scripts and
+// make* commands, pg_ctl and ip) call /run/drill/hold before and after the
+// real command. A hold file /run/drill/hold-pre (or -post) holds a shell
+// pattern; the first call matching it takes the file, writes its pid to
+// /run/drill/at and blocks on the fifo /run/drill/gate. Every completed
+// call is appended to /run/drill/done with its exit code, so the drill
+// counts how often each effect was applied.
+const holdScript = `#!/bin/sh
+# hold WHERE NAME ARGS...: block here if /run/drill/hold-WHERE matches.
+w=$1; n=${2##*/}; shift 2
+f=/run/drill/hold-$w
+[ -f "$f" ] || exit 0
+pat=$(cat "$f" 2>/dev/null) || exit 0
+case "$n $*" in $pat) ;; *) exit 0 ;; esac
+mv "$f" "$f.taken" 2>/dev/null || exit 0
+echo $$ > /run/drill/at.$$ && mv /run/drill/at.$$ /run/drill/at
+read _ < /run/drill/gate
+exit 0
+`
+
+// wrapper runs real with the holds around it and logs the completed call.
+func wrapper(name, real string) string {
+	return fmt.Sprintf(`#!/bin/sh
+/run/drill/hold pre %[1]s "$@"
+%[2]s "$@"
+rc=$?
+echo "%[1]s $* rc=$rc" >> /run/drill/done
+/run/drill/hold post %[1]s "$@"
+exit $rc
+`, name, real)
+}
+
+// installHolds lays the wrappers into mn1 and mn2. /etc and /opt are the
+// hosts' own; pg_ctl and ip are bind-mounted over inside each host's
+// private mount namespace (the real pg_ctl stays reachable through a bind
+// of its whole directory, so that it finds postgres beside it).
+func (d *drill) installHolds() {
+	d.t.Helper()
+	const standin = `"${XCAT_STANDIN_ROOT:-}/opt/xcat/standin/xcat-standin"`
+	for _, host := range []string{"mn1", "mn2"} {
+		var b strings.Builder
+		b.WriteString("set -e\nmkdir -p /run/drill/real/pgbin /run/drill/w\nchmod 0777 /run/drill\n")
+		b.WriteString("[ -p /run/drill/gate ] || mkfifo -m 0666 /run/drill/gate\n: > /run/drill/done; chmod 0666 /run/drill/done\n")
+		file := func(path, content string) {
+			fmt.Fprintf(&b, "rm -f %[1]s\ncat > %[1]s <<'WRAPPER_EOF'\n%[2]sWRAPPER_EOF\nchmod 0755 %[1]s\n", path, content)
+		}
+		file("/run/drill/hold", holdScript)
+		for _, svc := range []string{"xcatd", "isc-dhcp-server", "conserver-server"} {
+			file("/etc/init.d/"+svc, wrapper("/etc/init.d/"+svc, standin+" /etc/init.d/"+svc))
+		}
+		for _, c := range []string{"makedns", "makedhcp", "makeconservercf"} {
+			file("/opt/xcat/sbin/"+c, wrapper(c, standin+" "+c))
+		}
+		file("/run/drill/w/pg_ctl", wrapper("pg_ctl", "/run/drill/real/pgbin/pg_ctl"))
+		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
+		b.WriteString("touch /run/drill/real/ip\n")
+		b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\n")
+		b.WriteString("mount --bind /usr/sbin/ip /run/drill/real/ip\n")
+		b.WriteString("mount --bind /run/drill/w/pg_ctl " + lab.PGBinDir + "/pg_ctl\n")
+		b.WriteString("mount --bind /run/drill/w/ip /usr/sbin/ip\n")
+		d.env.Exec(d.t, host, b.String())
+	}
+}
+
+// drillFile is a file of /run/drill on host, seen from the machine.
+func (d *drill) drillFile(host, name string) string {
+	return filepath.Join(d.env.Lab.Host(host).Root, "run", "drill", name)
+}
+
+// hold arms a hold on host: the first call matching pattern blocks before
+// (where "pre") or after ("post") the real command.
+func (d *drill) hold(host, where, pattern string) {
+	d.t.Helper()
+	if err := os.WriteFile(d.drillFile(host, "hold-"+where), []byte(pattern), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// waitHeld waits until a hold on host is reached and returns the held
+// shell's pid (in host's pid namespace). ok is false if p ended first.
+func (d *drill) waitHeld(p *proc, host string) (pid string, ok bool) {
+	d.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(d.drillFile(host, "at")); err == nil {
+			return strings.TrimSpace(string(b)), true
+		}
+		select {
+		case <-p.done:
+			return "", false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	d.t.Fatalf("hold on %s not reached within 2 minutes:\n%s", host, p.output())
+	return "", false
+}
+
+// release lets a held call go on.
+func (d *drill) release(host string) {
+	d.t.Helper()
+	f, err := os.OpenFile(d.drillFile(host, "gate"), os.O_WRONLY, 0)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString("go\n"); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// killHeld kills a held call and the remote command around it (every
+// ancestor up to sshd, and their sessions): a step cut off with its
+// operator's hamnflow.
+func (d *drill) killHeld(host, pid string) {
+	d.t.Helper()
+	d.env.Exec(d.t, host, `p=`+pid+`; kill=""
+while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+	c=$(ps -o comm= -p "$p" 2>/dev/null) || break
+	case "$c" in sshd*) break ;; esac
+	kill="$kill $p $(ps -e -o pid=,sid= | awk -v s="$(ps -o sid= -p "$p" | tr -d ' ')" '$2 == s && s > 1 {print $1}')"
+	p=$(ps -o ppid= -p "$p" | tr -d ' ')
+done
+for k in $kill; do kill -9 "$k" 2>/dev/null || true; done
+rm -f /run/drill/at /run/drill/hold-pre /run/drill/hold-post /run/drill/hold-pre.taken /run/drill/hold-post.taken`)
+}
+
+// clearHolds removes armed and taken hold files on both MNs.
+func (d *drill) clearHolds() {
+	for _, host := range []string{"mn1", "mn2"} {
+		for _, n := range []string{"at", "hold-pre", "hold-post", "hold-pre.taken", "hold-post.taken"} {
+			os.Remove(d.drillFile(host, n))
+		}
+	}
+}
+
+// doneLines are the wrapped calls completed on host since the log was
+// cleared.
+func (d *drill) doneLines(host string) []string {
+	d.t.Helper()
+	b, err := os.ReadFile(d.drillFile(host, "done"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+func (d *drill) resetDone() {
+	d.t.Helper()
+	for _, host := range []string{"mn1", "mn2"} {
+		if err := os.WriteFile(d.drillFile(host, "done"), nil, 0o666); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+}
+
+// runIDIn finds a run id in hamnflow's messages.
+var runIDIn = regexp.MustCompile(`run (\d{8}-\d{6}-[0-9a-f]+)`)

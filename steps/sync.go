@@ -37,8 +37,8 @@ type syncSpec struct {
 	// --ignore-missing-args) instead of failing: a standby that never got
 	// some of the guide's files.
 	ignoreMissing bool
-	program  string   // rsync, or its full path (cron's PATH is short)
-	excludes []string
+	program       string // rsync, or its full path (cron's PATH is short)
+	excludes      []string
 }
 
 var syncParams = []string{"dest", "delete", "checksum", "ignore_missing", "rsync", "exclude"}

@@ -112,6 +112,26 @@ func decisionFlags() []cli.Flag {
 	}
 }
 
+// onRun opens the journal, reloads run RUN-ID (the command's argument) as
+// it started, wires an engine for it and calls f.
+func onRun(c *cli.Context, usage string, f func(w *wired, id string) error) error {
+	id, err := idArg(c, usage)
+	if err != nil {
+		return err
+	}
+	j, err := openJournal(c)
+	if err != nil {
+		return err
+	}
+	p, err := reload(c, j, id)
+	if err != nil {
+		return err
+	}
+	w := newEngine(c, j, p)
+	defer w.close()
+	return f(w, id)
+}
+
 func resumeCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "resume",
@@ -119,22 +139,10 @@ func resumeCommand() *cli.Command {
 		ArgsUsage: "RUN-ID",
 		Flags:     append(decisionFlags(), engineFlags()...),
 		Action: func(c *cli.Context) error {
-			id, err := idArg(c, "hamnflow resume RUN-ID [--assume-done STEP] [--redo STEP]")
-			if err != nil {
-				return err
-			}
-			j, err := openJournal(c)
-			if err != nil {
-				return err
-			}
-			p, err := reload(c, j, id)
-			if err != nil {
-				return err
-			}
-			w := newEngine(c, j, p)
-			defer w.close()
-			err = w.engine.Resume(c.Context, id, workflow.ResumeOptions{AssumeDone: c.StringSlice("assume-done"), Redo: c.StringSlice("redo")})
-			return finish(c, id, err)
+			return onRun(c, "hamnflow resume RUN-ID [--assume-done STEP] [--redo STEP]", func(w *wired, id string) error {
+				err := w.engine.Resume(c.Context, id, workflow.ResumeOptions{AssumeDone: c.StringSlice("assume-done"), Redo: c.StringSlice("redo")})
+				return finish(c, id, err)
+			})
 		},
 	}
 }
@@ -146,21 +154,9 @@ func retryCommand() *cli.Command {
 		ArgsUsage: "RUN-ID --from STEP",
 		Flags:     append([]cli.Flag{&cli.StringFlag{Name: "from", Required: true, Usage: "the `STEP` to run again"}}, engineFlags()...),
 		Action: func(c *cli.Context) error {
-			id, err := idArg(c, "hamnflow retry RUN-ID --from STEP")
-			if err != nil {
-				return err
-			}
-			j, err := openJournal(c)
-			if err != nil {
-				return err
-			}
-			p, err := reload(c, j, id)
-			if err != nil {
-				return err
-			}
-			w := newEngine(c, j, p)
-			defer w.close()
-			return finish(c, id, w.engine.Retry(c.Context, id, c.String("from")))
+			return onRun(c, "hamnflow retry RUN-ID --from STEP", func(w *wired, id string) error {
+				return finish(c, id, w.engine.Retry(c.Context, id, c.String("from")))
+			})
 		},
 	}
 }
@@ -172,27 +168,15 @@ func rollbackCommand() *cli.Command {
 		ArgsUsage: "RUN-ID",
 		Flags:     append(append([]cli.Flag{&cli.StringFlag{Name: "to", Usage: "unwind only what came after `STEP`"}}, decisionFlags()...), engineFlags()...),
 		Action: func(c *cli.Context) error {
-			id, err := idArg(c, "hamnflow rollback RUN-ID [--to STEP]")
-			if err != nil {
+			return onRun(c, "hamnflow rollback RUN-ID [--to STEP]", func(w *wired, id string) error {
+				err := w.engine.Rollback(c.Context, id, workflow.RollbackOptions{
+					To: c.String("to"), AssumeDone: c.StringSlice("assume-done"), Redo: c.StringSlice("redo"),
+				})
+				if err == nil {
+					fmt.Fprintf(c.App.Writer, "run %s rolled back\n", id)
+				}
 				return err
-			}
-			j, err := openJournal(c)
-			if err != nil {
-				return err
-			}
-			p, err := reload(c, j, id)
-			if err != nil {
-				return err
-			}
-			w := newEngine(c, j, p)
-			defer w.close()
-			err = w.engine.Rollback(c.Context, id, workflow.RollbackOptions{
-				To: c.String("to"), AssumeDone: c.StringSlice("assume-done"), Redo: c.StringSlice("redo"),
 			})
-			if err == nil {
-				fmt.Fprintf(c.App.Writer, "run %s rolled back\n", id)
-			}
-			return err
 		},
 	}
 }

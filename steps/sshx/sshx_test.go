@@ -503,3 +503,50 @@ func TestConnectTimeout(t *testing.T) {
 		t.Errorf("gave up after %v", d)
 	}
 }
+
+// TestAgent logs in with a key that only a real ssh-agent holds: no
+// identity file in the inventory.
+func TestAgent(t *testing.T) {
+	s := startSSHD(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "agent.sock")
+	agentCmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agentCmd.Start(); err != nil {
+		t.Fatalf("ssh-agent: %v", err)
+	}
+	t.Cleanup(func() { agentCmd.Process.Kill(); agentCmd.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("ssh-agent did not create its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", s.ClientKey)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	p := newPool(t, s, nil) // clears SSH_AUTH_SOCK
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	h := s.Host("mn1")
+	h.IdentityFiles = nil
+	res := exec1(t, p, h, steps.Command{Script: "echo via-agent"})
+	if got := strings.TrimSpace(string(res.Stdout)); got != "via-agent" {
+		t.Errorf("got %q", got)
+	}
+
+	// Without the agent and without key files, the error says what to do.
+	home, _ := os.UserHomeDir()
+	if m, _ := filepath.Glob(filepath.Join(home, ".ssh", "id_*")); len(m) > 0 {
+		return // this machine's own keys would be tried
+	}
+	t.Setenv("SSH_AUTH_SOCK", "")
+	p2 := newPool(t, s, nil)
+	_, err := p2.Exec(context.Background(), h, steps.Command{Script: "true"})
+	if err == nil || !strings.Contains(err.Error(), "load a key into ssh-agent") {
+		t.Errorf("no key at all: %v", err)
+	}
+}

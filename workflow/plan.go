@@ -139,15 +139,19 @@ func Mermaid(pb *Playbook) string {
 		}
 		label = strings.ReplaceAll(label, `"`, "'")
 		if s.ForEach != nil {
-			fmt.Fprintf(&b, "  %s[[\"%s\"]]\n", s.ID, label)
+			fmt.Fprintf(&b, "  %s[[\"%s\"]]\n", mermaidID(s.ID), label)
 		} else {
-			fmt.Fprintf(&b, "  %s[\"%s\"]\n", s.ID, label)
+			fmt.Fprintf(&b, "  %s[\"%s\"]\n", mermaidID(s.ID), label)
 		}
 	}
 	for _, s := range pb.Steps {
 		for _, n := range s.Needs {
-			fmt.Fprintf(&b, "  %s --> %s\n", n, s.ID)
+			fmt.Fprintf(&b, "  %s --> %s\n", mermaidID(n), mermaidID(s.ID))
 		}
 	}
 	return b.String()
 }
+
+// mermaidID names a step's node: Mermaid reserves some words ("end") and
+// reads a leading "o" or "x" after "--" as an arrow head.
+func mermaidID(id string) string { return "s_" + id }

@@ -27,7 +27,7 @@ func (e *Engine) Rollback(ctx context.Context, id string, opts RollbackOptions) 
 		return err
 	}
 	defer lock.Release()
-	if r.status == journal.RunRolledBack {
+	if r.status == journal.RunRolledBack && !r.anythingToUndo() {
 		return fmt.Errorf("run %s is already rolled back", r.id)
 	}
 	if err := r.checkNames(opts.AssumeDone, opts.Redo); err != nil {
@@ -75,6 +75,27 @@ func (e *Engine) Rollback(ctx context.Context, id string, opts RollbackOptions) 
 		}
 	}
 	return r.endRollback(ctx)
+}
+
+// anythingToUndo says whether a step took effect and is not undone yet:
+// after `rollback --to STEP`, the steps up to STEP.
+func (r *runner) anythingToUndo() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.anythingToUndoLocked()
+}
+
+func (r *runner) anythingToUndoLocked() bool {
+	for key, st := range r.state.steps {
+		if s := r.byID[key]; s != nil && s.ForEach != nil {
+			continue // a fan-out is undone child by child
+		}
+		switch st.status {
+		case stSucceeded, stRunning, stInterrupted, stUndoing, stUndoFailed:
+			return true
+		}
+	}
+	return false
 }
 
 // undoOne unwinds one step; false stops the rollback.
@@ -207,6 +228,8 @@ func (r *runner) endRollback(ctx context.Context) error {
 	case len(r.failed) > 0:
 		st, runErr = journal.RunRollbackFailed, ErrStepFailed
 		msg = fmt.Sprintf("undo of %s failed; see `hamnflow show %s`, fix the cause, then `hamnflow rollback %s` again", strings.Join(r.failed, ", "), r.id, r.id)
+	case r.anythingToUndoLocked():
+		st, msg = journal.RunRolledBack, fmt.Sprintf("rolled back in part; `hamnflow rollback %s` unwinds the rest", r.id)
 	default:
 		st, msg = journal.RunRolledBack, "rolled back"
 	}

@@ -333,3 +333,29 @@ steps:
 		t.Errorf("run %s, want rolled-back", r.Status)
 	}
 }
+
+// TestRollbackToThenRest: a partial rollback leaves the steps up to STEP in
+// place; a later full rollback unwinds them, and only them.
+func TestRollbackToThenRest(t *testing.T) {
+	h, id := ran(t)
+	h.e.AssumeYes = true
+	ctx := testCtx(t)
+	if err := h.e.Rollback(ctx, id, workflow.RollbackOptions{To: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.run(id); !strings.Contains(r.Message, "rolled back in part") {
+		t.Errorf("message %q does not say the rollback was partial", r.Message)
+	}
+	if err := h.e.Rollback(ctx, id, workflow.RollbackOptions{}); err != nil {
+		t.Fatalf("the rest: %v", err)
+	}
+	if got := h.w.steps("revert"); !slices.Equal(got, []string{"fan[sn03]", "fan[sn02]", "fan[sn01]", "d", "c", "a"}) {
+		t.Errorf("undid %v: each once", got)
+	}
+	if r := h.run(id); r.Status != journal.RunRolledBack || r.Message != "rolled back" {
+		t.Errorf("run %s %q", r.Status, r.Message)
+	}
+	if err := h.e.Rollback(ctx, id, workflow.RollbackOptions{}); err == nil || !strings.Contains(err.Error(), "already rolled back") {
+		t.Errorf("a third rollback: %v", err)
+	}
+}

@@ -21,6 +21,9 @@ var (
 	ErrStepFailed  = errors.New("a step failed")
 	ErrWaiting     = errors.New("waiting for an operator")
 	ErrInterrupted = errors.New("interrupted")
+	// ErrJournal: the journal could not be written (a full disk, say), so
+	// nothing more was run.
+	ErrJournal = errors.New("the journal could not be written")
 )
 
 // RunError says how a run stopped and what the operator can do.
@@ -224,6 +227,7 @@ type runner struct {
 	failed      []string
 	waiting     []string
 	waitWhy     map[string]string // what a waiting step needs, when more than a terminal
+	journalErr  error             // the first failed journal write: nothing more starts
 	aborted     bool
 
 	promptMu sync.Mutex // one question at a time
@@ -307,7 +311,11 @@ func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) e
 		run.Done = done
 	}, evs...)
 	if err != nil {
-		return fmt.Errorf("journal run %s: %w", r.id, err)
+		err = fmt.Errorf("journal run %s: %w", r.id, err)
+		if r.journalErr == nil {
+			r.journalErr = err
+		}
+		return err
 	}
 	for _, ev := range stored {
 		r.state.apply(ev)
@@ -322,6 +330,13 @@ func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) e
 func (r *runner) end(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.journalErr != nil {
+		// The end would not be recorded either; the journal holds the run
+		// as it was last written, which resume reads.
+		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf(
+			"%v; nothing more was run. Make the journal writable again (free space on its file system), then `hamnflow resume %s`: a step whose end was not recorded is in doubt and is decided as usual",
+			r.journalErr, r.id)}
+	}
 	var st journal.RunStatus
 	var runErr error
 	var msg string
@@ -408,7 +423,7 @@ func (r *runner) forward(ctx context.Context) error {
 func (r *runner) stopping(ctx context.Context) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return ctx.Err() != nil || r.aborted || len(r.waiting) > 0
+	return ctx.Err() != nil || r.aborted || len(r.waiting) > 0 || r.journalErr != nil
 }
 
 func (r *runner) runnable(s *Step) bool {

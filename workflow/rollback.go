@@ -213,6 +213,11 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 func (r *runner) endRollback(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.journalErr != nil {
+		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf(
+			"%v; nothing more was undone. Make the journal writable again (free space on its file system), then `hamnflow rollback %s`",
+			r.journalErr, r.id)}
+	}
 	var st journal.RunStatus
 	var runErr error
 	var msg string

@@ -25,6 +25,7 @@ const (
 	exitWaiting     = 3
 	exitLocked      = 4
 	exitInterrupted = 5
+	exitJournal     = 6
 )
 
 func main() {
@@ -47,6 +48,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &locked):
 		return exitLocked
+	case errors.Is(err, workflow.ErrJournal):
+		return exitJournal
 	case errors.Is(err, workflow.ErrWaiting):
 		return exitWaiting
 	case errors.Is(err, workflow.ErrInterrupted), errors.Is(err, context.Canceled):
@@ -71,7 +74,8 @@ unwound (hamnflow rollback), with an operator confirming what matters.
 Exit codes: 0 success; 1 a step failed; 2 bad input (usage, playbook,
 inventory or journal); 3 waiting for an operator (confirmation or an
 in-doubt step); 4 refused: another run holds the cluster's lock;
-5 interrupted (SIGINT/SIGTERM or aborted by the operator).`,
+5 interrupted (SIGINT/SIGTERM or aborted by the operator); 6 the journal
+could not be written (a full disk, say): nothing more ran.`,
 		EnableBashCompletion: true,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

@@ -30,16 +30,16 @@ func TestFullDisk(t *testing.T) {
 steps:
   - id: s1
     action: shell
-    with: {cmd: "echo s1 >> `+ledger+`"}
+    with: {cmd: "echo s1 >> ` + ledger + `"}
   - id: s2
     needs: [s1]
     idempotent: true
     action: shell
-    with: {cmd: "echo s2 >> `+ledger+`; [ -e `+filled+` ] || { touch `+filled+`; dd if=/dev/zero of=`+jdir+`/fill bs=4k 2>/dev/null; true; }"}
+    with: {cmd: "echo s2 >> ` + ledger + `; [ -e ` + filled + ` ] || { touch ` + filled + `; dd if=/dev/zero of=` + jdir + `/fill bs=4k 2>/dev/null; true; }"}
   - id: s3
     needs: [s2]
     action: shell
-    with: {cmd: "echo s3 >> `+ledger+`"}
+    with: {cmd: "echo s3 >> ` + ledger + `"}
 `
 	if err := os.WriteFile(pb, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -198,6 +199,14 @@ func historyCommand() *cli.Command {
 			&cli.IntFlag{Name: "limit", Value: 20, Usage: "at most `N` runs (0: all)"},
 		},
 		Action: func(c *cli.Context) error {
+			if _, err := os.Stat(journalPath(c)); errors.Is(err, fs.ErrNotExist) {
+				// Nothing has run yet: say so without creating a journal.
+				if c.String("output") == "json" {
+					return writeJSON(c, []journal.Run{})
+				}
+				fmt.Fprintf(c.App.ErrWriter, "no runs yet: %s does not exist\n", journalPath(c))
+				return nil
+			}
 			j, err := openJournal(c)
 			if err != nil {
 				return err

@@ -14,14 +14,14 @@
 #
 # Each figure is the median of ROUNDS runs (min in brackets), after one
 # warm-up. The lab is brought up here and always torn down (trap). The
-# lab holds at most 60 service nodes (its address plan).
+# lab holds at most 79 service nodes (its address plan).
 #
-#   sudo bench/ssh/run.sh                    # N=100 SNS=60 BOUND=16 ROUNDS=3
+#   sudo bench/ssh/run.sh                    # N=100 SNS=64 BOUND=16 ROUNDS=3
 #   sudo N=50 SNS=16 ROUNDS=1 bench/ssh/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH=/usr/local/go/bin:$PATH
-N=${N:-100} SNS=${SNS:-60} BOUND=${BOUND:-16} ROUNDS=${ROUNDS:-3}
+N=${N:-100} SNS=${SNS:-64} BOUND=${BOUND:-16} ROUNDS=${ROUNDS:-3}
 
 die() { echo "bench/ssh: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "run as root (the lab uses network namespaces)"

@@ -173,8 +173,8 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if n == 0 {
 		n = 2
 	}
-	if n < 0 || n > 60 {
-		return nil, fmt.Errorf("lab: %d service nodes: want 1..60", n)
+	if n < 0 || n > 79 { // .21 to .99: below the MNs' admin addresses
+		return nil, fmt.Errorf("lab: %d service nodes: want 1..79", n)
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {

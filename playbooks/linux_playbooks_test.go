@@ -120,11 +120,12 @@ func TestStepsGuarded(t *testing.T) {
 				if db := dbOfAction(s.Action.Kind); db != "" && (len(dbs) == 0 || dbs[0][1] != db) {
 					t.Errorf("%s: step %s (%s) is %s's but has no when on .inv.database.type", name, s.ID, s.Action.Kind, db)
 				}
-				if name == "failover" && aixActions[s.Action.Kind] && (len(oss) == 0 || oss[0][1] != "aix") {
-					t.Errorf("failover: step %s (%s) runs AIX commands but has no when on .inv.primary.os", s.ID, s.Action.Kind)
+				bothOS := name == "failover" || name == "failback"
+				if bothOS && aixActions[s.Action.Kind] && (len(oss) == 0 || oss[0][1] != "aix") {
+					t.Errorf("%s: step %s (%s) runs AIX commands but has no when on .inv.primary.os", name, s.ID, s.Action.Kind)
 				}
-				if name == "failover" && linuxActions[s.Action.Kind] && (len(oss) == 0 || !strings.Contains(s.When, `ne .inv.primary.os "aix"`)) {
-					t.Errorf("failover: step %s (%s) runs Linux commands but is not guarded by os != aix", s.ID, s.Action.Kind)
+				if bothOS && linuxActions[s.Action.Kind] && (len(oss) == 0 || !strings.Contains(s.When, `ne .inv.primary.os "aix"`)) {
+					t.Errorf("%s: step %s (%s) runs Linux commands but is not guarded by os != aix", name, s.ID, s.Action.Kind)
 				}
 				// The plan cannot tell conditions on run-time outputs.
 				if strings.Contains(s.When, ".steps.") {
@@ -239,7 +240,12 @@ func TestFailoverOrder(t *testing.T) {
 }
 
 // The failback syncs the files back with sync-setup's rsync action, and
-// Db2 takes the primary role back before the address moves.
+// Db2 takes the primary role back before the address moves. MySQL stops
+// the acting primary's writes and waits for the returned primary to apply
+// them before promoting it; SQLite copies a last time with xcatd stopped
+// and checks the copy before xcatd starts on it; AIX gives the identity
+// back with mktcpip after the database is handed over. No database's
+// primary role and no address moves before the fence check.
 func TestFailbackOrder(t *testing.T) {
 	p := prepareWith(t, "failback", "db2-linux.yaml", nil)
 	if s := p.Playbook.Step("reverse_sync"); s == nil || s.Action.Kind != "rsync" {
@@ -250,7 +256,38 @@ func TestFailbackOrder(t *testing.T) {
 		{"stop_xcatd", "db2_takeover_back"}, {"fence_check", "db2_takeover_back"}, {"db2_takeover_back", "take_address"},
 		{"db2_takeover_back", "start_xcatd"}, {"db2_takeover_back", "db2_failback_check"},
 		{"rejoin_check", "reverse_sync"}, {"fence_check", "take_address"}, {"fence_check", "promote"},
+		// MySQL
+		{"mysql_config_primary", "mysql_rejoin"}, {"mysql_repl_user_standby", "mysql_rejoin"}, {"mysql_rejoin", "mysql_rejoin_check"},
+		{"mysql_rejoin_check", "reverse_sync"}, {"stop_xcatd", "mysql_stop_writes"}, {"aix_stop_xcatd", "mysql_stop_writes"},
+		{"mysql_stop_writes", "mysql_caught_up"}, {"mysql_caught_up", "mysql_promote"}, {"mysql_caught_up", "release_address"},
+		{"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"}, {"mysql_check_promoted", "aix_start_xcatd"},
+		{"mysql_check_promoted", "mysql_rejoin_standby"}, {"mysql_rejoin_standby", "mysql_replication_check"},
+		// SQLite
+		{"sqlite_rejoin_copy", "reverse_sync"}, {"stop_xcatd", "sqlite_final_copy"}, {"aix_stop_xcatd", "sqlite_final_copy"},
+		{"sqlite_final_copy", "sqlite_check_primary"}, {"sqlite_check_primary", "release_address"}, {"sqlite_check_primary", "aix_release_identity"},
+		{"sqlite_check_primary", "start_xcatd"}, {"sqlite_check_primary", "sqlite_copy_script"}, {"sqlite_copy_script", "sqlite_copy_job"},
+		// AIX
+		{"check_mode", "rejoin_primary"}, {"check_mode", "db2_rejoin"}, {"check_mode", "mysql_rejoin"}, {"check_mode", "sqlite_rejoin_copy"},
+		{"reverse_sync", "aix_stop_conserver"}, {"aix_stop_conserver", "aix_stop_xcatd"}, {"caught_up", "aix_release_identity"},
+		{"aix_stop_xcatd", "aix_release_identity"}, {"aix_release_identity", "aix_release_address"}, {"aix_release_address", "fence_check"},
+		{"aix_stop_xcatd", "db2_takeover_back"}, {"aix_take_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"},
+		{"aix_take_identity", "aix_nim_master"}, {"aix_start_xcatd", "aix_list_osimages"}, {"aix_list_osimages", "aix_create_nim_resources"},
+		{"makeconservercf", "aix_start_conserver"},
 	})
+	for _, id := range []string{"take_address", "promote", "db2_takeover_back", "mysql_promote", "aix_take_identity", "start_xcatd", "aix_start_xcatd"} {
+		if !ancestors(p.Playbook, id)["fence_check"] {
+			t.Errorf("failback: %s does not depend on fence_check", id)
+		}
+	}
+	// The returned primary gets the guide's mktcpip arguments with the
+	// cluster's hostname and address; the acting primary its own.
+	take, give := p.Playbook.Step("aix_take_identity").Action.With, p.Playbook.Step("aix_release_identity").Action.With
+	if take["hostname"] != "{{ .inv.cluster_hostname }}" || take["address"] != "{{ .inv.cluster_address }}" || take["interface"] != "{{ .inv.primary.interface }}" {
+		t.Errorf("aix_take_identity: %v", take)
+	}
+	if give["hostname"] != "{{ .inv.standby.hostname }}" || give["address"] != "{{ .inv.standby.address }}" || give["interface"] != "{{ .inv.standby.interface }}" {
+		t.Errorf("aix_release_identity: %v", give)
+	}
 	for _, s := range p.Playbook.Steps {
 		if s.Action.Kind == "shell" && strings.Contains(s.Action.With["cmd"], "rsync ") {
 			t.Errorf("failback: step %s runs rsync in a shell", s.ID)

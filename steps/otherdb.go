@@ -25,6 +25,7 @@ func dbActions(env *Env) workflow.ActionSet {
 		"mysql_replica_start":  MySQLReplicaStart{Env: env},
 		"mysql_replica_status": MySQLReplicaStatus{Env: env},
 		"mysql_promote":        MySQLPromote{Env: env},
+		"mysql_catch_up":       MySQLCatchUp{Env: env},
 	}
 }
 
@@ -498,5 +499,67 @@ func (m MySQLPromote) Run(ctx context.Context, c workflow.Call) (workflow.Outcom
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	return o, nil
+}
+
+// MySQLCatchUp waits until the step's host, a replica of source, has
+// applied everything source wrote to its binary log: it reads source's
+// position (SHOW MASTER STATUS, SHOW BINARY LOG STATUS on MySQL 8.2+) and
+// waits for it on the replica with MASTER_POS_WAIT (SOURCE_POS_WAIT on
+// MySQL 8.0.26+). Stop the writes on source first, or the position moves
+// on after it was read.
+//
+//	with: source (inventory host); wait (seconds, 60), client
+//
+// Outputs: file, position (source's binary log position), events (how
+// many events the replica still had to apply).
+type MySQLCatchUp struct{ Env *Env }
+
+// Params implements workflow.Action.
+func (MySQLCatchUp) Params() ([]string, []string) {
+	return []string{"source"}, []string{"wait", "client"}
+}
+
+// Describe implements workflow.Action.
+func (MySQLCatchUp) Describe(host string, a map[string]string) string {
+	return fmt.Sprintf("on %s: SHOW MASTER STATUS\non %s: SELECT MASTER_POS_WAIT(File, Position, %s)\n(SHOW BINARY LOG STATUS, SOURCE_POS_WAIT on MySQL 8)",
+		a["source"], host, withDefault(a["wait"], "60"))
+}
+
+// Run implements workflow.Action.
+func (m MySQLCatchUp) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+	wait, err := strconv.Atoi(withDefault(c.Args["wait"], "60"))
+	if err != nil || wait <= 0 {
+		return workflow.Outcome{}, fmt.Errorf("wait %q: want seconds above 0", c.Args["wait"])
+	}
+	client, src := c.Args["client"], c.Args["source"]
+	there, err := m.Env.syntaxOn(ctx, c, src, client)
+	if err != nil {
+		return workflow.Outcome{}, fmt.Errorf("source %s: %w", src, err)
+	}
+	so, err := m.Env.sql(ctx, c, src, client, there.SourceStatus+"\\G\n", there.SourceStatus)
+	if err != nil {
+		return so, fmt.Errorf("binary log position of %s: %w", src, err)
+	}
+	pos, err := ParseBinlogPosition(so.Stdout)
+	if err != nil {
+		return so, fmt.Errorf("%s on %s: %w", there.SourceStatus, src, err)
+	}
+	here, err := m.Env.syntaxOn(ctx, c, "", client)
+	if err != nil {
+		return so, fmt.Errorf("replica %s: %w", c.Host, err)
+	}
+	q := fmt.Sprintf("SELECT %s(%s, %d, %d)", here.PosWait, sqlString(pos.File), pos.Position, wait)
+	o, err := m.Env.sql(ctx, c, "", withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
+	o.Command = there.SourceStatus + " on " + src + ": " + pos.File + " " + strconv.FormatInt(pos.Position, 10) + "\n" + q
+	o.Outputs = map[string]string{"file": pos.File, "position": strconv.FormatInt(pos.Position, 10)}
+	if err != nil {
+		return o, fmt.Errorf("wait for %s to reach %s:%d of %s: %w", c.Host, pos.File, pos.Position, src, err)
+	}
+	n, err := ParsePosWait(o.Stdout)
+	if err != nil {
+		return o, fmt.Errorf("wait for %s to reach %s:%d of %s (%ds): %w", c.Host, pos.File, pos.Position, src, wait, err)
+	}
+	o.Outputs["events"] = strconv.Itoa(n)
 	return o, nil
 }

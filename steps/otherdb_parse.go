@@ -78,6 +78,10 @@ type ReplicationSyntax struct {
 	ResetAll string // RESET SLAVE ALL | RESET REPLICA ALL
 	Status   string // SHOW SLAVE STATUS | SHOW REPLICA STATUS
 	DumpFlag string // mysqldump's --master-data | --source-data
+	// SourceStatus shows the server's own binary log position: SHOW
+	// MASTER STATUS | SHOW BINARY LOG STATUS.
+	SourceStatus string
+	PosWait      string // MASTER_POS_WAIT | SOURCE_POS_WAIT
 }
 
 var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
@@ -85,14 +89,16 @@ var versionRE = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
 // SyntaxFor picks the replication syntax for a server's SELECT VERSION():
 // MariaDB keeps CHANGE MASTER TO and SLAVE; MySQL says REPLICA from 8.0.22,
 // CHANGE REPLICATION SOURCE TO from 8.0.23 and --source-data from 8.0.26
-// (8.4 dropped the old forms).
+// (8.4 dropped the old forms), SOURCE_POS_WAIT from 8.0.26 and SHOW
+// BINARY LOG STATUS from 8.2.0 (8.4 dropped SHOW MASTER STATUS).
 func SyntaxFor(version string) (ReplicationSyntax, error) {
 	m := versionRE.FindStringSubmatch(strings.TrimSpace(version))
 	if m == nil {
 		return ReplicationSyntax{}, fmt.Errorf("server version %q: want MAJOR.MINOR.PATCH", version)
 	}
 	old := ReplicationSyntax{Change: "CHANGE MASTER TO", Prefix: "MASTER_", Start: "START SLAVE", Stop: "STOP SLAVE",
-		ResetAll: "RESET SLAVE ALL", Status: "SHOW SLAVE STATUS", DumpFlag: "--master-data"}
+		ResetAll: "RESET SLAVE ALL", Status: "SHOW SLAVE STATUS", DumpFlag: "--master-data",
+		SourceStatus: "SHOW MASTER STATUS", PosWait: "MASTER_POS_WAIT"}
 	if strings.Contains(strings.ToLower(version), "mariadb") {
 		old.MariaDB = true
 		return old, nil
@@ -110,7 +116,10 @@ func SyntaxFor(version string) (ReplicationSyntax, error) {
 		s.Change, s.Prefix = "CHANGE REPLICATION SOURCE TO", "SOURCE_"
 	}
 	if at(8, 0, 26) {
-		s.DumpFlag = "--source-data"
+		s.DumpFlag, s.PosWait = "--source-data", "SOURCE_POS_WAIT"
+	}
+	if at(8, 2, 0) {
+		s.SourceStatus = "SHOW BINARY LOG STATUS"
 	}
 	return s, nil
 }
@@ -120,6 +129,60 @@ func SyntaxFor(version string) (ReplicationSyntax, error) {
 func (s ReplicationSyntax) ChangeSource(host string, port int, user, password string) string {
 	return fmt.Sprintf("%s %sHOST=%s, %sPORT=%d, %sUSER=%s, %sPASSWORD=%s, %sCONNECT_RETRY=5",
 		s.Change, s.Prefix, sqlString(host), s.Prefix, port, s.Prefix, sqlString(user), s.Prefix, sqlString(password), s.Prefix)
+}
+
+// BinlogPosition is a server's own binary log position, as SHOW MASTER
+// STATUS (SHOW BINARY LOG STATUS) gives it.
+type BinlogPosition struct {
+	File     string
+	Position int64
+}
+
+// ParseBinlogPosition parses the vertical (\G) output of SHOW MASTER
+// STATUS or SHOW BINARY LOG STATUS. Empty output means the server writes
+// no binary log.
+func ParseBinlogPosition(out string) (BinlogPosition, error) {
+	var p BinlogPosition
+	pos := ""
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "File":
+			p.File = strings.TrimSpace(v)
+		case "Position":
+			pos = strings.TrimSpace(v)
+		}
+	}
+	if p.File == "" && pos == "" {
+		return p, fmt.Errorf("no binary log position: is log_bin on?")
+	}
+	n, err := strconv.ParseInt(pos, 10, 64)
+	if p.File == "" || err != nil || n < 0 {
+		return p, fmt.Errorf("binary log position: file %q, position %q", p.File, pos)
+	}
+	p.Position = n
+	return p, nil
+}
+
+// ParsePosWait reads what MASTER_POS_WAIT (SOURCE_POS_WAIT) returned: the
+// number of events the replica waited for. -1 (timed out) and NULL (the
+// SQL thread does not run, or the server is no replica) are errors.
+func ParsePosWait(out string) (int, error) {
+	switch v := strings.TrimSpace(out); v {
+	case "NULL":
+		return 0, fmt.Errorf("the replication SQL thread is not running, or the server is no replica")
+	case "-1":
+		return 0, fmt.Errorf("timed out before the replica reached the position")
+	default:
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("position wait returned %q", v)
+		}
+		return n, nil
+	}
 }
 
 // sqlString quotes s as an SQL string literal.

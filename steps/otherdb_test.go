@@ -84,6 +84,58 @@ func TestSyntaxFor(t *testing.T) {
 	}
 }
 
+func TestCatchUpSyntax(t *testing.T) {
+	tests := []struct{ version, status, wait string }{
+		{"10.11.6-MariaDB-0+deb12u1", "SHOW MASTER STATUS", "MASTER_POS_WAIT"},
+		{"8.0.25", "SHOW MASTER STATUS", "MASTER_POS_WAIT"},
+		{"8.0.26", "SHOW MASTER STATUS", "SOURCE_POS_WAIT"},
+		{"8.2.0", "SHOW BINARY LOG STATUS", "SOURCE_POS_WAIT"},
+		{"8.4.0", "SHOW BINARY LOG STATUS", "SOURCE_POS_WAIT"},
+	}
+	for _, tt := range tests {
+		s, err := SyntaxFor(tt.version)
+		if err != nil || s.SourceStatus != tt.status || s.PosWait != tt.wait {
+			t.Errorf("SyntaxFor(%q) = %q %q, %v; want %q %q", tt.version, s.SourceStatus, s.PosWait, err, tt.status, tt.wait)
+		}
+	}
+}
+
+func TestParseBinlogPosition(t *testing.T) {
+	tests := []struct {
+		name, out string
+		want      BinlogPosition
+		wantErr   bool
+	}{
+		{"mariadb", "*************************** 1. row ***************************\n            File: mysql-bin.000002\n        Position: 1307\n    Binlog_Do_DB: \nBinlog_Ignore_DB: \n", BinlogPosition{"mysql-bin.000002", 1307}, false},
+		{"mysql 8.4 with gtid", "File: source-bin.000002\nPosition: 4\nExecuted_Gtid_Set: 3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5\n", BinlogPosition{"source-bin.000002", 4}, false},
+		{"no binary log", "", BinlogPosition{}, true},
+		{"bad position", "File: b.000001\nPosition: x\n", BinlogPosition{}, true},
+		{"no file", "Position: 7\n", BinlogPosition{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseBinlogPosition(tt.out)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && got != tt.want) {
+			t.Errorf("%s: got %+v, %v", tt.name, got, err)
+		}
+	}
+}
+
+func TestParsePosWait(t *testing.T) {
+	for out, want := range map[string]int{"0\n": 0, "3": 3} {
+		if n, err := ParsePosWait(out); err != nil || n != want {
+			t.Errorf("ParsePosWait(%q) = %d, %v", out, n, err)
+		}
+	}
+	for _, out := range []string{"NULL\n", "-1", "", "soon"} {
+		if _, err := ParsePosWait(out); err == nil {
+			t.Errorf("ParsePosWait(%q) succeeded", out)
+		}
+	}
+	if _, err := ParsePosWait("NULL"); !strings.Contains(err.Error(), "SQL thread") {
+		t.Errorf("NULL: %v", err)
+	}
+}
+
 func TestParseIntegrityReport(t *testing.T) {
 	r, err := ParseIntegrityReport("== /etc/xcat/site.sqlite\nok\n== /etc/xcat/nodelist.sqlite\n*** in database main ***\nPage 3: btreeInitPage() returns error code 11\n")
 	if err != nil {

@@ -1,6 +1,7 @@
 // Package aix tests hamnflow's AIX steps end to end on a lab whose MNs
-// carry the AIX and xCAT stand-ins: NIM re-creation (guide 8.0 step 8)
-// and the mktcpip takeover (step 4).
+// carry the AIX and xCAT stand-ins: NIM re-creation (guide 8.0 step 8),
+// the mktcpip takeover (step 4) and the failback that gives hostname and
+// address back (9.0).
 package aix
 
 import (
@@ -207,7 +208,9 @@ func TestNIMRecreate(t *testing.T) {
 // AIX lab (identity mode, guide 8.0): the old primary's xcatd stopped with
 // stopsrc and its address released, mktcpip takes over the hostname and
 // address with the guide's arguments, xcatd starts with startsrc, DNS and
-// conserver are regenerated (no DHCP on AIX), and NIM is re-created.
+// conserver are regenerated (no DHCP on AIX), and NIM is re-created. Then
+// the failback (9.0) gives mn2 its own identity back with mktcpip and
+// mn1 the primary's, with the same arguments the failover gave mn2.
 func TestAIXFailover(t *testing.T) {
 	env := upAIX(t)
 	before := len(env.Calls(t, "mn2"))
@@ -275,5 +278,84 @@ func TestAIXFailover(t *testing.T) {
 	}
 	if n := len(defines(env.Calls(t, "mn2"))); n != 21 {
 		t.Errorf("failover defined %d NIM resources, want 21", n)
+	}
+	if t.Failed() {
+		return
+	}
+	testAIXFailback(t, env, want)
+}
+
+// testAIXFailback fails back after TestAIXFailover: mktcpip on mn1 with
+// the original primary's arguments (takeover, the failover's mktcpip
+// arguments), mn2 its own hostname and address again, xcatd and conserver
+// moved with stopsrc and startsrc, DNS and conserver regenerated and the
+// NIM resources created on mn1.
+func testAIXFailback(t *testing.T, env *labtest.Env, takeover []string) {
+	t.Helper()
+	before1, before2 := len(env.Calls(t, "mn1")), len(env.Calls(t, "mn2"))
+	env.MustRun(t, 0, "run", "failback", "--yes")
+	lines := func(calls []standins.Call) (mk [][]string, order []string, linux []string) {
+		for _, c := range calls {
+			name := filepath.Base(c.Command)
+			line := strings.TrimSpace(name + " " + strings.Join(c.Args, " "))
+			switch name {
+			case "mktcpip":
+				if c.Exit != 0 {
+					t.Errorf("mktcpip %q exit %d", c.Args, c.Exit)
+				}
+				mk = append(mk, c.Args)
+			case "xcatd", "isc-dhcp-server", "conserver-server", "makedhcp":
+				if len(c.Args) > 0 && c.Args[0] != "status" {
+					linux = append(linux, line)
+				}
+			}
+			order = append(order, line)
+		}
+		return mk, order, linux
+	}
+	mk1, order1, linux1 := lines(env.Calls(t, "mn1")[before1:])
+	mk2, order2, linux2 := lines(env.Calls(t, "mn2")[before2:])
+	if len(mk1) != 1 || !slices.Equal(mk1[0], takeover) {
+		t.Errorf("mktcpip on mn1: %q, want one with the original primary's %q", mk1, takeover)
+	}
+	own := []string{"-hmn2", "-a198.51.100.12", "-m255.255.255.0", "-ieth0", "-g198.51.100.1", "-Ano", "-tN/A", "-s"}
+	if len(mk2) != 1 || !slices.Equal(mk2[0], own) {
+		t.Errorf("mktcpip on mn2: %q, want one giving mn2 its own %q", mk2, own)
+	}
+	if len(linux1)+len(linux2) > 0 {
+		t.Errorf("the AIX failback ran Linux init scripts or makedhcp: mn1 %q, mn2 %q", linux1, linux2)
+	}
+	inOrder := func(host string, order []string, want ...string) {
+		at := 0
+		for _, w := range want {
+			i := slices.IndexFunc(order[at:], func(l string) bool { return strings.HasPrefix(l, w) })
+			if i < 0 {
+				t.Errorf("calls on %s: no %q after call %d in\n%s", host, w, at, strings.Join(order, "\n"))
+				return
+			}
+			at += i + 1
+		}
+	}
+	inOrder("mn2", order2, "stopsrc -s conserver", "stopsrc -s xcatd", "mktcpip -hmn2")
+	inOrder("mn1", order1, "mktcpip -hxcatmn", "startsrc -s xcatd", "makedns -n", "makeconservercf", "startsrc -s conserver")
+	for host, want := range map[string]string{"mn1": "xcatmn", "mn2": "mn2"} {
+		if h := strings.TrimSpace(env.Exec(t, host, "hostname")); h != want {
+			t.Errorf("%s's hostname is %q after failback, want %q", host, h, want)
+		}
+	}
+	if !strings.Contains(env.Exec(t, "mn1", "ip -4 addr show dev eth0"), "198.51.100.10/24") {
+		t.Error("mn1 does not hold the cluster address after failback")
+	}
+	if strings.Contains(env.Exec(t, "mn2", "ip -4 addr show dev eth0"), "198.51.100.10/") {
+		t.Error("mn2 still holds the cluster address after failback")
+	}
+	if !strings.Contains(env.Exec(t, "mn2", "ip -4 addr show dev eth0"), "198.51.100.12/24") {
+		t.Error("mn2 lost its own address")
+	}
+	if n := len(defines(env.Calls(t, "mn1")[before1:])); n != 21 {
+		t.Errorf("failback defined %d NIM resources on mn1, want 21", n)
+	}
+	if out := env.Exec(t, "mn2", "PATH="+aixPath+":$PATH lssrc -s xcatd"); !strings.Contains(out, "inoperative") {
+		t.Errorf("xcatd on mn2 after failback:\n%s", out)
 	}
 }

@@ -1,6 +1,7 @@
 // Package otherdb tests hamnflow's replication of the databases of guide
 // 5.3 end to end: SQLite (file copies) and MariaDB (binary log
-// replication), each on a lab of its own with the real programs.
+// replication), each on a lab of its own with the real programs, through
+// set-up, failover and failback.
 package otherdb
 
 import (
@@ -27,24 +28,26 @@ func prepareStandby(t *testing.T, env *labtest.Env) {
 	env.Exec(t, "mn1", "rsync -a /install/ mn2:/install/")
 }
 
-// checkTakeover checks what the failover does besides the database: the
-// cluster address on mn2 only, and xCAT started there before DNS and
-// conserver are regenerated.
-func checkTakeover(t *testing.T, env *labtest.Env, from int) {
+// checkTakeover checks what a failover (to mn2) or failback (to mn1) does
+// besides the database: the cluster address on host only, and xCAT
+// started there before DNS and conserver are regenerated; from is the
+// number of host's stand-in calls before the run.
+func checkTakeover(t *testing.T, env *labtest.Env, host string, from int) {
 	t.Helper()
+	other := map[string]string{"mn1": "mn2", "mn2": "mn1"}[host]
 	addrs := func(host string) string { return env.Exec(t, host, "ip -o -4 addr show") }
-	if !strings.Contains(addrs("mn2"), " "+lab.ClusterAddress+"/") || strings.Contains(addrs("mn1"), " "+lab.ClusterAddress+"/") {
-		t.Errorf("after failover mn2 must hold %s and mn1 not", lab.ClusterAddress)
+	if !strings.Contains(addrs(host), " "+lab.ClusterAddress+"/") || strings.Contains(addrs(other), " "+lab.ClusterAddress+"/") {
+		t.Errorf("%s must hold %s and %s not", host, lab.ClusterAddress, other)
 	}
 	var lines []string
-	for _, c := range env.Calls(t, "mn2")[from:] {
+	for _, c := range env.Calls(t, host)[from:] {
 		lines = append(lines, strings.TrimSpace(filepath.Base(c.Command)+" "+strings.Join(c.Args, " ")))
 	}
 	at := 0
 	for _, w := range []string{"xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf"} {
 		i := slices.IndexFunc(lines[at:], func(l string) bool { return strings.HasPrefix(l, w) })
 		if i < 0 {
-			t.Errorf("stand-in calls on mn2: no %q after call %d in\n%s", w, at, strings.Join(lines, "\n"))
+			t.Errorf("stand-in calls on %s: no %q after call %d in\n%s", host, w, at, strings.Join(lines, "\n"))
 			return
 		}
 		at += i + 1
@@ -119,11 +122,40 @@ func TestSQLite(t *testing.T) {
 	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "PRAGMA integrity_check"); got != "ok" {
 		t.Errorf("standby after a write: %s", got)
 	}
-	checkTakeover(t, env, before)
+	checkTakeover(t, env, "mn2", before)
+
+	// Failback (guide 9.0): a copy back while xCAT runs on mn2, a last one
+	// with xcatd stopped, checked on mn1, the address and xCAT back on mn1
+	// and its copy job again. The row written during the failover is kept.
+	before = len(env.Calls(t, "mn1"))
+	env.MustRun(t, 0, "run", "failback", "--yes")
+	if got := sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "SELECT group_concat(node) FROM (SELECT node FROM nodelist ORDER BY node)"); got != "cn01,cn02,cn03,cn04" {
+		t.Errorf("mn1 after failback holds nodes %q, want cn01..cn04 (cn04 written during the failover)", got)
+	}
+	for _, f := range []string{"nodelist.sqlite", "site.sqlite"} {
+		if got := sqlite3(t, env, "mn1", "/etc/xcat/"+f, "PRAGMA integrity_check"); got != "ok" {
+			t.Errorf("mn1's %s after failback: %s", f, got)
+		}
+	}
+	if out := env.Exec(t, "mn1", "ls -a /etc/xcat"); strings.Contains(out, ".hamnflow-incoming") {
+		t.Errorf("mn1 keeps the staging directory:\n%s", out)
+	}
+	checkTakeover(t, env, "mn1", before)
+	if st := env.Exec(t, "mn2", "/etc/init.d/xcatd status >/dev/null && echo running || echo stopped"); !strings.Contains(st, "stopped") {
+		t.Errorf("xcatd still runs on mn2 after failback: %s", st)
+	}
+	if cron := env.Exec(t, "mn1", "crontab -l"); !strings.Contains(cron, "*/15 * * * * /opt/hamnflow/bin/sqlite-sync >/var/log/hamnflow-sqlite-sync.log 2>&1") {
+		t.Errorf("mn1's crontab has no copy job after failback:\n%s", cron)
+	}
+	// The copy job copies from mn1 to mn2 again.
+	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn05','compute')")
+	env.Exec(t, "mn1", "/opt/hamnflow/bin/sqlite-sync >/dev/null")
+	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "5" {
+		t.Errorf("mn2 after the copy job on mn1: %s nodes, want 5", got)
+	}
 
 	// A damaged copy on the standby fails the failover's check, before
 	// xcatd starts on it.
-	env.Exec(t, "mn2", "/etc/init.d/xcatd stop >/dev/null")
 	env.Exec(t, "mn2", "printf garbage | dd of=/etc/xcat/site.sqlite bs=1 seek=100 conv=notrunc 2>/dev/null")
 	before = len(env.Calls(t, "mn2"))
 	r := env.MustRun(t, 1, "run", "failover", "--yes", "--set", "final_copy=no")
@@ -261,14 +293,13 @@ func TestMariaDB(t *testing.T) {
 	// stops replicating and takes writes, and holds the address and xCAT.
 	before := len(env.Calls(t, "mn2"))
 	env.MustRun(t, 0, "run", "failover", "--yes")
-	checkTakeover(t, env, before)
+	checkTakeover(t, env, "mn2", before)
 	if got := mysql(t, env, "mn2", "SELECT @@read_only"); got != "0" {
 		t.Errorf("standby read_only after promotion: %s", got)
 	}
 	if got := mysql(t, env, "mn2", "SELECT count(*) FROM xcatdb.site"); got != "2" {
 		t.Errorf("standby after promotion has %s rows, want 2", got)
 	}
-	env.MustRun(t, 0, "run", "mysql-failover", "--yes") // the playbook of the same steps; again is harmless
 	mysql(t, env, "mn2", "INSERT INTO xcatdb.site VALUES ('promoted', 'yes')")
 	if got := env.Exec(t, "mn2", "grep read_only /opt/mariadb/conf.d/60-hamnflow-replication.cnf"); !strings.Contains(got, "OFF") {
 		t.Errorf("the settings file still makes the server read-only after a restart: %s", got)
@@ -277,4 +308,62 @@ func TestMariaDB(t *testing.T) {
 	if got := mysql(t, env, "mn2", "SELECT @@read_only, count(*) FROM xcatdb.site"); got != "0\t3" {
 		t.Errorf("promoted standby after a restart: read_only, rows = %q", got)
 	}
+
+	// Failback (guide 9.0). xCAT's own account keeps writing on mn2 while
+	// mn1 re-joins, until the switchover makes mn2 read-only: every write
+	// mn2 took must be on mn1 when it is promoted.
+	mysql(t, env, "mn2", "CREATE TABLE xcatdb.writes (id INT AUTO_INCREMENT PRIMARY KEY, at TIMESTAMP(6) DEFAULT CURRENT_TIMESTAMP(6)); "+
+		"CREATE USER 'xcat'@'localhost'; GRANT INSERT, SELECT ON xcatdb.* TO 'xcat'@'localhost'")
+	writer := strings.TrimSpace(env.Exec(t, "mn2", startWriter))
+	t.Cleanup(func() { env.Lab.Exec(context.Background(), "mn2", "kill "+writer+" 2>/dev/null || true") })
+	if !eventually(func() bool { return mysql(t, env, "mn2", "SELECT count(*) > 0 FROM xcatdb.writes") == "1" }) {
+		t.Fatal("the writer on mn2 wrote nothing")
+	}
+	before = len(env.Calls(t, "mn1"))
+	r = env.MustRun(t, 0, "run", "failback", "--yes")
+	if strings.Contains(r.Combined(), password) || strings.Contains(string(env.JournalBytes(t)), password) {
+		t.Error("the replication password reached the failback's output or the journal")
+	}
+	if env.Exec(t, "mn2", "grep -q '^State:[[:space:]]*[^Z]' /proc/"+writer+"/status 2>/dev/null && echo running || true") != "" {
+		t.Error("the writer on mn2 still writes after the failback: mn2 is not read-only")
+	}
+	onMN2 := mysql(t, env, "mn2", "SELECT count(*), max(id) FROM xcatdb.writes")
+	t.Logf("mn2 took %s (count, max id) writes before it became read-only", onMN2)
+	if got := mysql(t, env, "mn1", "SELECT count(*), max(id) FROM xcatdb.writes"); got != onMN2 || strings.HasPrefix(got, "0\t") {
+		t.Errorf("writes on mn1 after failback: count, max id = %q; mn2 took %q", got, onMN2)
+	}
+	if got := mysql(t, env, "mn1", "SELECT value FROM xcatdb.site WHERE name='promoted'"); got != "yes" {
+		t.Errorf("the row written during the failover is not on mn1: %q", got)
+	}
+	if got := mysql(t, env, "mn1", "SELECT @@read_only"); got != "0" {
+		t.Errorf("mn1 read_only after failback: %s", got)
+	}
+	if got := env.Exec(t, "mn1", `mysql -e 'SHOW SLAVE STATUS\G'`); strings.TrimSpace(got) != "" {
+		t.Errorf("mn1 is still a replica after failback:\n%s", got)
+	}
+	checkTakeover(t, env, "mn1", before)
+	// mn2 is the read-only replica of mn1 again, and a write on mn1 reaches it.
+	if got := mysql(t, env, "mn2", "SELECT @@read_only"); got != "1" {
+		t.Errorf("mn2 read_only after failback: %s", got)
+	}
+	if got := env.Exec(t, "mn2", "grep read_only /opt/mariadb/conf.d/60-hamnflow-replication.cnf"); !strings.Contains(got, "ON") {
+		t.Errorf("mn2's settings file would make it writable after a restart: %s", got)
+	}
+	if st := env.Exec(t, "mn2", `mysql -e 'SHOW SLAVE STATUS\G'`); !strings.Contains(st, "Master_Host: "+inv.Hosts["mn1"].Address) {
+		t.Errorf("mn2 does not replicate from mn1:\n%s", st)
+	}
+	mysql(t, env, "mn1", "INSERT INTO xcatdb.site VALUES ('failed_back', 'yes')")
+	if !eventually(func() bool {
+		return mysql(t, env, "mn2", "SELECT count(*) FROM xcatdb.site WHERE name='failed_back'") == "1"
+	}) {
+		t.Errorf("a write on mn1 after failback did not reach mn2: %s", env.Exec(t, "mn2", `mysql -e 'SHOW SLAVE STATUS\G'`))
+	}
 }
+
+// startWriter starts, on a MariaDB host, xCAT's account inserting a row
+// every 20 ms until the server refuses (read_only) or 3000 rows (about a
+// minute) are written, and prints the writer's pid.
+const startWriter = `i=0
+(while [ $i -lt 3000 ] && mysql -u xcat -e 'INSERT INTO xcatdb.writes () VALUES ()' 2>/dev/null; do i=$((i+1)); sleep 0.02; done) </dev/null >/dev/null 2>&1 &
+echo $!
+`

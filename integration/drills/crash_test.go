@@ -12,13 +12,17 @@ import (
 
 	"github.com/hamnflow/hamnflow/integration/lab"
 	"github.com/hamnflow/hamnflow/journal"
+	"github.com/hamnflow/hamnflow/steps/db2"
 )
 
-// effectCalls are the calls through which the failover's side-effect steps
-// act: host and a shell pattern over "command args" (as the hold wrappers
+// effectCall is a call through which a side-effect step of the failover
+// acts: host and a shell pattern over "command args" (as the hold wrappers
 // see them). A mid-step crash point holds the step's call before or after
 // the real command.
-var effectCalls = map[string]struct{ host, pattern string }{
+type effectCall struct{ host, pattern string }
+
+// pgEffectCalls are the PostgreSQL failover's effect calls.
+var pgEffectCalls = map[string]effectCall{
 	"stop_old_conserver":  {"mn1", "conserver-server stop*"},
 	"stop_old_dhcpd":      {"mn1", "isc-dhcp-server stop*"},
 	"stop_old_xcatd":      {"mn1", "xcatd stop*"},
@@ -59,18 +63,31 @@ const crashChains = 8
 // uninterrupted run plus the in-doubt steps resume re-ran (the wrappers'
 // call log and the xCAT stand-ins' call records).
 func TestCrashDrill(t *testing.T) {
-	start := time.Now()
 	d := newDrill(t)
 	d.installHolds()
+	write := func(row, status string) {
+		d.psql("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', '"+status+"')")
+	}
+	d.crashDrill(crashChains, write, d.finalState)
+}
+
+// crashDrill runs the crash drill of d's failover: write puts a row on
+// the primary before each failover, state describes what a failover left
+// (given that row). The crash points are spread over chains failovers
+// (see crashChains), each followed by a failback.
+func (d *drill) crashDrill(chains int, write func(row, status string), state func(row string) string) {
+	t := d.t
+	t.Helper()
+	start := time.Now()
 
 	// The uninterrupted failover: order of steps, final state, effects.
 	d.resetDone()
 	mark := d.callMarks()
-	d.psql("mn1", "INSERT INTO nodelist VALUES ('cn299', 'compute,all', 'uninterrupted')")
+	write("cn299", "uninterrupted")
 	d.env.MustRun(t, 0, "run", "failover", "--yes", "--parallel", "1")
 	base := d.lastRun()
 	order := d.stepOrder(base.ID)
-	want := d.finalState("cn299")
+	want := state("cn299")
 	wantEffects := d.effects(mark)
 	t.Logf("uninterrupted failover %s: %d steps run, effects %v, state:\n%s", base.ID, len(order), wantEffects, want)
 	d.failback()
@@ -80,26 +97,26 @@ func TestCrashDrill(t *testing.T) {
 	var points []crashPoint
 	for _, s := range order {
 		points = append(points, crashPoint{s, "boundary"})
-		if c, ok := effectCalls[s]; ok && d.seen(wantEffects, c.host, c.pattern) {
+		if c, ok := d.effectCalls[s]; ok && d.seen(wantEffects, c.host, c.pattern) {
 			points = append(points, crashPoint{s, "pre"}, crashPoint{s, "post"})
 		}
 	}
-	for s := range effectCalls {
+	for s := range d.effectCalls {
 		if !slices.Contains(order, s) {
 			t.Errorf("side-effect step %s did not run in the uninterrupted failover", s)
 		}
 	}
 	tried := 0
-	for k := 0; k < crashChains; k++ {
+	for k := 0; k < chains; k++ {
 		var chain []crashPoint
-		for i := k; i < len(points); i += crashChains {
+		for i := k; i < len(points); i += chains {
 			chain = append(chain, points[i])
 		}
 		if len(chain) == 0 {
 			continue
 		}
 		row := fmt.Sprintf("cn%03d", 300+k)
-		d.psql("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', 'crash-chain')")
+		write(row, "crash-chain")
 		d.resetDone()
 		mark := d.callMarks()
 		id, redone := d.crashChain(chain)
@@ -109,7 +126,7 @@ func TestCrashDrill(t *testing.T) {
 			t.Fatalf("chain %v: stopping the drill", chain)
 		}
 		d.checkRun(id, base.ID)
-		if got := d.finalState(row); got != want {
+		if got := state(row); got != want {
 			t.Errorf("failover %s killed at %v ends in\n%s\nwant (uninterrupted)\n%s", id, chain, got, want)
 		}
 		d.checkEffects(id, chain, wantEffects, d.effects(mark), redone)
@@ -118,8 +135,8 @@ func TestCrashDrill(t *testing.T) {
 		}
 		d.failback()
 	}
-	t.Logf("crash drill: %d crash points (%d boundaries, %d mid-step) over %d failovers in %s",
-		tried, countWhere(points, "boundary"), len(points)-countWhere(points, "boundary"), crashChains, time.Since(start).Round(time.Second))
+	t.Logf("crash drill (%s): %d crash points (%d boundaries, %d mid-step) over %d failovers in %s", d.db,
+		tried, countWhere(points, "boundary"), len(points)-countWhere(points, "boundary"), chains, time.Since(start).Round(time.Second))
 }
 
 func countWhere(ps []crashPoint, where string) int {
@@ -152,15 +169,27 @@ func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
 				t.Fatalf("%v: hamnflow ended (exit %d) without asking about %s:\n%s", pt, p.exit, pt.step, p.output())
 			}
 		default:
-			c := effectCalls[pt.step]
-			d.hold(c.host, pt.where, c.pattern)
-			p := d.start(append(args, "--yes")...)
-			pid, ok := d.waitHeld(p, c.host)
-			if !ok {
-				t.Fatalf("%v: hamnflow ended (exit %d) before the hold on %s:\n%s", pt, p.exit, c.host, p.output())
+			c := d.effectCalls[pt.step]
+			args = append(args, "--yes")
+			for {
+				d.hold(c.host, pt.where, c.pattern)
+				p := d.start(args...)
+				pid, ok := d.waitHeld(p, c.host)
+				if ok {
+					p.kill(t)
+					d.killHeld(c.host, pid)
+					break
+				}
+				if p.exit != 3 || id == "" {
+					t.Fatalf("%v: hamnflow ended (exit %d) before the hold on %s:\n%s", pt, p.exit, c.host, p.output())
+				}
+				// A step an earlier kill left in doubt: the operator
+				// decides before the run goes on to this point.
+				d.clearHolds()
+				step, flag := d.operatorDecision(id, p.output())
+				t.Logf("run %s waits for the operator on %s: %s", id, step, flag)
+				args = append(args, flag, step)
 			}
-			p.kill(t)
-			d.killHeld(c.host, pid)
 		}
 		d.clearHolds()
 		if id == "" {
@@ -174,11 +203,7 @@ func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
 	for r.Exit == 3 {
 		// An in-doubt step resume cannot decide: do what the operator
 		// would after looking at the lab.
-		step, done := d.operatorDecision(id, r.Combined())
-		flag := "--redo"
-		if done {
-			flag = "--assume-done"
-		}
+		step, flag := d.operatorDecision(id, r.Combined())
 		t.Logf("run %s waits for the operator on %s: %s", id, step, flag)
 		r = d.env.Run(t, "resume", id, "--yes", "--parallel", "1", flag, step)
 	}
@@ -196,9 +221,25 @@ func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
 
 // killAtQuestion answers yes to every step-through question until the one
 // for step, and kills hamnflow there (before the step is journaled as
-// started). False if hamnflow ended first.
+// started). A question about a step an earlier kill left in doubt (which
+// refuses yes) is answered as the operator would after checking the lab.
+// False if hamnflow ended first.
 func (d *drill) killAtQuestion(p *proc, step string) bool {
+	asked := ""
 	for line := range p.lines {
+		if strings.Contains(line, "answer one of the letters") {
+			done, ok := d.inPlace(asked)
+			if !ok {
+				d.t.Fatalf("hamnflow asks whether %s is done, which the drill cannot check:\n%s", asked, p.output())
+			}
+			answer := "r\n"
+			if done {
+				answer = "d\n"
+			}
+			d.t.Logf("%s in doubt: answering %s", asked, strings.TrimSpace(answer))
+			io.WriteString(p.stdin, answer)
+			continue
+		}
 		_, rest, ok := strings.Cut(line, " · step ")
 		if !ok {
 			continue
@@ -208,31 +249,50 @@ func (d *drill) killAtQuestion(p *proc, step string) bool {
 			p.kill(d.t)
 			return true
 		}
+		asked = got
 		io.WriteString(p.stdin, "y\n")
 	}
 	p.wait(d.t)
 	return false
 }
 
-// operatorDecision reads which step resume asks about and checks the
-// lab: done (--assume-done) when the step's effect is in place.
-func (d *drill) operatorDecision(id, msg string) (step string, done bool) {
+// operatorDecision reads which step resume asks about and checks the lab:
+// flag is --assume-done when the step's effect is in place, else --redo.
+func (d *drill) operatorDecision(id, msg string) (step, flag string) {
 	d.t.Helper()
 	_, rest, ok := strings.Cut(msg, "hamnflow resume "+id+" --assume-done ")
 	if !ok {
 		d.t.Fatalf("resume %s waits without naming a step:\n%s", id, msg)
 	}
 	step, _, _ = strings.Cut(rest, "`")
-	c, ok := effectCalls[step]
+	done, ok := d.inPlace(step)
 	if !ok {
 		d.t.Fatalf("resume %s waits on %s, which the drill cannot check:\n%s", id, step, msg)
 	}
+	if done {
+		return step, "--assume-done"
+	}
+	return step, "--redo"
+}
+
+// inPlace says whether step's effect is in place (ok false: the drill
+// cannot tell). PostgreSQL: the step's effect call completed (the
+// wrappers' log); Db2: the lab's state, as an operator checks it (see
+// db2InPlace).
+func (d *drill) inPlace(step string) (done, ok bool) {
+	if d.db == "db2" {
+		return d.db2InPlace(step)
+	}
+	c, ok := d.effectCalls[step]
+	if !ok {
+		return false, false
+	}
 	for _, l := range d.doneLines(c.host) {
 		if matchCall(c.pattern, l) {
-			return step, true
+			return true, true
 		}
 	}
-	return step, false
+	return false, true
 }
 
 // matchCall says whether a done-log line ("cmd args rc=N") matches a
@@ -242,7 +302,8 @@ func matchCall(pattern, line string) bool {
 	if !ok || rc != "0" {
 		return false
 	}
-	return globMatch(pattern, call)
+	// Init scripts are logged by path; the patterns name the service.
+	return globMatch(pattern, strings.TrimPrefix(call, "/etc/init.d/"))
 }
 
 // globMatch matches the drill's patterns: literal text and "*".
@@ -319,15 +380,35 @@ func (d *drill) finalState(row string) string {
 	return b.String()
 }
 
-// callMarks are the lengths of the MNs' stand-in call logs, to count a
-// cycle's calls from.
+// callMarks are the lengths of the MNs' stand-in call logs (and, with
+// Db2, of the model's journals), to count a cycle's calls from.
 func (d *drill) callMarks() map[string]int {
-	return map[string]int{"mn1": len(d.env.Calls(d.t, "mn1")), "mn2": len(d.env.Calls(d.t, "mn2"))}
+	m := map[string]int{"mn1": len(d.env.Calls(d.t, "mn1")), "mn2": len(d.env.Calls(d.t, "mn2"))}
+	if d.db == "db2" {
+		for _, h := range []string{"mn1", "mn2"} {
+			m[h+" model"] = len(d.modelRecords(h))
+		}
+	}
+	return m
+}
+
+// wrappedEffect says whether a completed call in the wrappers' log is an
+// effect to count: pg_ctl (but status) and ip addr add/del with
+// PostgreSQL; ip addr add/del and TAKEOVER HADR with Db2.
+func (d *drill) wrappedEffect(line string) bool {
+	if strings.HasPrefix(line, "ip addr add") || strings.HasPrefix(line, "ip addr del") {
+		return true
+	}
+	if d.db == "db2" {
+		return strings.HasPrefix(line, "db2 TAKEOVER ")
+	}
+	return strings.HasPrefix(line, "pg_ctl ") && !strings.Contains(line, " status rc=")
 }
 
 // effects counts the effect calls since mark: "host: call" from the
-// stand-ins' records (init-script start/stop, make*) and from the
-// wrappers' log for pg_ctl and ip (successful calls only).
+// stand-ins' records (init-script start/stop, make*), from the wrappers'
+// log (successful calls only, see wrappedEffect) and, with Db2, "host:
+// model: record" for the state changes the model journaled.
 func (d *drill) effects(mark map[string]int) map[string]int {
 	n := map[string]int{}
 	for _, h := range []string{"mn1", "mn2"} {
@@ -342,10 +423,15 @@ func (d *drill) effects(mark map[string]int) map[string]int {
 			}
 		}
 		for _, l := range d.doneLines(h) {
-			if strings.HasPrefix(l, "pg_ctl ") && !strings.Contains(l, " status rc=") || strings.HasPrefix(l, "ip addr add") || strings.HasPrefix(l, "ip addr del") {
+			if d.wrappedEffect(l) {
 				if call, rc, _ := strings.Cut(l, " rc="); rc == "0" {
 					n[h+": "+call]++
 				}
+			}
+		}
+		if d.db == "db2" {
+			for _, r := range d.modelRecords(h)[mark[h+" model"]:] {
+				n[h+": model: "+r]++
 			}
 		}
 	}
@@ -383,7 +469,7 @@ func (d *drill) checkEffects(id string, chain []crashPoint, want, got map[string
 		h, call, _ := strings.Cut(k, ": ")
 		allowed := want[k]
 		for step, n := range redone {
-			if c, ok := effectCalls[step]; ok && c.host == h && globMatch(c.pattern, call) {
+			if c, ok := d.effectCalls[step]; ok && c.host == h && globMatch(c.pattern, call) {
 				allowed += n
 			}
 		}
@@ -395,12 +481,34 @@ func (d *drill) checkEffects(id string, chain []crashPoint, want, got map[string
 	}
 }
 
-// failback returns the lab to its starting roles (integration/linux
-// checks failback itself).
+// failback returns the lab to its starting roles (integration/linux and
+// integration/db2 check failback itself); with Db2 it waits until mn1 is
+// the primary and mn2 the standby in Peer again.
 func (d *drill) failback() {
 	d.t.Helper()
 	d.env.MustRun(d.t, 0, "run", "failback", "--yes")
 	if d.holds("mn1", lab.ClusterAddress) != 1 || d.holds("mn2", lab.ClusterAddress) != 0 {
 		d.t.Fatalf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
+	}
+	if d.db == "db2" {
+		d.waitHADR("mn1", db2.RolePrimary)
+		d.waitHADR("mn2", db2.RoleStandby)
+	}
+}
+
+func TestMatchCall(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, line string
+		want          bool
+	}{
+		{"isc-dhcp-server start*", "/etc/init.d/isc-dhcp-server start rc=0", true},
+		{"isc-dhcp-server start*", "isc-dhcp-server start rc=0", true},
+		{"isc-dhcp-server start*", "/etc/init.d/isc-dhcp-server start rc=1", false},
+		{"isc-dhcp-server start*", "/etc/init.d/isc-dhcp-server stop rc=0", false},
+		{"ip addr add *", "ip addr add 198.51.100.10/24 dev eth0 rc=0", true},
+	} {
+		if got := matchCall(tt.pattern, tt.line); got != tt.want {
+			t.Errorf("matchCall(%q, %q) = %v, want %v", tt.pattern, tt.line, got, tt.want)
+		}
 	}
 }

@@ -24,10 +24,15 @@ import (
 func TestMain(m *testing.M) { labtest.Main(m) }
 
 // drill is a lab prepared for a failover: standby prepared as the guide
-// leaves it, streaming replication set up, a row written on mn1.
+// leaves it, the database replicated to mn2 (PostgreSQL streaming
+// replication, or Db2 HADR for newDb2Drill), a row written on mn1.
 type drill struct {
 	t   *testing.T
 	env *labtest.Env
+	db  string // the inventory's database type: postgresql or db2
+	// effectCalls are the calls through which the failover's side-effect
+	// steps act, by step (the crash drills).
+	effectCalls map[string]effectCall
 }
 
 func newDrill(t *testing.T) *drill {
@@ -35,7 +40,7 @@ func newDrill(t *testing.T) *drill {
 	env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true, ServiceNodes: 1})
 	env.PrepareStandby(t)
 	env.MustRun(t, 0, "run", "pg-setup", "--yes")
-	d := &drill{t: t, env: env}
+	d := &drill{t: t, env: env, db: "postgresql", effectCalls: pgEffectCalls}
 	d.psql("mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'before-drill')")
 	return d
 }
@@ -234,13 +239,14 @@ read _ < /run/drill/gate
 exit 0
 `
 
-// wrapper runs real with the holds around it and logs the completed call.
+// wrapper runs real with the holds around it and logs the completed call
+// (a password after USING masked).
 func wrapper(name, real string) string {
 	return fmt.Sprintf(`#!/bin/sh
 /run/drill/hold pre %[1]s "$@"
 %[2]s "$@"
 rc=$?
-echo "%[1]s $* rc=$rc" >> /run/drill/done
+echo "%[1]s $* rc=$rc" | sed 's/ USING [^ ]*/ USING ********/g' >> /run/drill/done
 /run/drill/hold post %[1]s "$@"
 exit $rc
 `, name, real)
@@ -249,7 +255,10 @@ exit $rc
 // installHolds lays the wrappers into mn1 and mn2. /etc and /opt are the
 // hosts' own; pg_ctl and ip are bind-mounted over inside each host's
 // private mount namespace (the real pg_ctl stays reachable through a bind
-// of its whole directory, so that it finds postgres beside it).
+// of its whole directory, so that it finds postgres beside it). With Db2
+// the instance's sqllib/bin/db2 (the host's own /var/lib/db2) becomes a
+// wrapper that runs the model as db2, keeping the caller's shell as the
+// CLP session (the model keys sessions by the parent pid).
 func (d *drill) installHolds() {
 	d.t.Helper()
 	const standin = `"${XCAT_STANDIN_ROOT:-}/opt/xcat/standin/xcat-standin"`
@@ -267,13 +276,19 @@ func (d *drill) installHolds() {
 		for _, c := range []string{"makedns", "makedhcp", "makeconservercf"} {
 			file("/opt/xcat/sbin/"+c, wrapper(c, standin+" "+c))
 		}
-		file("/run/drill/w/pg_ctl", wrapper("pg_ctl", "/run/drill/real/pgbin/pg_ctl"))
 		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
 		b.WriteString("touch /run/drill/real/ip\n")
-		b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\n")
 		b.WriteString("mount --bind /usr/sbin/ip /run/drill/real/ip\n")
-		b.WriteString("mount --bind /run/drill/w/pg_ctl " + lab.PGBinDir + "/pg_ctl\n")
 		b.WriteString("mount --bind /run/drill/w/ip /usr/sbin/ip\n")
+		switch d.db {
+		case "postgresql":
+			file("/run/drill/w/pg_ctl", wrapper("pg_ctl", "/run/drill/real/pgbin/pg_ctl"))
+			b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\n")
+			b.WriteString("mount --bind /run/drill/w/pg_ctl " + lab.PGBinDir + "/pg_ctl\n")
+		case "db2":
+			bin := lab.Db2Home + "/sqllib/bin"
+			file(bin+"/db2", wrapper("db2", `DB2MODEL_SESSION="${DB2MODEL_SESSION:-ppid:$PPID}" `+bin+"/db2model db2"))
+		}
 		d.env.Exec(d.t, host, b.String())
 	}
 }

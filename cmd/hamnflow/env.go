@@ -185,18 +185,16 @@ func progress(log zerolog.Logger) func(string, journal.Event) {
 	return func(run string, ev journal.Event) {
 		var e *zerolog.Event
 		switch ev.Type {
-		case journal.EvStepStarted, journal.EvUndoStarted:
-			e = log.Info()
-		case journal.EvStepSucceeded, journal.EvUndone, journal.EvStepSkipped, journal.EvConfirmed, journal.EvReconciled, journal.EvFanOut:
-			e = log.Info()
 		case journal.EvStepFailed, journal.EvUndoFailed, journal.EvInterrupted:
 			e = log.Error()
 		case journal.EvWaiting, journal.EvInDoubt, journal.EvDeclined:
 			e = log.Warn()
-		case journal.EvRunStarted, journal.EvRunEnded, journal.EvRunResumed, journal.EvRollbackStart, journal.EvRollbackEnded:
+		case journal.EvStepStarted, journal.EvUndoStarted, journal.EvStepSucceeded, journal.EvUndone,
+			journal.EvStepSkipped, journal.EvConfirmed, journal.EvReconciled, journal.EvFanOut,
+			journal.EvRunStarted, journal.EvRunEnded, journal.EvRunResumed, journal.EvRollbackStart, journal.EvRollbackEnded:
 			e = log.Info()
 		default:
-			e = log.Debug()
+			e = log.Debug() // output and other detail
 		}
 		e = e.Str("run", run).Str("event", string(ev.Type))
 		if ev.Step != "" {

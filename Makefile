@@ -14,6 +14,7 @@ build:
 # The lab tests need root (network namespaces); .ci/run installs their packages.
 test:
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -race $(TESTFLAGS) ./workflow ./journal ./steps/... ./playbooks ./cmd/...
 
 # Tests that need neither root nor the lab.
 unit:

@@ -12,11 +12,12 @@ build:
 
 # Every test: unit, CLI scripts, crash tests and the lab end-to-end tests.
 # The lab tests need root (network namespaces); .ci/run installs their packages.
+# Then the engine, journal, steps and CLI once more under the race detector.
 test:
 	$(GO) test $(TESTFLAGS) ./...
 	$(GO) test -race $(TESTFLAGS) ./workflow ./journal ./steps/... ./playbooks ./cmd/...
 
-# Tests that need neither root nor the lab.
+# Tests that need no lab.
 unit:
 	$(GO) test -count=1 ./workflow/... ./journal/... ./playbooks/... ./steps/...
 

@@ -373,12 +373,9 @@ func (c *cli) terminate(p *parser) int {
 }
 
 func (c *cli) activate(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
-	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
+	name, err := p.database(false)
+	if err != nil {
+		return c.report(err)
 	}
 	user, pw, err := p.userUsing()
 	if err != nil {
@@ -401,12 +398,9 @@ func (c *cli) activate(p *parser) int {
 }
 
 func (c *cli) deactivate(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
-	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
+	name, err := p.database(false)
+	if err != nil {
+		return c.report(err)
 	}
 	user, pw, err := p.userUsing()
 	if err != nil {

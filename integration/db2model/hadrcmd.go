@@ -2,7 +2,6 @@ package db2model
 
 import (
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -84,14 +83,10 @@ func (c *cli) runHADR(name, role string, force bool) (string, int) {
 }
 
 func (c *cli) startHADR(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)
@@ -156,14 +151,10 @@ func (c *cli) startHADR(p *parser) int {
 }
 
 func (c *cli) stopHADR(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)
@@ -209,14 +200,10 @@ func (c *cli) stopHADR(p *parser) int {
 }
 
 func (c *cli) takeover(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)

@@ -444,6 +444,22 @@ func (p *parser) fail(expected string) error {
 // dbKeyword accepts DATABASE or DB.
 func (p *parser) dbKeyword() bool { return p.accept("DATABASE") || p.accept("DB") }
 
+// database parses "DATABASE alias" (or "DB alias"), the alias in upper
+// case when upper is set, as the CLP folds it.
+func (p *parser) database(upper bool) (string, error) {
+	if !p.dbKeyword() {
+		return "", p.fail("DATABASE")
+	}
+	name, ok := p.value()
+	if !ok {
+		return "", p.fail("<database-alias>")
+	}
+	if upper {
+		name = strings.ToUpper(name)
+	}
+	return name, nil
+}
+
 // userUsing parses an optional USER u [USING p].
 func (p *parser) userUsing() (user, pw string, err error) {
 	if !p.accept("USER") {

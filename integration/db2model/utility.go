@@ -33,14 +33,10 @@ func imageName(db, instance, ts string) string {
 }
 
 func (c *cli) backup(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)
@@ -149,14 +145,10 @@ func findImage(dirs []string, db, ts string) (image, bool) {
 }
 
 func (c *cli) restore(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)
@@ -176,6 +168,7 @@ func (c *cli) restore(p *parser) int {
 	}
 	ts := ""
 	if p.accept("TAKEN", "AT") {
+		var ok bool
 		if ts, ok = p.value(); !ok {
 			return c.report(p.fail("<date-time>"))
 		}
@@ -279,14 +272,10 @@ func (c *cli) restore(p *parser) int {
 }
 
 func (c *cli) rollforward(p *parser) int {
-	if !p.dbKeyword() {
-		return c.report(p.fail("DATABASE"))
+	name, err := p.database(true)
+	if err != nil {
+		return c.report(err)
 	}
-	name, ok := p.value()
-	if !ok {
-		return c.report(p.fail("<database-alias>"))
-	}
-	name = strings.ToUpper(name)
 	user, pw, err := p.userUsing()
 	if err != nil {
 		return c.report(err)

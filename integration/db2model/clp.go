@@ -275,14 +275,8 @@ func (c *cli) connect(p *parser) int {
 	}
 	name = strings.ToUpper(name)
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		return connectable(db)
@@ -410,14 +404,8 @@ func (c *cli) deactivate(p *parser) int {
 	var pid int
 	var warn string
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		switch {

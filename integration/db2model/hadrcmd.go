@@ -109,14 +109,8 @@ func (c *cli) startHADR(p *parser) int {
 		return c.report(p.fail("END-OF-STATEMENT"))
 	}
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		if db.Active && db.Role == role {
@@ -164,14 +158,8 @@ func (c *cli) stopHADR(p *parser) int {
 	}
 	var pid int
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		switch db.Role {
@@ -218,14 +206,8 @@ func (c *cli) takeover(p *parser) int {
 	}
 	var timeout time.Duration
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		if db.Role != RoleStandby {

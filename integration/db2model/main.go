@@ -478,6 +478,22 @@ func (p *parser) userUsing() (user, pw string, err error) {
 }
 
 // auth checks USER/USING against the instance owner.
+// usable finds database name on a started instance, checking the
+// credentials given with USER ... USING, as most commands begin.
+func (c *cli) usable(st *State, name, user, pw string) (*Database, error) {
+	if err := requireUp(st); err != nil {
+		return nil, err
+	}
+	db, err := findDB(st, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.auth(st, user, pw); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
 func (c *cli) auth(st *State, user, pw string) error {
 	if user == "" {
 		return nil

@@ -68,14 +68,8 @@ func (c *cli) backup(p *parser) int {
 	}
 	var ts string
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		db, err := findDB(st, name)
+		db, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		switch {
@@ -296,14 +290,8 @@ func (c *cli) rollforward(p *parser) int {
 	}
 	var db Database
 	err = c.update(func(st *State) error {
-		if err := requireUp(st); err != nil {
-			return err
-		}
-		d, err := findDB(st, name)
+		d, err := c.usable(st, name, user, pw)
 		if err != nil {
-			return err
-		}
-		if err := c.auth(st, user, pw); err != nil {
 			return err
 		}
 		if d.Role == RoleStandby {

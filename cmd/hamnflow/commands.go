@@ -342,10 +342,15 @@ func validateCommand() *cli.Command {
 			if c.NArg() == 0 {
 				return cli.Exit("usage: hamnflow validate PLAYBOOK...", exitBadInput)
 			}
+			given, err := parseSets(c.StringSlice("set"))
+			if err != nil {
+				return err
+			}
 			var all workflow.Diagnostics
 			var other []error
 			for _, name := range c.Args().Slice() {
-				p, err := prepare(c, name)
+				// Without an inventory, a sample one stands in (below).
+				p, err := prepareWith(c, name, given)
 				var diags workflow.Diagnostics
 				if errors.As(err, &diags) {
 					// Parameters without a value stop a run, not the

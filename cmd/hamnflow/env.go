@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -90,14 +91,28 @@ func parseSets(sets []string) (map[string]string, error) {
 	return out, nil
 }
 
-// prepare finds the playbook and inventory named on the command line.
+// prepare finds the playbook and inventory named on the command line. A
+// playbook that uses the inventory needs one: that is said once, not as a
+// diagnostic for every reference.
 func prepare(c *cli.Context, name string) (*playbooks.Prepared, error) {
 	given, err := parseSets(c.StringSlice("set"))
 	if err != nil {
 		return nil, err
 	}
+	if inventoryPath(c) == "" {
+		file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
+		if err != nil {
+			return nil, cli.Exit(err.Error(), exitBadInput)
+		}
+		if usesInventory.Match(text) {
+			return nil, cli.Exit(fmt.Sprintf("%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory), exitBadInput)
+		}
+	}
 	return prepareWith(c, name, given)
 }
+
+// usesInventory finds a template's or a foreach's reference to the inventory.
+var usesInventory = regexp.MustCompile(`(^|[^A-Za-z0-9_])\.?inv\.`)
 
 // prepareWith is prepare with the parameter values given.
 func prepareWith(c *cli.Context, name string, given map[string]string) (*playbooks.Prepared, error) {

@@ -367,11 +367,7 @@ func (c *cli) terminate(p *parser) int {
 }
 
 func (c *cli) activate(p *parser) int {
-	name, err := p.database(false)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(false)
 	if err != nil {
 		return c.report(err)
 	}
@@ -392,11 +388,7 @@ func (c *cli) activate(p *parser) int {
 }
 
 func (c *cli) deactivate(p *parser) int {
-	name, err := p.database(false)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(false)
 	if err != nil {
 		return c.report(err)
 	}

@@ -83,11 +83,7 @@ func (c *cli) runHADR(name, role string, force bool) (string, int) {
 }
 
 func (c *cli) startHADR(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}
@@ -145,11 +141,7 @@ func (c *cli) startHADR(p *parser) int {
 }
 
 func (c *cli) stopHADR(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}
@@ -188,11 +180,7 @@ func (c *cli) stopHADR(p *parser) int {
 }
 
 func (c *cli) takeover(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}

@@ -461,6 +461,31 @@ func (p *parser) database(upper bool) (string, error) {
 }
 
 // userUsing parses an optional USER u [USING p].
+// databaseUser parses "DATABASE alias [USER name USING password]", as
+// most commands begin.
+func (p *parser) databaseUser(upper bool) (name, user, pw string, err error) {
+	if name, err = p.database(upper); err != nil {
+		return "", "", "", err
+	}
+	user, pw, err = p.userUsing()
+	return name, user, pw, err
+}
+
+// directories parses "dir[, dir ...]" (BACKUP ... TO, RESTORE ... FROM).
+func (p *parser) directories() ([]string, error) {
+	var dirs []string
+	for {
+		d, ok := p.value()
+		if !ok {
+			return nil, p.fail("<directory>")
+		}
+		dirs = append(dirs, d)
+		if !p.acceptPunct(",") {
+			return dirs, nil
+		}
+	}
+}
+
 func (p *parser) userUsing() (user, pw string, err error) {
 	if !p.accept("USER") {
 		return "", "", nil

@@ -33,26 +33,15 @@ func imageName(db, instance, ts string) string {
 }
 
 func (c *cli) backup(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}
 	online := p.accept("ONLINE")
 	var dirs []string
 	if p.accept("TO") {
-		for {
-			d, ok := p.value()
-			if !ok {
-				return c.report(p.fail("<directory>"))
-			}
-			dirs = append(dirs, d)
-			if !p.acceptPunct(",") {
-				break
-			}
+		if dirs, err = p.directories(); err != nil {
+			return c.report(err)
 		}
 	}
 	for !p.done() {
@@ -139,25 +128,14 @@ func findImage(dirs []string, db, ts string) (image, bool) {
 }
 
 func (c *cli) restore(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}
 	var dirs []string
 	if p.accept("FROM") {
-		for {
-			d, ok := p.value()
-			if !ok {
-				return c.report(p.fail("<directory>"))
-			}
-			dirs = append(dirs, d)
-			if !p.acceptPunct(",") {
-				break
-			}
+		if dirs, err = p.directories(); err != nil {
+			return c.report(err)
 		}
 	}
 	ts := ""
@@ -266,11 +244,7 @@ func (c *cli) restore(p *parser) int {
 }
 
 func (c *cli) rollforward(p *parser) int {
-	name, err := p.database(true)
-	if err != nil {
-		return c.report(err)
-	}
-	user, pw, err := p.userUsing()
+	name, user, pw, err := p.databaseUser(true)
 	if err != nil {
 		return c.report(err)
 	}

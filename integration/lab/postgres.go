@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/hamnflow/hamnflow/steps"
 )
 
 // setupPostgres initialises PostgreSQL 15 on both MNs, each inside its own
@@ -91,7 +93,7 @@ as_pg "$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -d postgres" 
 // only: one row a line, columns separated by |) and returns the output.
 func (l *Lab) PSQL(ctx context.Context, host, sql string) (string, error) {
 	psql := PGBinDir + "/psql -X -A -t -v ON_ERROR_STOP=1 -h /var/run/postgresql -p " + fmt.Sprint(PGPort) +
-		" -d " + PGDBName + " -c " + shellQuote(sql)
-	out, err := l.Exec(ctx, host, "su postgres -s /bin/sh -c "+shellQuote(psql))
+		" -d " + PGDBName + " -c " + steps.ShellQuote(sql)
+	out, err := l.Exec(ctx, host, "su postgres -s /bin/sh -c "+steps.ShellQuote(psql))
 	return string(out), err
 }

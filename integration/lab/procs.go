@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hamnflow/hamnflow/steps"
 )
 
 // startTimeout bounds how long a host's init or sshd may take to be ready.
@@ -20,11 +22,6 @@ const startTimeout = 15 * time.Second
 // guestEnv is the environment of processes the lab starts inside hosts.
 func guestEnv() []string {
 	return []string{"PATH=" + GuestPath, "HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/sh", "LANG=C.UTF-8", "TERM=dumb"}
-}
-
-// shellQuote quotes s as one word for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // track reaps cmd in the background; Down waits for it after killing.
@@ -61,7 +58,7 @@ func (l *Lab) startInits(ctx context.Context) error {
 // Dir (e.g. /tmp) do not hide later sources.
 func initScript(h *Host) string {
 	var b strings.Builder
-	b.WriteString("set -e\ncd " + shellQuote(h.Root) + "\n")
+	b.WriteString("set -e\ncd " + steps.ShellQuote(h.Root) + "\n")
 	for _, m := range hostMounts {
 		if m == "/etc" {
 			b.WriteString("mount -n -t overlay overlay -o lowerdir=/etc,upperdir=./etc,workdir=./.etc-work /etc\n")

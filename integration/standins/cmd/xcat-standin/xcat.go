@@ -129,6 +129,17 @@ func writeStanzas(w io.Writer, objs []standins.Object) {
 }
 
 // objects loads all objects of type typ.
+// writable loads the objects of typ and, for nodes, the store that
+// mkdef, chdef and rmdef write them to.
+func (a *app) writable(typ string) ([]standins.Object, nodeStore, error) {
+	objs, err := a.objects(typ)
+	if err != nil || typ != "node" {
+		return objs, nil, err
+	}
+	st, err := a.nodeStore()
+	return objs, st, err
+}
+
 func (a *app) objects(typ string) ([]standins.Object, error) {
 	switch typ {
 	case "osimage":
@@ -331,17 +342,10 @@ func (a *app) define(change bool) int {
 		a.errorf("One or more errors occured when attempting to create or modify xCAT \nobject definitions.")
 		return 1
 	}
-	objs, err := a.objects(d.typ)
+	objs, st, err := a.writable(d.typ)
 	if err != nil {
 		a.errorf("%v", err)
 		return 1
-	}
-	var st nodeStore
-	if d.typ == "node" {
-		if st, err = a.nodeStore(); err != nil {
-			a.errorf("%v", err)
-			return 1
-		}
 	}
 	failed, done := false, 0
 	for _, name := range d.names {
@@ -421,17 +425,10 @@ func (a *app) rmdef() int {
 		a.errorf("No object names were provided.")
 		return 1
 	}
-	objs, err := a.objects(d.typ)
+	objs, st, err := a.writable(d.typ)
 	if err != nil {
 		a.errorf("%v", err)
 		return 1
-	}
-	var st nodeStore
-	if d.typ == "node" {
-		if st, err = a.nodeStore(); err != nil {
-			a.errorf("%v", err)
-			return 1
-		}
 	}
 	failed, done := false, 0
 	for _, name := range d.names {

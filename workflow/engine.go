@@ -331,11 +331,7 @@ func (r *runner) end(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.journalErr != nil {
-		// The end would not be recorded either; the journal holds the run
-		// as it was last written, which resume reads.
-		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf(
-			"%v; nothing more was run. Make the journal writable again (free space on its file system), then `hamnflow resume %s`: a step whose end was not recorded is in doubt and is decided as usual",
-			r.journalErr, r.id)}
+		return r.journalStopped(fmt.Sprintf("nothing more was run. Make the journal writable again (free space on its file system), then `hamnflow resume %s`: a step whose end was not recorded is in doubt and is decided as usual", r.id))
 	}
 	var st journal.RunStatus
 	var runErr error
@@ -367,20 +363,33 @@ func (r *runner) end(ctx context.Context) error {
 			st = journal.RunSucceeded
 		}
 	}
+	return r.closeLocked(journal.EvRunEnded, st, st == journal.RunSucceeded, runErr, msg)
+}
+
+// closeLocked records how a run or its rollback stopped: status st and msg
+// on the run (ended when final) and an event of type ev. It returns runErr,
+// if any, as a RunError carrying msg.
+func (r *runner) closeLocked(ev journal.EventType, st journal.RunStatus, final bool, runErr error, msg string) error {
 	now := time.Now().UTC()
-	err := r.recordLocked(func(run *journal.Run) {
+	if err := r.recordLocked(func(run *journal.Run) {
 		run.Status, run.Message = st, msg
-		if st == journal.RunSucceeded {
+		if final {
 			run.EndedAt = now
 		}
-	}, journal.Event{Type: journal.EvRunEnded, Message: string(st) + ": " + msg})
-	if err != nil {
+	}, journal.Event{Type: ev, Message: string(st) + ": " + msg}); err != nil {
 		return err
 	}
 	if runErr == nil {
 		return nil
 	}
 	return &RunError{RunID: r.id, Err: runErr, Msg: msg}
+}
+
+// journalStopped is the error of a run or rollback that stopped because
+// the journal could not be written; its end is not recorded either, so the
+// journal holds the run as last written, which resume and rollback read.
+func (r *runner) journalStopped(next string) error {
+	return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf("%v; %s", r.journalErr, next)}
 }
 
 // forward runs every step whose needs are met, at most Parallel at once,

@@ -214,9 +214,7 @@ func (r *runner) endRollback(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.journalErr != nil {
-		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf(
-			"%v; nothing more was undone. Make the journal writable again (free space on its file system), then `hamnflow rollback %s`",
-			r.journalErr, r.id)}
+		return r.journalStopped(fmt.Sprintf("nothing more was undone. Make the journal writable again (free space on its file system), then `hamnflow rollback %s`", r.id))
 	}
 	var st journal.RunStatus
 	var runErr error
@@ -238,17 +236,5 @@ func (r *runner) endRollback(ctx context.Context) error {
 	default:
 		st, msg = journal.RunRolledBack, "rolled back"
 	}
-	now := time.Now().UTC()
-	if err := r.recordLocked(func(run *journal.Run) {
-		run.Status, run.Message = st, msg
-		if st == journal.RunRolledBack {
-			run.EndedAt = now
-		}
-	}, journal.Event{Type: journal.EvRollbackEnded, Message: string(st) + ": " + msg}); err != nil {
-		return err
-	}
-	if runErr == nil {
-		return nil
-	}
-	return &RunError{RunID: r.id, Err: runErr, Msg: msg}
+	return r.closeLocked(journal.EvRollbackEnded, st, st == journal.RunRolledBack, runErr, msg)
 }

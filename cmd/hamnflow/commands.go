@@ -350,7 +350,7 @@ func validateCommand() *cli.Command {
 			var other []error
 			for _, name := range c.Args().Slice() {
 				// Without an inventory, a sample one stands in (below).
-				p, err := prepareWith(c, name, given)
+				p, err := prepareWith(c, name, given, false)
 				var diags workflow.Diagnostics
 				if errors.As(err, &diags) {
 					// Parameters without a value stop a run, not the
@@ -420,7 +420,7 @@ func prepareStandIn(c *cli.Context, name string) (*playbooks.Prepared, error) {
 			vals[p.Name] = "PARAM-" + p.Name
 		}
 	}
-	return prepareWith(c, name, vals)
+	return prepareWith(c, name, vals, false)
 }
 
 func playbooksCommand() *cli.Command {

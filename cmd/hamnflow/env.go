@@ -91,41 +91,37 @@ func parseSets(sets []string) (map[string]string, error) {
 	return out, nil
 }
 
-// prepare finds the playbook and inventory named on the command line. A
-// playbook that uses the inventory needs one: that is said once, not as a
-// diagnostic for every reference.
+// prepare finds the playbook and inventory named on the command line, for
+// a command that renders the steps (run, plan).
 func prepare(c *cli.Context, name string) (*playbooks.Prepared, error) {
 	given, err := parseSets(c.StringSlice("set"))
 	if err != nil {
 		return nil, err
 	}
-	if inventoryPath(c) == "" {
-		file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
-		if err != nil {
-			return nil, cli.Exit(err.Error(), exitBadInput)
-		}
-		if usesInventory.Match(text) {
-			return nil, cli.Exit(fmt.Sprintf("%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory), exitBadInput)
-		}
-	}
-	return prepareWith(c, name, given)
+	return prepareWith(c, name, given, true)
 }
 
 // usesInventory finds a template's or a foreach's reference to the inventory.
 var usesInventory = regexp.MustCompile(`(^|[^A-Za-z0-9_])\.?inv\.`)
 
-// prepareWith is prepare with the parameter values given.
-func prepareWith(c *cli.Context, name string, given map[string]string) (*playbooks.Prepared, error) {
+// prepareWith is prepare with the parameter values given. With needInv, a
+// playbook that uses the inventory, given none, is refused with one message
+// rather than a diagnostic for every reference (validate checks against a
+// sample inventory instead).
+func prepareWith(c *cli.Context, name string, given map[string]string, needInv bool) (*playbooks.Prepared, error) {
 	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
 	if err != nil {
 		return nil, cli.Exit(err.Error(), exitBadInput)
 	}
 	var invText []byte
 	invPath := inventoryPath(c)
-	if invPath != "" {
+	switch {
+	case invPath != "":
 		if invText, err = os.ReadFile(invPath); err != nil {
 			return nil, cli.Exit(fmt.Sprintf("read inventory: %v", err), exitBadInput)
 		}
+	case needInv && usesInventory.Match(text):
+		return nil, cli.Exit(fmt.Sprintf("%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory), exitBadInput)
 	}
 	return playbooks.Prepare(file, text, invPath, invText, given)
 }

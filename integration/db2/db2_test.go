@@ -84,12 +84,6 @@ func prepareStandby(t *testing.T, env *labtest.Env) {
 	env.Exec(t, "mn1", "rsync -a /install/ mn2:/install/ && rsync -a /etc/xcat/cfgloc mn2:/etc/xcat/cfgloc")
 }
 
-// holds says whether host has addr on an interface.
-func holds(t *testing.T, env *labtest.Env, host, addr string) bool {
-	t.Helper()
-	return strings.Contains(env.Exec(t, host, "ip -o -4 addr show"), " "+addr+"/")
-}
-
 // checkCallOrder fails unless the stand-in calls on host from index from
 // on hold each of want ("command args..."), in this order.
 func checkCallOrder(t *testing.T, env *labtest.Env, host string, from int, want ...string) {
@@ -257,7 +251,7 @@ func TestHADR(t *testing.T) {
 	}
 	waitHADR(t, env, "mn2", 10*time.Second, "Primary/Peer/Connected", healthy("Primary"))
 	waitHADR(t, env, "mn1", 10*time.Second, "Standby/Peer/Connected", healthy("Standby"))
-	if !holds(t, env, "mn2", lab.ClusterAddress) || holds(t, env, "mn1", lab.ClusterAddress) {
+	if !env.Holds(t, "mn2", lab.ClusterAddress) || env.Holds(t, "mn1", lab.ClusterAddress) {
 		t.Errorf("after failover mn2 must hold %s and mn1 not", lab.ClusterAddress)
 	}
 	checkCallOrder(t, env, "mn2", before, "xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf")
@@ -272,7 +266,7 @@ func TestHADR(t *testing.T) {
 	if n := fb.stepOutputs("reverse_sync")["count"]; n == "" {
 		t.Errorf("failback did not synchronise the files back with rsync: %v", fb.stepOutputs("reverse_sync"))
 	}
-	if !holds(t, env, "mn1", lab.ClusterAddress) || holds(t, env, "mn2", lab.ClusterAddress) {
+	if !env.Holds(t, "mn1", lab.ClusterAddress) || env.Holds(t, "mn2", lab.ClusterAddress) {
 		t.Errorf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
 	}
 	checkCallOrder(t, env, "mn1", before, "xcatd start", "makedns -n", "makedhcp -n", "makedhcp -a", "makeconservercf")

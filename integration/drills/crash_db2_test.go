@@ -111,7 +111,7 @@ func (d *drill) hadr(host string) (db2.HADRStatus, error) {
 // Connected).
 func (d *drill) waitHADR(host, role string) {
 	d.t.Helper()
-	eventually(d.t, 20*time.Second, func() string {
+	labtest.Eventually(d.t, 20*time.Second, func() string {
 		s, err := d.hadr(host)
 		if err == nil && len(s.Check(role)) == 0 {
 			return ""

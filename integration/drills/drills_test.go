@@ -70,23 +70,6 @@ func (d *drill) holds(host, addr string) int {
 	return strings.Count(d.env.Exec(d.t, host, "ip -o -4 addr show"), " "+addr+"/")
 }
 
-// eventually polls f until it returns "" or d is up, then fails with f's
-// last message.
-func eventually(t *testing.T, d time.Duration, f func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // lastRun is the run started last in the drill's journal.
 func (d *drill) lastRun() journal.Run {
 	d.t.Helper()

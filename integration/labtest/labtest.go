@@ -256,3 +256,26 @@ func (e *Env) JournalBytes(t testing.TB) []byte {
 	}
 	return b
 }
+
+// Holds says whether host has addr on one of its interfaces.
+func (e *Env) Holds(t testing.TB, host, addr string) bool {
+	t.Helper()
+	return strings.Contains(e.Exec(t, host, "ip -o -4 addr show"), " "+addr+"/")
+}
+
+// Eventually polls f until it returns "" or d is up, then fails the test
+// with f's last message.
+func Eventually(t testing.TB, d time.Duration, f func() string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

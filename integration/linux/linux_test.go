@@ -54,30 +54,6 @@ func psql(t *testing.T, env *labtest.Env, host, sql string) string {
 	return strings.TrimSpace(out)
 }
 
-// eventually polls f until it returns "" or the time is up, then fails
-// with f's last message.
-func eventually(t *testing.T, d time.Duration, f func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal(msg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// holds says whether host has addr on an interface.
-func holds(t *testing.T, env *labtest.Env, host, addr string) bool {
-	t.Helper()
-	out := env.Exec(t, host, "ip -o -4 addr show")
-	return strings.Contains(out, " "+addr+"/")
-}
-
 // prepareStandby: see labtest.Env.PrepareStandby.
 func prepareStandby(t *testing.T, env *labtest.Env) { env.PrepareStandby(t) }
 
@@ -180,7 +156,7 @@ func testPGSetup(t *testing.T, env *labtest.Env) {
 		t.Fatalf("mn2 after pg-setup: pg_is_in_recovery() = %q, want t", got)
 	}
 	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'written-on-mn1')")
-	eventually(t, 15*time.Second, func() string {
+	labtest.Eventually(t, 15*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		out, err := env.Lab.PSQL(ctx, "mn2", "SELECT status FROM nodelist WHERE node = 'cn100'")
@@ -205,7 +181,7 @@ func testFailover(t *testing.T, env *labtest.Env) {
 	if out := first; !strings.Contains(out, "someone still answers for "+lab.ClusterAddress+" (MAC "+mnMAC(t, env, "sn01")) {
 		t.Errorf("failover with a rogue holder: no refusal naming sn01's MAC:\n%s", out)
 	}
-	if holds(t, env, "mn2", lab.ClusterAddress) {
+	if env.Holds(t, "mn2", lab.ClusterAddress) {
 		t.Fatalf("mn2 took %s while sn01 answered for it", lab.ClusterAddress)
 	}
 	m := runID.FindStringSubmatch(r.Stderr)
@@ -232,10 +208,10 @@ func testFailover(t *testing.T, env *labtest.Env) {
 	if out, err := op(t, env, "arping", "-c", "2", "-w", "3", "-i", "eth0", lab.ClusterAddress); err != nil || !strings.Contains(strings.ToLower(out), mnMAC(t, env, "mn2")) {
 		t.Errorf("arping %s from op: want replies from mn2 (%s): %v\n%s", lab.ClusterAddress, mnMAC(t, env, "mn2"), err, out)
 	}
-	if holds(t, env, "mn1", lab.ClusterAddress) {
+	if env.Holds(t, "mn1", lab.ClusterAddress) {
 		t.Errorf("mn1 still holds %s after failover", lab.ClusterAddress)
 	}
-	if !holds(t, env, "mn2", lab.ClusterAddress) {
+	if !env.Holds(t, "mn2", lab.ClusterAddress) {
 		t.Errorf("mn2 does not hold %s after failover", lab.ClusterAddress)
 	}
 	// The data: rows from before the failover are on mn2, which now takes writes.
@@ -267,14 +243,14 @@ func testFailback(t *testing.T, env *labtest.Env) {
 	if !strings.Contains(r.Combined(), "rejoin_primary | method=rewind") {
 		t.Errorf("failback did not rewind mn1 (pg-setup sets wal_log_hints):\n%s", r)
 	}
-	if !holds(t, env, "mn1", lab.ClusterAddress) || holds(t, env, "mn2", lab.ClusterAddress) {
+	if !env.Holds(t, "mn1", lab.ClusterAddress) || env.Holds(t, "mn2", lab.ClusterAddress) {
 		t.Errorf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
 	}
 	if got := psql(t, env, "mn1", "SELECT string_agg(node, ',' ORDER BY node) FROM nodelist WHERE node IN ('cn100', 'cn101')"); got != "cn100,cn101" {
 		t.Errorf("rows on mn1 after failback: %q, want cn100,cn101", got)
 	}
 	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn102', 'compute,all', 'after-failback')")
-	eventually(t, 15*time.Second, func() string {
+	labtest.Eventually(t, 15*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		out, err := env.Lab.PSQL(ctx, "mn2", "SELECT pg_is_in_recovery(), (SELECT count(*) FROM nodelist WHERE node = 'cn102')")
@@ -288,7 +264,7 @@ func testFailback(t *testing.T, env *labtest.Env) {
 // testSwitchover moves the cluster from mn1 to mn2 in two planned halves.
 func testSwitchover(t *testing.T, env *labtest.Env) {
 	env.MustRun(t, 0, "run", "deactivate", "--yes")
-	if holds(t, env, "mn1", lab.ClusterAddress) {
+	if env.Holds(t, "mn1", lab.ClusterAddress) {
 		t.Fatalf("mn1 holds %s after deactivate", lab.ClusterAddress)
 	}
 	psqlUp := func(host string) bool {
@@ -301,14 +277,14 @@ func testSwitchover(t *testing.T, env *labtest.Env) {
 		t.Fatalf("PostgreSQL still answers on mn1 after deactivate")
 	}
 	env.MustRun(t, 0, "run", "activate", "--yes")
-	if !holds(t, env, "mn2", lab.ClusterAddress) {
+	if !env.Holds(t, "mn2", lab.ClusterAddress) {
 		t.Errorf("mn2 does not hold %s after activate", lab.ClusterAddress)
 	}
 	if got := psql(t, env, "mn2", "SELECT pg_is_in_recovery(), count(*) FROM nodelist WHERE node IN ('cn100', 'cn101', 'cn102')"); got != "f|3" {
 		t.Errorf("mn2 after activate: %q, want a primary with the 3 rows", got)
 	}
 	psql(t, env, "mn2", "INSERT INTO nodelist VALUES ('cn103', 'compute,all', 'after-switchover')")
-	eventually(t, 15*time.Second, func() string {
+	labtest.Eventually(t, 15*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		out, err := env.Lab.PSQL(ctx, "mn1", "SELECT pg_is_in_recovery(), (SELECT count(*) FROM nodelist WHERE node = 'cn103')")
@@ -368,7 +344,7 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 	env.Exec(t, "mn2", "sed -i 's/host="+lab.ClusterAddress+"/host="+mn1+"/' /etc/xcat/cfgloc")
 	env.MustRun(t, 0, "run", "pg-setup", "--yes")
 	psql(t, env, "mn1", "INSERT INTO nodelist VALUES ('cn200', 'compute,all', 'before-crash')")
-	eventually(t, 15*time.Second, func() string {
+	labtest.Eventually(t, 15*time.Second, func() string {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if out, _ := env.Lab.PSQL(ctx, "mn2", "SELECT count(*) FROM nodelist WHERE node = 'cn200'"); strings.TrimSpace(out) != "1" {
@@ -394,7 +370,7 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 			t.Errorf("failover output lacks %q:\n%s", want, out)
 		}
 	}
-	if !holds(t, env, "mn2", mn1) {
+	if !env.Holds(t, "mn2", mn1) {
 		t.Errorf("mn2 does not hold mn1's address %s", mn1)
 	}
 	if got := strings.TrimSpace(env.Exec(t, "mn2", "hostname; cat /etc/hostname")); got != "mn1\nmn1" {

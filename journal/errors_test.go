@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -20,10 +21,10 @@ func realJournal(tb testing.TB) string {
 	tb.Helper()
 	j := newJournal(tb)
 	for i := range 12 {
-		r := mustCreate(tb, j, Run{Playbook: "failover", Cluster: "lab1"})
+		r := mustCreate(tb, j, workflow.Run{Playbook: "failover", Cluster: "lab1"})
 		for s := range 10 {
-			ev := Event{Type: EvStepSucceeded, Step: fmt.Sprint("step", s), Stdout: strings.Repeat(fmt.Sprint(i), 200*s)}
-			if _, err := j.Append(r.ID, func(r *Run) { r.Done++ }, ev); err != nil {
+			ev := workflow.Event{Type: workflow.EvStepSucceeded, Step: fmt.Sprint("step", s), Stdout: strings.Repeat(fmt.Sprint(i), 200*s)}
+			if _, err := j.Append(r.ID, func(r *workflow.Run) { r.Done++ }, ev); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -163,7 +164,7 @@ func TestNoWriteToDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := j.Runs(Filter{Limit: 1})
+	rs, err := j.Runs(workflow.Filter{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,20 +173,20 @@ func TestNoWriteToDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := fileSum(t, j.Path())
-	if _, err := j.Append(rs[0].ID, nil, Event{Type: EvNote}); !errors.Is(err, ErrCorrupt) {
+	if _, err := j.Append(rs[0].ID, nil, workflow.Event{Type: workflow.EvNote}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Append to truncated journal: %v", err)
 	}
-	if _, err := j.CreateRun(Run{}, Source{}); !errors.Is(err, ErrCorrupt) {
+	if _, err := j.CreateRun(workflow.Run{}, workflow.Source{}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("CreateRun in truncated journal: %v", err)
 	}
-	if _, err := j.Runs(Filter{}); !errors.Is(err, ErrCorrupt) {
+	if _, err := j.Runs(workflow.Filter{}); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Runs of truncated journal: %v", err)
 	}
 	if fileSum(t, j.Path()) != before {
 		t.Error("the damaged journal was modified")
 	}
 	os.Truncate(j.Path(), 0)
-	if _, err := j.Append(rs[0].ID, nil, Event{Type: EvNote}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is empty") {
+	if _, err := j.Append(rs[0].ID, nil, workflow.Event{Type: workflow.EvNote}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "is empty") {
 		t.Errorf("Append to emptied journal: %v", err)
 	}
 	if fi, _ := os.Stat(j.Path()); fi.Size() != 0 {
@@ -225,7 +226,7 @@ func TestDamagedNoPanic(t *testing.T) {
 		j, err := Open(path)
 		errs = append(errs, err)
 		if err == nil {
-			rs, err := j.Runs(Filter{})
+			rs, err := j.Runs(workflow.Filter{})
 			errs = append(errs, err)
 			for _, r := range rs {
 				_, err1 := j.Run(r.ID)

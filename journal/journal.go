@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io/fs"
 	"os"
 	"strings"
@@ -25,6 +26,9 @@ type Journal struct {
 	readTimeout  time.Duration // how long a read waits for a writer
 	writeTimeout time.Duration // how long a write waits for other processes
 }
+
+// The bbolt journal is the engine's default store.
+var _ workflow.Store = (*Journal)(nil)
 
 // Open opens the journal at path, creating it (and its parent directories,
 // mode 0700; the file gets mode 0600) if it does not exist. An existing file
@@ -56,7 +60,7 @@ func (j *Journal) Path() string { return j.path }
 // CreateRun records a new run and its source in one committed transaction.
 // It assigns r.ID if empty (see NewRunID) and sets StartedAt and UpdatedAt
 // if zero, and returns the run as stored.
-func (j *Journal) CreateRun(r Run, src Source) (Run, error) {
+func (j *Journal) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, error) {
 	now := now()
 	if r.StartedAt.IsZero() {
 		r.StartedAt = now
@@ -86,7 +90,7 @@ func (j *Journal) CreateRun(r Run, src Source) (Run, error) {
 		return err
 	})
 	if err != nil {
-		return Run{}, fmt.Errorf("create run in %s: %w", j.path, err)
+		return workflow.Run{}, fmt.Errorf("create run in %s: %w", j.path, err)
 	}
 	return r, nil
 }
@@ -96,13 +100,13 @@ func (j *Journal) CreateRun(r Run, src Source) (Run, error) {
 // fsynced before Append returns. It assigns each event its Seq (1-based per
 // run, continuing the log) and its Time if zero, sets the run's UpdatedAt,
 // and returns the events as stored. update must not change the run's ID.
-func (j *Journal) Append(runID string, update func(*Run), evs ...Event) ([]Event, error) {
-	out := make([]Event, len(evs))
+func (j *Journal) Append(runID string, update func(*workflow.Run), evs ...workflow.Event) ([]workflow.Event, error) {
+	out := make([]workflow.Event, len(evs))
 	var userPanic any // a panic in update is the caller's, not a damaged file
 	err := j.update(func(tx *bolt.Tx) error {
 		key := []byte(runID)
 		runs := tx.Bucket(runsBucket)
-		var r Run
+		var r workflow.Run
 		if err := getJSON(j.path, runs, key, &r); err != nil {
 			return err
 		}
@@ -143,10 +147,10 @@ func (j *Journal) Append(runID string, update func(*Run), evs ...Event) ([]Event
 	return out, nil
 }
 
-// Run returns the summary of run id, which may be given as a unique prefix
+// workflow.Run returns the summary of run id, which may be given as a unique prefix
 // of at least 4 characters.
-func (j *Journal) Run(id string) (Run, error) {
-	var r Run
+func (j *Journal) Run(id string) (workflow.Run, error) {
+	var r workflow.Run
 	err := j.view(func(tx *bolt.Tx) error {
 		key, err := j.resolve(tx, id)
 		if err != nil {
@@ -155,14 +159,14 @@ func (j *Journal) Run(id string) (Run, error) {
 		return getJSON(j.path, tx.Bucket(runsBucket), key, &r)
 	})
 	if err != nil {
-		return Run{}, fmt.Errorf("read run %s: %w", id, err)
+		return workflow.Run{}, fmt.Errorf("read run %s: %w", id, err)
 	}
 	return r, nil
 }
 
-// Source returns what run id (or a unique prefix of it) started from.
-func (j *Journal) Source(id string) (Source, error) {
-	var s Source
+// workflow.Source returns what run id (or a unique prefix of it) started from.
+func (j *Journal) Source(id string) (workflow.Source, error) {
+	var s workflow.Source
 	err := j.view(func(tx *bolt.Tx) error {
 		key, err := j.resolve(tx, id)
 		if err != nil {
@@ -174,14 +178,14 @@ func (j *Journal) Source(id string) (Source, error) {
 		return getJSON(j.path, tx.Bucket(srcBucket), key, &s)
 	})
 	if err != nil {
-		return Source{}, fmt.Errorf("read source of run %s: %w", id, err)
+		return workflow.Source{}, fmt.Errorf("read source of run %s: %w", id, err)
 	}
 	return s, nil
 }
 
 // Events returns the log of run id (or a unique prefix of it), in order.
-func (j *Journal) Events(id string) ([]Event, error) {
-	var evs []Event
+func (j *Journal) Events(id string) ([]workflow.Event, error) {
+	var evs []workflow.Event
 	err := j.view(func(tx *bolt.Tx) error {
 		key, err := j.resolve(tx, id)
 		if err != nil {
@@ -191,9 +195,9 @@ func (j *Journal) Events(id string) ([]Event, error) {
 		if log == nil {
 			return corrupt(j.path, fmt.Sprintf("run %s has no event log", key))
 		}
-		evs = make([]Event, 0, log.Sequence())
+		evs = make([]workflow.Event, 0, log.Sequence())
 		return log.ForEach(func(k, v []byte) error {
-			var ev Event
+			var ev workflow.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return corrupt(j.path, fmt.Sprintf("event %x of run %s: %v", k, key, err))
 			}
@@ -209,16 +213,16 @@ func (j *Journal) Events(id string) ([]Event, error) {
 
 // Runs returns the runs that match f, newest first (by id, that is by start
 // time to the second), at most f.Limit of them if it is positive.
-func (j *Journal) Runs(f Filter) ([]Run, error) {
-	var rs []Run
+func (j *Journal) Runs(f workflow.Filter) ([]workflow.Run, error) {
+	var rs []workflow.Run
 	err := j.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(runsBucket).Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var r Run
+			var r workflow.Run
 			if err := json.Unmarshal(v, &r); err != nil {
 				return corrupt(j.path, fmt.Sprintf("run %s: %v", k, err))
 			}
-			if !f.match(&r) {
+			if !f.Match(&r) {
 				continue
 			}
 			rs = append(rs, r)
@@ -234,15 +238,7 @@ func (j *Journal) Runs(f Filter) ([]Run, error) {
 	return rs, nil
 }
 
-// match reports whether r passes the filter.
-func (f *Filter) match(r *Run) bool {
-	return (f.Playbook == "" || r.Playbook == f.Playbook) &&
-		(f.Cluster == "" || r.Cluster == f.Cluster) &&
-		(f.Status == "" || r.Status == f.Status) &&
-		(f.Since.IsZero() || !r.StartedAt.Before(f.Since))
-}
-
-// minPrefix is the shortest run id prefix that Run, Source and Events accept.
+// minPrefix is the shortest run id prefix that workflow.Run, workflow.Source and Events accept.
 const minPrefix = 4
 
 // resolve returns the key of run id, or of the one run whose id starts with
@@ -286,7 +282,7 @@ func NewRunID(t time.Time) string {
 func now() time.Time { return time.Now().UTC().Round(0) }
 
 // call calls update(r) and returns what it panicked with, if anything.
-func call(update func(*Run), r *Run) (p any) {
+func call(update func(*workflow.Run), r *workflow.Run) (p any) {
 	defer func() { p = recover() }()
 	update(r)
 	return nil

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"github.com/hamnflow/hamnflow/workflow"
 	"testing"
 )
 
@@ -8,8 +9,8 @@ import (
 // (twice per step: started, then succeeded or failed).
 func BenchmarkAppend(b *testing.B) {
 	j := newJournal(b)
-	r := mustCreate(b, j, Run{})
-	ev := Event{Type: EvStepStarted, Step: "stop-services", Host: "mn1", Command: "systemctl stop xcatd"}
+	r := mustCreate(b, j, workflow.Run{})
+	ev := workflow.Event{Type: workflow.EvStepStarted, Step: "stop-services", Host: "mn1", Command: "systemctl stop xcatd"}
 	for b.Loop() {
 		if _, err := j.Append(r.ID, nil, ev); err != nil {
 			b.Fatal(err)
@@ -20,11 +21,11 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendUpdate appends an event and updates the run summary.
 func BenchmarkAppendUpdate(b *testing.B) {
 	j := newJournal(b)
-	r := mustCreate(b, j, Run{Steps: 1 << 30})
+	r := mustCreate(b, j, workflow.Run{Steps: 1 << 30})
 	exit := 0
-	ev := Event{Type: EvStepSucceeded, Step: "stop-services", Host: "mn1", Exit: &exit, Stdout: "ok\n"}
+	ev := workflow.Event{Type: workflow.EvStepSucceeded, Step: "stop-services", Host: "mn1", Exit: &exit, Stdout: "ok\n"}
 	for b.Loop() {
-		if _, err := j.Append(r.ID, func(r *Run) { r.Done++ }, ev); err != nil {
+		if _, err := j.Append(r.ID, func(r *workflow.Run) { r.Done++ }, ev); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -36,7 +37,7 @@ func BenchmarkRuns10k(b *testing.B) {
 	j := newJournal(b)
 	bulkRuns(b, j, 10000, 4096, 20)
 	for b.Loop() {
-		rs, err := j.Runs(Filter{})
+		rs, err := j.Runs(workflow.Filter{})
 		if err != nil || len(rs) != 10000 {
 			b.Fatal(len(rs), err)
 		}
@@ -49,7 +50,7 @@ func BenchmarkRuns10kLimit20(b *testing.B) {
 	j := newJournal(b)
 	bulkRuns(b, j, 10000, 4096, 20)
 	for b.Loop() {
-		if rs, err := j.Runs(Filter{Limit: 20}); err != nil || len(rs) != 20 {
+		if rs, err := j.Runs(workflow.Filter{Limit: 20}); err != nil || len(rs) != 20 {
 			b.Fatal(len(rs), err)
 		}
 	}
@@ -83,8 +84,8 @@ func BenchmarkRun(b *testing.B) {
 func BenchmarkAppend10k(b *testing.B) {
 	j := newJournal(b)
 	bulkRuns(b, j, 10000, 4096, 20)
-	r := mustCreate(b, j, Run{})
-	ev := Event{Type: EvStepStarted, Step: "stop-services", Host: "mn1", Command: "systemctl stop xcatd"}
+	r := mustCreate(b, j, workflow.Run{})
+	ev := workflow.Event{Type: workflow.EvStepStarted, Step: "stop-services", Host: "mn1", Command: "systemctl stop xcatd"}
 	for b.Loop() {
 		if _, err := j.Append(r.ID, nil, ev); err != nil {
 			b.Fatal(err)

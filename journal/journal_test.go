@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,9 +27,9 @@ func newJournal(tb testing.TB) *Journal {
 	return j
 }
 
-func mustCreate(tb testing.TB, j *Journal, r Run) Run {
+func mustCreate(tb testing.TB, j *Journal, r workflow.Run) workflow.Run {
 	tb.Helper()
-	r, err := j.CreateRun(r, Source{PlaybookPath: "failover.yaml", PlaybookText: "steps: []\n"})
+	r, err := j.CreateRun(r, workflow.Source{PlaybookPath: "failover.yaml", PlaybookText: "steps: []\n"})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,17 +46,17 @@ func bulkRuns(tb testing.TB, j *Journal, n, srcSize, evs int) []string {
 	err := j.update(func(tx *bolt.Tx) error {
 		for i := range n {
 			t := start.Add(time.Duration(i) * time.Second)
-			r := Run{
+			r := workflow.Run{
 				ID: NewRunID(t), Playbook: fmt.Sprintf("pb%d", i%3), Cluster: fmt.Sprintf("lab%d", i%5),
-				Status: RunSucceeded, StartedAt: t, UpdatedAt: t, EndedAt: t.Add(time.Minute),
-				By: Who{User: "alice", Host: "opshost"}, PID: 4242, Params: map[string]string{"target": "mn2"},
+				Status: workflow.RunSucceeded, StartedAt: t, UpdatedAt: t, EndedAt: t.Add(time.Minute),
+				By: workflow.Who{User: "alice", Host: "opshost"}, PID: 4242, Params: map[string]string{"target": "mn2"},
 				Steps: 12, Done: 12,
 			}
 			ids[i] = r.ID
 			if err := putJSON(tx.Bucket(runsBucket), []byte(r.ID), r); err != nil {
 				return err
 			}
-			if err := putJSON(tx.Bucket(srcBucket), []byte(r.ID), Source{PlaybookPath: "pb.yaml", PlaybookText: text}); err != nil {
+			if err := putJSON(tx.Bucket(srcBucket), []byte(r.ID), workflow.Source{PlaybookPath: "pb.yaml", PlaybookText: text}); err != nil {
 				return err
 			}
 			log, err := tx.Bucket(eventsBucket).CreateBucket([]byte(r.ID))
@@ -64,7 +65,7 @@ func bulkRuns(tb testing.TB, j *Journal, n, srcSize, evs int) []string {
 			}
 			for s := range evs {
 				seq, _ := log.NextSequence()
-				ev := Event{Seq: seq, Time: t, Type: EvStepOutput, Step: fmt.Sprintf("step%d", s), Stdout: "ok\n"}
+				ev := workflow.Event{Seq: seq, Time: t, Type: workflow.EvStepOutput, Step: fmt.Sprintf("step%d", s), Stdout: "ok\n"}
 				if err := putJSON(log, seqKey(seq), ev); err != nil {
 					return err
 				}
@@ -107,9 +108,9 @@ func TestOpenCreates(t *testing.T) {
 
 func TestLayout(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{Playbook: "failover", Cluster: "lab1"})
+	r := mustCreate(t, j, workflow.Run{Playbook: "failover", Cluster: "lab1"})
 	for range 3 {
-		if _, err := j.Append(r.ID, nil, Event{Type: EvNote}); err != nil {
+		if _, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,14 +130,14 @@ func TestLayout(t *testing.T) {
 		if got := string(m.Get([]byte("version"))); got != fmt.Sprint(FormatVersion) {
 			t.Errorf("version = %q", got)
 		}
-		var got Run
+		var got workflow.Run
 		if err := json.Unmarshal(tx.Bucket([]byte("runs")).Get([]byte(r.ID)), &got); err != nil || got.Cluster != "lab1" {
 			t.Errorf("run summary = %+v, %v", got, err)
 		}
 		if strings.Contains(string(tx.Bucket([]byte("runs")).Get([]byte(r.ID))), "steps: []") {
 			t.Error("run summary holds the source")
 		}
-		var src Source
+		var src workflow.Source
 		if err := json.Unmarshal(tx.Bucket([]byte("sources")).Get([]byte(r.ID)), &src); err != nil || src.PlaybookText != "steps: []\n" {
 			t.Errorf("source = %+v, %v", src, err)
 		}
@@ -161,7 +162,7 @@ func TestLayout(t *testing.T) {
 func TestCreateRun(t *testing.T) {
 	j := newJournal(t)
 	before := time.Now()
-	r := mustCreate(t, j, Run{Playbook: "failover", Cluster: "lab1", Status: RunRunning})
+	r := mustCreate(t, j, workflow.Run{Playbook: "failover", Cluster: "lab1", Status: workflow.RunRunning})
 	if !regexp.MustCompile(`^\d{8}-\d{6}-[0-9a-f]{4}$`).MatchString(r.ID) {
 		t.Errorf("id %q does not look like 20261125-200102-7f3a", r.ID)
 	}
@@ -170,16 +171,16 @@ func TestCreateRun(t *testing.T) {
 	}
 	got, err := j.Run(r.ID)
 	if err != nil || !reflect.DeepEqual(got, r) {
-		t.Errorf("Run = %+v, %v; want %+v", got, err, r)
+		t.Errorf("workflow.Run = %+v, %v; want %+v", got, err, r)
 	}
 	src, err := j.Source(r.ID)
 	if err != nil || src.PlaybookPath != "failover.yaml" {
-		t.Errorf("Source = %+v, %v", src, err)
+		t.Errorf("workflow.Source = %+v, %v", src, err)
 	}
 	if evs, err := j.Events(r.ID); err != nil || len(evs) != 0 {
 		t.Errorf("Events = %v, %v", evs, err)
 	}
-	if _, err := j.CreateRun(Run{ID: r.ID}, Source{}); err == nil || !strings.Contains(err.Error(), "already exists") {
+	if _, err := j.CreateRun(workflow.Run{ID: r.ID}, workflow.Source{}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("duplicate id: %v", err)
 	}
 }
@@ -189,7 +190,7 @@ func TestRunIDsUnique(t *testing.T) {
 	at := time.Date(2026, 11, 25, 20, 1, 2, 0, time.UTC)
 	seen := map[string]bool{}
 	for range 300 { // same second: forces collisions of the 4 hex digits
-		r := mustCreate(t, j, Run{StartedAt: at})
+		r := mustCreate(t, j, workflow.Run{StartedAt: at})
 		if seen[r.ID] {
 			t.Fatalf("duplicate id %s", r.ID)
 		}
@@ -205,15 +206,15 @@ func TestRunIDsUnique(t *testing.T) {
 
 func TestAppend(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{Playbook: "failover", Steps: 2})
+	r := mustCreate(t, j, workflow.Run{Playbook: "failover", Steps: 2})
 	exit := 0
 	at := time.Date(2026, 11, 25, 20, 1, 2, 0, time.UTC)
-	got1, err := j.Append(r.ID, func(r *Run) { r.Done++; r.ID = "hijack" },
-		Event{Type: EvStepStarted, Step: "a"}, Event{Type: EvStepSucceeded, Step: "a", Exit: &exit, Time: at})
+	got1, err := j.Append(r.ID, func(r *workflow.Run) { r.Done++; r.ID = "hijack" },
+		workflow.Event{Type: workflow.EvStepStarted, Step: "a"}, workflow.Event{Type: workflow.EvStepSucceeded, Step: "a", Exit: &exit, Time: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got2, err := j.Append(r.ID, nil, Event{Type: EvStepStarted, Step: "b"})
+	got2, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvStepStarted, Step: "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestAppend(t *testing.T) {
 	if run.Done != 1 || run.ID != r.ID || !run.UpdatedAt.After(r.UpdatedAt) && !run.UpdatedAt.Equal(r.UpdatedAt) {
 		t.Errorf("run after append = %+v", run)
 	}
-	if _, err := j.Append("20990101-000000-0000", nil, Event{Type: EvNote}); !errors.Is(err, ErrNotFound) {
+	if _, err := j.Append("20990101-000000-0000", nil, workflow.Event{Type: workflow.EvNote}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("append to missing run: %v", err)
 	}
 }
@@ -249,9 +250,9 @@ func TestAppend(t *testing.T) {
 // any other reader at once (write-ahead: committed before return).
 func TestAppendCommitted(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{})
+	r := mustCreate(t, j, workflow.Run{})
 	for i := 1; i <= 20; i++ {
-		if _, err := j.Append(r.ID, func(r *Run) { r.Done = i }, Event{Type: EvNote}); err != nil {
+		if _, err := j.Append(r.ID, func(r *workflow.Run) { r.Done = i }, workflow.Event{Type: workflow.EvNote}); err != nil {
 			t.Fatal(err)
 		}
 		db, err := bolt.Open(j.Path(), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -259,7 +260,7 @@ func TestAppendCommitted(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		var run Run
+		var run workflow.Run
 		db.View(func(tx *bolt.Tx) error {
 			n = tx.Bucket(eventsBucket).Bucket([]byte(r.ID)).Stats().KeyN
 			return json.Unmarshal(tx.Bucket(runsBucket).Get([]byte(r.ID)), &run)
@@ -276,13 +277,13 @@ func TestRunsFilter(t *testing.T) {
 	base := time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 	var want []string
 	for i := range 6 {
-		r := mustCreate(t, j, Run{
+		r := mustCreate(t, j, workflow.Run{
 			Playbook: []string{"failover", "failback"}[i%2], Cluster: []string{"lab1", "lab2", "lab3"}[i%3],
-			Status: []RunStatus{RunSucceeded, RunFailed}[i/3], StartedAt: base.Add(time.Duration(i) * time.Minute),
+			Status: []workflow.RunStatus{workflow.RunSucceeded, workflow.RunFailed}[i/3], StartedAt: base.Add(time.Duration(i) * time.Minute),
 		})
 		want = append([]string{r.ID}, want...)
 	}
-	ids := func(f Filter) []string {
+	ids := func(f workflow.Filter) []string {
 		rs, err := j.Runs(f)
 		if err != nil {
 			t.Fatal(err)
@@ -295,17 +296,17 @@ func TestRunsFilter(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		f    Filter
+		f    workflow.Filter
 		want []string
 	}{
-		{"all newest first", Filter{}, want},
-		{"limit", Filter{Limit: 2}, want[:2]},
-		{"playbook", Filter{Playbook: "failback"}, []string{want[0], want[2], want[4]}},
-		{"cluster", Filter{Cluster: "lab1"}, []string{want[2], want[5]}},
-		{"status", Filter{Status: RunFailed}, want[:3]},
-		{"since", Filter{Since: base.Add(4 * time.Minute)}, want[:2]},
-		{"combined", Filter{Playbook: "failover", Status: RunSucceeded, Limit: 1}, []string{want[3]}},
-		{"none", Filter{Cluster: "nope"}, nil},
+		{"all newest first", workflow.Filter{}, want},
+		{"limit", workflow.Filter{Limit: 2}, want[:2]},
+		{"playbook", workflow.Filter{Playbook: "failback"}, []string{want[0], want[2], want[4]}},
+		{"cluster", workflow.Filter{Cluster: "lab1"}, []string{want[2], want[5]}},
+		{"status", workflow.Filter{Status: workflow.RunFailed}, want[:3]},
+		{"since", workflow.Filter{Since: base.Add(4 * time.Minute)}, want[:2]},
+		{"combined", workflow.Filter{Playbook: "failover", Status: workflow.RunSucceeded, Limit: 1}, []string{want[3]}},
+		{"none", workflow.Filter{Cluster: "nope"}, nil},
 	} {
 		if got := ids(tc.f); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
@@ -316,9 +317,9 @@ func TestRunsFilter(t *testing.T) {
 func TestRunPrefix(t *testing.T) {
 	j := newJournal(t)
 	for _, id := range []string{"20261125-200102-aaaa", "20261125-200102-aaab", "20261126-080000-1234"} {
-		mustCreate(t, j, Run{ID: id})
+		mustCreate(t, j, workflow.Run{ID: id})
 	}
-	if _, err := j.Append("20261126-080000-1234", nil, Event{Type: EvNote}); err != nil {
+	if _, err := j.Append("20261126-080000-1234", nil, workflow.Event{Type: workflow.EvNote}); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := j.Run("20261126"); err != nil || r.ID != "20261126-080000-1234" {
@@ -355,7 +356,7 @@ func TestRuns10kFast(t *testing.T) {
 	best := time.Hour
 	for range 5 {
 		start := time.Now()
-		rs, err := j.Runs(Filter{})
+		rs, err := j.Runs(workflow.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,12 +375,12 @@ func TestRuns10kFast(t *testing.T) {
 // serialise goroutines of one process.
 func TestConcurrentGoroutines(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{})
+	r := mustCreate(t, j, workflow.Run{})
 	errc := make(chan error, 8)
 	for range 4 {
 		go func() {
 			for range 25 {
-				if _, err := j.Append(r.ID, func(r *Run) { r.Done++ }, Event{Type: EvNote}); err != nil {
+				if _, err := j.Append(r.ID, func(r *workflow.Run) { r.Done++ }, workflow.Event{Type: workflow.EvNote}); err != nil {
 					errc <- err
 					return
 				}
@@ -412,19 +413,19 @@ func TestConcurrentGoroutines(t *testing.T) {
 // passed on, not taken for a damaged journal, and that nothing is written.
 func TestAppendUpdatePanics(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{})
+	r := mustCreate(t, j, workflow.Run{})
 	func() {
 		defer func() {
 			if p := recover(); p != "boom" {
 				t.Errorf("recovered %v, want the caller's panic", p)
 			}
 		}()
-		j.Append(r.ID, func(*Run) { panic("boom") }, Event{Type: EvNote})
+		j.Append(r.ID, func(*workflow.Run) { panic("boom") }, workflow.Event{Type: workflow.EvNote})
 	}()
 	if evs, err := j.Events(r.ID); err != nil || len(evs) != 0 {
 		t.Errorf("after the panic: %d events, %v", len(evs), err)
 	}
-	if _, err := j.Append(r.ID, nil, Event{Type: EvNote}); err != nil {
+	if _, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err != nil {
 		t.Errorf("journal unusable after the panic: %v", err)
 	}
 }
@@ -435,7 +436,7 @@ func TestAppendUpdatePanics(t *testing.T) {
 func TestBusy(t *testing.T) {
 	j := newJournal(t)
 	j.readTimeout, j.writeTimeout = 200*time.Millisecond, 300*time.Millisecond
-	r := mustCreate(t, j, Run{})
+	r := mustCreate(t, j, workflow.Run{})
 	f, err := os.Open(j.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -445,20 +446,20 @@ func TestBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = j.Runs(Filter{})
+	_, err = j.Runs(workflow.Filter{})
 	if took := time.Since(start); took < 200*time.Millisecond || took > 2*time.Second {
 		t.Errorf("read gave up after %v", took)
 	}
 	if err == nil || !strings.Contains(err.Error(), "is busy") || !strings.Contains(err.Error(), "fuser") {
 		t.Errorf("read of a busy journal: %v", err)
 	}
-	if _, err := j.Append(r.ID, nil, Event{Type: EvNote}); err == nil || !strings.Contains(err.Error(), "is busy") {
+	if _, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err == nil || !strings.Contains(err.Error(), "is busy") {
 		t.Errorf("append to a busy journal: %v", err)
 	}
 
 	// A brief hold is waited out.
 	time.AfterFunc(100*time.Millisecond, func() { f.Close() })
-	if _, err := j.Append(r.ID, nil, Event{Type: EvNote}); err != nil {
+	if _, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err != nil {
 		t.Errorf("append after a brief wait: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"strings"
 	"time"
@@ -14,45 +15,19 @@ import (
 )
 
 // Lock is a held per-cluster run lock: an flock on a file next to the
-// journal that holds the Holder as JSON. The kernel releases it when the
+// journal that holds the workflow.Holder as JSON. The kernel releases it when the
 // holding process exits, however it exits, so it is never stale.
 type Lock struct {
 	f       *os.File
 	path    string
 	cluster string
-	holder  Holder
-}
-
-// LockedError says that another process holds a cluster's run lock.
-type LockedError struct {
-	Cluster string
-	Holder  Holder // zero if its record could not be read
-	Path    string // the lock file
-}
-
-func (e *LockedError) Error() string {
-	h := e.Holder
-	var b strings.Builder
-	fmt.Fprintf(&b, "cluster %s is being worked on by ", e.Cluster)
-	if h.PID == 0 {
-		fmt.Fprintf(&b, "another hamnflow process (no holder recorded in %s yet); wait for it to end, and find it with `fuser %s`", e.Path, e.Path)
-		return b.String()
-	}
-	if h.RunID != "" {
-		fmt.Fprintf(&b, "run %s of ", h.RunID)
-	}
-	fmt.Fprintf(&b, "%s@%s (pid %d)", h.User, h.Host, h.PID)
-	if !h.Since.IsZero() {
-		fmt.Fprintf(&b, " since %s", h.Since.UTC().Format(time.RFC3339))
-	}
-	fmt.Fprintf(&b, "; wait for it to end or, if that process is gone or hung, make sure pid %d no longer runs on %s (stop it if it hangs) and retry: the lock %s is released as soon as its process exits", h.PID, h.Host, e.Path)
-	return b.String()
+	holder  workflow.Holder
 }
 
 // Lock takes the run lock of cluster without waiting, and records h (with
 // its PID and Since filled in if zero) in the lock file. If another process
-// holds the lock it returns a *LockedError naming that process.
-func (j *Journal) Lock(cluster string, h Holder) (*Lock, error) {
+// holds the lock it returns a *workflow.LockedError naming that process.
+func (j *Journal) Lock(cluster string, h workflow.Holder) (workflow.Lock, error) {
 	if cluster == "" {
 		return nil, errors.New("lock: no cluster name given")
 	}
@@ -64,7 +39,7 @@ func (j *Journal) Lock(cluster string, h Holder) (*Lock, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		defer f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, &LockedError{Cluster: cluster, Holder: readHolder(f), Path: path}
+			return nil, &workflow.LockedError{Cluster: cluster, Holder: readHolder(f), Path: path}
 		}
 		return nil, fmt.Errorf("lock cluster %s with %s: %w", cluster, path, err)
 	}
@@ -129,17 +104,17 @@ func (l *Lock) write() error {
 
 // readHolder reads the holder record of a lock held by someone else. It
 // retries briefly in case it caught the holder writing it.
-func readHolder(f *os.File) Holder {
+func readHolder(f *os.File) workflow.Holder {
 	buf := make([]byte, 4096)
 	for range 5 {
 		n, _ := f.ReadAt(buf, 0)
-		var h Holder
+		var h workflow.Holder
 		if json.Unmarshal(buf[:n], &h) == nil && h.PID != 0 {
 			return h
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return Holder{}
+	return workflow.Holder{}
 }
 
 // lockName makes a cluster name safe for a file name; a name that needed

@@ -3,6 +3,7 @@ package journal
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 func TestLock(t *testing.T) {
 	j := newJournal(t)
 	since := time.Date(2026, 11, 25, 20, 1, 2, 0, time.UTC)
-	l, err := j.Lock("lab1", Holder{User: "alice", Host: "opshost", PID: 4242, Since: since})
+	l, err := j.Lock("lab1", workflow.Holder{User: "alice", Host: "opshost", PID: 4242, Since: since})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,8 +25,8 @@ func TestLock(t *testing.T) {
 		t.Errorf("lock file %s: %v, %v", path, fi, err)
 	}
 
-	_, err = j.Lock("lab1", Holder{User: "bob", Host: "other"})
-	var le *LockedError
+	_, err = j.Lock("lab1", workflow.Holder{User: "bob", Host: "other"})
+	var le *workflow.LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("second Lock: %v", err)
 	}
@@ -34,7 +35,7 @@ func TestLock(t *testing.T) {
 		t.Errorf("error = %q\nwant prefix %q", err, want)
 	}
 
-	other, err := j.Lock("lab2", Holder{User: "bob"})
+	other, err := j.Lock("lab2", workflow.Holder{User: "bob"})
 	if err != nil {
 		t.Fatalf("another cluster: %v", err)
 	}
@@ -46,12 +47,12 @@ func TestLock(t *testing.T) {
 	if err := l.Release(); err != nil {
 		t.Errorf("second Release: %v", err)
 	}
-	l2, err := j.Lock("lab1", Holder{User: "bob", Host: "other"})
+	l2, err := j.Lock("lab1", workflow.Holder{User: "bob", Host: "other"})
 	if err != nil {
 		t.Fatalf("Lock after Release: %v", err)
 	}
 	defer l2.Release()
-	var h Holder
+	var h workflow.Holder
 	data, _ := os.ReadFile(path)
 	if err := json.Unmarshal(data, &h); err != nil || h.User != "bob" || h.RunID != "" || h.PID != os.Getpid() || h.Since.IsZero() {
 		t.Errorf("holder after relock = %+v, %v (%s)", h, err, data)
@@ -59,7 +60,7 @@ func TestLock(t *testing.T) {
 }
 
 func TestLockedErrorUnknownHolder(t *testing.T) {
-	e := &LockedError{Cluster: "lab1", Path: "/var/lib/hamnflow/journal.db.lab1.lock"}
+	e := &workflow.LockedError{Cluster: "lab1", Path: "/var/lib/hamnflow/journal.db.lab1.lock"}
 	if s := e.Error(); !strings.Contains(s, "cluster lab1") || !strings.Contains(s, "fuser /var/lib/hamnflow/journal.db.lab1.lock") {
 		t.Errorf("error = %q", s)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"os"
 	"os/exec"
@@ -39,15 +40,15 @@ func TestHelperProcess(t *testing.T) {
 	case "append":
 		n, _ := strconv.Atoi(args[3])
 		for i := 1; i <= n; i++ {
-			evs, err := j.Append(args[2], func(r *Run) { r.Done = i },
-				Event{Type: EvStepOutput, Step: "copy", Stdout: strings.Repeat("x", 100)})
+			evs, err := j.Append(args[2], func(r *workflow.Run) { r.Done = i },
+				workflow.Event{Type: workflow.EvStepOutput, Step: "copy", Stdout: strings.Repeat("x", 100)})
 			if err != nil {
 				fail(err)
 			}
 			fmt.Printf("seq %d\n", evs[0].Seq)
 		}
 	case "lock":
-		l, err := j.Lock(args[2], Holder{User: "child", Host: "testhost"})
+		l, err := j.Lock(args[2], workflow.Holder{User: "child", Host: "testhost"})
 		if err != nil {
 			fail(err)
 		}
@@ -87,7 +88,7 @@ func helper(t *testing.T, args ...string) (*exec.Cmd, io.Reader, *strings.Builde
 // process appends 500 events one by one.
 func TestReadWhileWriting(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{Playbook: "failover", Cluster: "lab1"})
+	r := mustCreate(t, j, workflow.Run{Playbook: "failover", Cluster: "lab1"})
 	cmd, out, stderr := helper(t, "append", j.Path(), r.ID, "500")
 	done := make(chan error, 1)
 	go func() {
@@ -108,7 +109,7 @@ func TestReadWhileWriting(t *testing.T) {
 		default:
 		}
 		start := time.Now()
-		rs, err := j.Runs(Filter{})
+		rs, err := j.Runs(workflow.Filter{})
 		if err != nil {
 			t.Fatalf("Runs while writing: %v", err)
 		}
@@ -148,8 +149,8 @@ func TestReadWhileWriting(t *testing.T) {
 // TestTwoWriters runs two writer processes on one journal at once.
 func TestTwoWriters(t *testing.T) {
 	j := newJournal(t)
-	a := mustCreate(t, j, Run{Cluster: "lab1"})
-	b := mustCreate(t, j, Run{Cluster: "lab2"})
+	a := mustCreate(t, j, workflow.Run{Cluster: "lab1"})
+	b := mustCreate(t, j, workflow.Run{Cluster: "lab2"})
 	ca, oa, ea := helper(t, "append", j.Path(), a.ID, "150")
 	cb, ob, eb := helper(t, "append", j.Path(), b.ID, "150")
 	go io.Copy(io.Discard, oa)
@@ -172,7 +173,7 @@ func TestTwoWriters(t *testing.T) {
 // agree, and the run can be continued.
 func TestKill9Writer(t *testing.T) {
 	j := newJournal(t)
-	r := mustCreate(t, j, Run{})
+	r := mustCreate(t, j, workflow.Run{})
 	cmd, out, _ := helper(t, "append", j.Path(), r.ID, "100000")
 	sc := bufio.NewScanner(out)
 	var acked uint64
@@ -207,7 +208,7 @@ func TestKill9Writer(t *testing.T) {
 	if run.Done != len(evs) {
 		t.Errorf("summary says done %d, log has %d events", run.Done, len(evs))
 	}
-	more, err := j.Append(r.ID, nil, Event{Type: EvRunResumed})
+	more, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvRunResumed})
 	if err != nil || more[0].Seq != uint64(len(evs)+1) {
 		t.Errorf("resume append: %+v, %v", more, err)
 	}
@@ -225,8 +226,8 @@ func TestLockKill9(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("child did not lock: %q\n%s", sc.Text(), stderr)
 	}
-	_, err := j.Lock("lab1", Holder{User: "parent", Host: "testhost"})
-	var le *LockedError
+	_, err := j.Lock("lab1", workflow.Holder{User: "parent", Host: "testhost"})
+	var le *workflow.LockedError
 	if !errors.As(err, &le) {
 		t.Fatalf("Lock while child holds it: %v", err)
 	}
@@ -241,7 +242,7 @@ func TestLockKill9(t *testing.T) {
 
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	l, err := j.Lock("lab1", Holder{User: "parent", Host: "testhost"})
+	l, err := j.Lock("lab1", workflow.Holder{User: "parent", Host: "testhost"})
 	if err != nil {
 		t.Fatalf("Lock after the holder was killed: %v", err)
 	}

@@ -19,11 +19,11 @@ import (
 // Layout. Everything lives in four top-level buckets:
 //
 //	meta     format -> "hamnflow-journal", version -> FormatVersion (decimal)
-//	runs     run id -> Run (JSON), small, so that listing runs stays cheap
-//	sources  run id -> Source (JSON), the large playbook and inventory texts
-//	events   run id -> bucket: big-endian seq -> Event (JSON)
+//	runs     run id -> workflow.Run (JSON), small, so that listing runs stays cheap
+//	sources  run id -> workflow.Source (JSON), the large playbook and inventory texts
+//	events   run id -> bucket: big-endian seq -> workflow.Event (JSON)
 //
-// Run ids start with their UTC start time, so a reverse cursor over runs
+// workflow.Run ids start with their UTC start time, so a reverse cursor over runs
 // lists the newest first.
 const formatName = "hamnflow-journal"
 

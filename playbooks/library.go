@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -98,7 +97,7 @@ type Prepared struct {
 	Playbook  *workflow.Playbook
 	Inventory *Inventory // nil for playbooks run without one
 	Data      map[string]any
-	Source    journal.Source
+	Source    workflow.Source
 }
 
 // Prepare parses a playbook and its inventory and resolves parameters.
@@ -122,7 +121,7 @@ func Prepare(pbFile string, pbText []byte, inventoryPath string, invText []byte,
 		return nil, diags
 	}
 	p.Data["params"] = params
-	p.Source = journal.Source{
+	p.Source = workflow.Source{
 		PlaybookPath: pbFile, PlaybookText: string(pbText),
 		InventoryPath: inventoryPath, InventoryText: string(invText),
 		Params: given,
@@ -131,6 +130,6 @@ func Prepare(pbFile string, pbText []byte, inventoryPath string, invText []byte,
 }
 
 // FromSource rebuilds what a run started from, out of its journal record.
-func FromSource(src journal.Source) (*Prepared, error) {
+func FromSource(src workflow.Source) (*Prepared, error) {
 	return Prepare(src.PlaybookPath, []byte(src.PlaybookText), src.InventoryPath, []byte(src.InventoryText), src.Params)
 }

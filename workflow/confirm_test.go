@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -37,7 +36,7 @@ func TestConfirmWithoutOperator(t *testing.T) {
 	if h.w.count("do", "gate") != 0 || h.w.count("do", "c") != 0 {
 		t.Errorf("ran %v without a confirmation", h.w.steps("do"))
 	}
-	if r := h.run(id); r.Status != journal.RunWaiting {
+	if r := h.run(id); r.Status != workflow.RunWaiting {
 		t.Errorf("run status %s, want waiting", r.Status)
 	}
 	w := find(h.events(id), "waiting", "gate")
@@ -71,12 +70,12 @@ func TestConfirmAnswers(t *testing.T) {
 		wantErr   error
 		wantRan   []string
 		wantTypes []string // events of gate, after started a
-		wantRun   journal.RunStatus
+		wantRun   workflow.RunStatus
 	}{
-		{workflow.Yes, nil, []string{"a", "gate", "c"}, []string{"confirmed gate", "started gate#1", "succeeded gate#1"}, journal.RunSucceeded},
-		{workflow.All, nil, []string{"a", "gate", "c"}, []string{"confirmed gate", "started gate#1", "succeeded gate#1"}, journal.RunSucceeded},
-		{workflow.Skip, nil, []string{"a", "c"}, []string{"declined gate", "skipped gate"}, journal.RunSucceeded},
-		{workflow.Abort, workflow.ErrInterrupted, []string{"a"}, []string{"declined gate"}, journal.RunInterrupted},
+		{workflow.Yes, nil, []string{"a", "gate", "c"}, []string{"confirmed gate", "started gate#1", "succeeded gate#1"}, workflow.RunSucceeded},
+		{workflow.All, nil, []string{"a", "gate", "c"}, []string{"confirmed gate", "started gate#1", "succeeded gate#1"}, workflow.RunSucceeded},
+		{workflow.Skip, nil, []string{"a", "c"}, []string{"declined gate", "skipped gate"}, workflow.RunSucceeded},
+		{workflow.Abort, workflow.ErrInterrupted, []string{"a"}, []string{"declined gate"}, workflow.RunInterrupted},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.answer), func(t *testing.T) {
@@ -101,7 +100,7 @@ func TestConfirmAnswers(t *testing.T) {
 				t.Errorf("run %s, want %s", r.Status, tt.wantRun)
 			}
 			for _, ev := range h.events(id) {
-				if (ev.Type == journal.EvConfirmed || ev.Type == journal.EvDeclined) && (ev.By == nil || ev.By.Via != "prompt" || ev.By.User != "tester") {
+				if (ev.Type == workflow.EvConfirmed || ev.Type == workflow.EvDeclined) && (ev.By == nil || ev.By.Via != "prompt" || ev.By.User != "tester") {
 					t.Errorf("%s by %+v, want tester via prompt", ev.Type, ev.By)
 				}
 			}
@@ -261,7 +260,7 @@ steps:
 			}
 			evs := h.events(id)
 			checkNeedsOrder(t, h.pb, evs)
-			if r := h.run(id); r.Status != journal.RunSucceeded || r.Done != 5 {
+			if r := h.run(id); r.Status != workflow.RunSucceeded || r.Done != 5 {
 				t.Errorf("run %s done %d, want succeeded 5", r.Status, r.Done)
 			}
 			for _, ev := range find(evs, "reset", tt.from) {

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"text/template"
 	"time"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // Errors a run ends with; the command line maps them to exit codes. They
@@ -38,25 +36,25 @@ func (e *RunError) Unwrap() error { return e.Err }
 
 // Loader rebuilds a run's playbook and template data from what the journal
 // recorded, so that resume replays the same DAG.
-type Loader func(src journal.Source) (*Playbook, map[string]any, error)
+type Loader func(src Source) (*Playbook, map[string]any, error)
 
 // Engine runs playbooks. Its fields are wiring; an Engine holds no state of
 // its own between calls.
 type Engine struct {
-	Journal  *journal.Journal
+	Store    Store
 	Actions  ActionSet
 	Funcs    template.FuncMap
 	Secrets  Secrets
 	Prompter Prompter
 	Loader   Loader
-	Who      journal.Who // the operator running this process
+	Who      Who // the operator running this process
 
 	Parallel  int  // bound on steps running at once; default 4
 	StepMode  bool // ask before every step
 	AssumeYes bool // answer yes to every question (journaled as --yes)
 
 	// Observe, when set, sees every event once it is committed.
-	Observe func(runID string, ev journal.Event)
+	Observe func(runID string, ev Event)
 	// Stream, when set, gives a writer for a step's live output.
 	Stream func(runID, step string) io.Writer
 	// OutputLimit bounds each of stdout and stderr in the journal; the cut
@@ -66,15 +64,15 @@ type Engine struct {
 
 // Start begins a new run of pb. data holds "inv" and "params". It returns
 // the run's id, also when the run did not succeed.
-func (e *Engine) Start(ctx context.Context, pb *Playbook, src journal.Source, data map[string]any, cluster string) (string, error) {
+func (e *Engine) Start(ctx context.Context, pb *Playbook, src Source, data map[string]any, cluster string) (string, error) {
 	lock, err := e.lock(cluster, "")
 	if err != nil {
 		return "", err
 	}
 	defer lock.Release()
 	params, _ := data["params"].(map[string]string)
-	run, err := e.Journal.CreateRun(journal.Run{
-		Playbook: pb.Name, Cluster: cluster, Status: journal.RunRunning,
+	run, err := e.Store.CreateRun(Run{
+		Playbook: pb.Name, Cluster: cluster, Status: RunRunning,
 		By: e.Who, PID: os.Getpid(), Params: params, Steps: len(pb.Steps),
 	}, src)
 	if err != nil {
@@ -84,8 +82,8 @@ func (e *Engine) Start(ctx context.Context, pb *Playbook, src journal.Source, da
 		return run.ID, err
 	}
 	r := e.newRunner(run.ID, pb, data, newRunState())
-	if err := r.record(nil, journal.Event{Type: journal.EvRunStarted, Message: fmt.Sprintf("%s on %s by %s", pb.Name, cluster, whoString(e.Who))}); err != nil {
-		return run.ID, err
+	if err := r.record(nil, Event{Type: EvRunStarted, Message: fmt.Sprintf("%s on %s by %s", pb.Name, cluster, whoString(e.Who))}); err != nil {
+		return run.ID, r.journalStopped(fmt.Sprintf("nothing was run. Make the journal writable again (free space on its file system), then `hamnflow resume %s`", run.ID))
 	}
 	return run.ID, r.forward(ctx)
 }
@@ -106,16 +104,16 @@ func (e *Engine) Resume(ctx context.Context, id string, opts ResumeOptions) erro
 	}
 	defer lock.Release()
 	switch r.status {
-	case journal.RunSucceeded:
+	case RunSucceeded:
 		return fmt.Errorf("run %s already succeeded: nothing to resume", r.id)
-	case journal.RunRollingBack, journal.RunRolledBack, journal.RunRollbackFailed:
+	case RunRollingBack, RunRolledBack, RunRollbackFailed:
 		return fmt.Errorf("run %s is %s: continue with `hamnflow rollback %s`, or start a new run", r.id, r.status, r.id)
 	}
 	if err := r.checkNames(opts.AssumeDone, opts.Redo); err != nil {
 		return err
 	}
-	if err := r.record(func(run *journal.Run) { run.Status, run.PID, run.Message = journal.RunRunning, os.Getpid(), "" },
-		journal.Event{Type: journal.EvRunResumed, Message: "resumed by " + whoString(e.Who)}); err != nil {
+	if err := r.record(func(run *Run) { run.Status, run.PID, run.Message = RunRunning, os.Getpid(), "" },
+		Event{Type: EvRunResumed, Message: "resumed by " + whoString(e.Who)}); err != nil {
 		return err
 	}
 	if err := r.reconcile(ctx, opts); err != nil {
@@ -135,23 +133,23 @@ func (e *Engine) Retry(ctx context.Context, id, from string) error {
 	if r.pb.Step(from) == nil {
 		return fmt.Errorf("run %s: playbook %s has no step %q", r.id, r.pb.Name, from)
 	}
-	if r.status == journal.RunRollingBack || r.status == journal.RunRolledBack {
+	if r.status == RunRollingBack || r.status == RunRolledBack {
 		return fmt.Errorf("run %s is %s: start a new run", r.id, r.status)
 	}
-	var evs []journal.Event
+	var evs []Event
 	for _, s := range Order(r.pb) {
 		if s.ID != from && !r.ancestors[s.ID][from] {
 			continue
 		}
 		for key := range r.state.steps {
 			if key == s.ID || strings.HasPrefix(key, s.ID+"[") {
-				evs = append(evs, journal.Event{Type: journal.EvReset, Step: key, Message: "retry from " + from})
+				evs = append(evs, Event{Type: EvReset, Step: key, Message: "retry from " + from})
 			}
 		}
 	}
-	slices.SortFunc(evs, func(a, b journal.Event) int { return strings.Compare(a.Step, b.Step) })
-	evs = append(evs, journal.Event{Type: journal.EvRunResumed, Message: fmt.Sprintf("retry from %s by %s", from, whoString(e.Who))})
-	if err := r.record(func(run *journal.Run) { run.Status, run.PID, run.Message = journal.RunRunning, os.Getpid(), "" }, evs...); err != nil {
+	slices.SortFunc(evs, func(a, b Event) int { return strings.Compare(a.Step, b.Step) })
+	evs = append(evs, Event{Type: EvRunResumed, Message: fmt.Sprintf("retry from %s by %s", from, whoString(e.Who))})
+	if err := r.record(func(run *Run) { run.Status, run.PID, run.Message = RunRunning, os.Getpid(), "" }, evs...); err != nil {
 		return err
 	}
 	if err := r.reconcile(ctx, ResumeOptions{}); err != nil {
@@ -162,8 +160,8 @@ func (e *Engine) Retry(ctx context.Context, id, from string) error {
 
 // reopen takes the cluster lock for an existing run and replays its
 // journal.
-func (e *Engine) reopen(id string) (*runner, *journal.Lock, error) {
-	run, err := e.Journal.Run(id)
+func (e *Engine) reopen(id string) (*runner, Lock, error) {
+	run, err := e.Store.Run(id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -171,15 +169,15 @@ func (e *Engine) reopen(id string) (*runner, *journal.Lock, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	fail := func(err error) (*runner, *journal.Lock, error) {
+	fail := func(err error) (*runner, Lock, error) {
 		lock.Release()
 		return nil, nil, err
 	}
 	// Read again under the lock: the run may have moved on meanwhile.
-	if run, err = e.Journal.Run(run.ID); err != nil {
+	if run, err = e.Store.Run(run.ID); err != nil {
 		return fail(err)
 	}
-	src, err := e.Journal.Source(run.ID)
+	src, err := e.Store.Source(run.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -190,7 +188,7 @@ func (e *Engine) reopen(id string) (*runner, *journal.Lock, error) {
 	if err != nil {
 		return fail(fmt.Errorf("rebuild run %s from its journal: %w", run.ID, err))
 	}
-	evs, err := e.Journal.Events(run.ID)
+	evs, err := e.Store.Events(run.ID)
 	if err != nil {
 		return fail(err)
 	}
@@ -199,13 +197,13 @@ func (e *Engine) reopen(id string) (*runner, *journal.Lock, error) {
 	return r, lock, nil
 }
 
-func (e *Engine) lock(cluster, runID string) (*journal.Lock, error) {
+func (e *Engine) lock(cluster, runID string) (Lock, error) {
 	host, _ := os.Hostname()
 	user := e.Who.User
 	if e.Who.SudoUser != "" {
 		user = e.Who.SudoUser + " (as " + e.Who.User + ")"
 	}
-	return e.Journal.Lock(cluster, journal.Holder{RunID: runID, User: user, Host: host, PID: os.Getpid(), Since: time.Now().UTC()})
+	return e.Store.Lock(cluster, Holder{RunID: runID, User: user, Host: host, PID: os.Getpid(), Since: time.Now().UTC()})
 }
 
 // runner is one process's work on one run.
@@ -217,7 +215,7 @@ type runner struct {
 	order     []*Step
 	byID      map[string]*Step
 	ancestors map[string]map[string]bool
-	status    journal.RunStatus
+	status    RunStatus
 	render    renderer
 	mask      *masker
 
@@ -253,13 +251,13 @@ func (e *Engine) newRunner(id string, pb *Playbook, data map[string]any, rs *run
 
 // record commits events (and a summary update) to the journal, then folds
 // them into the state. Nothing is acted on before record returns.
-func (r *runner) record(update func(*journal.Run), evs ...journal.Event) error {
+func (r *runner) record(update func(*Run), evs ...Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.recordLocked(update, evs...)
 }
 
-func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) error {
+func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
 	limit := r.e.OutputLimit
 	if limit <= 0 {
 		limit = 64 << 10
@@ -287,7 +285,7 @@ func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) e
 		}
 	}
 	done := 0
-	stored, err := r.e.Journal.Append(r.id, func(run *journal.Run) {
+	stored, err := r.e.Store.Append(r.id, func(run *Run) {
 		if update != nil {
 			update(run)
 		}
@@ -295,13 +293,13 @@ func (r *runner) recordLocked(update func(*journal.Run), evs ...journal.Event) e
 		for _, ev := range evs {
 			if ev.Step != "" && !strings.Contains(ev.Step, "[") {
 				switch ev.Type {
-				case journal.EvStepSucceeded, journal.EvStepSkipped:
+				case EvStepSucceeded, EvStepSkipped:
 					done++
-				case journal.EvReset:
+				case EvReset:
 					if st := r.state.steps[ev.Step]; st != nil && st.done() {
 						done--
 					}
-				case journal.EvReconciled:
+				case EvReconciled:
 					if ev.Decision == "done" {
 						done++
 					}
@@ -333,51 +331,51 @@ func (r *runner) end(ctx context.Context) error {
 	if r.journalErr != nil {
 		return r.journalStopped(fmt.Sprintf("nothing more was run. Make the journal writable again (free space on its file system), then `hamnflow resume %s`: a step whose end was not recorded is in doubt and is decided as usual", r.id))
 	}
-	var st journal.RunStatus
+	var st RunStatus
 	var runErr error
 	var msg string
 	switch {
 	case len(r.waiting) > 0:
-		st, runErr = journal.RunWaiting, ErrWaiting
+		st, runErr = RunWaiting, ErrWaiting
 		msg = r.waitMessage(func(keys string) string {
 			return fmt.Sprintf("step %s waits for an operator: run `hamnflow resume %s` on a terminal (or with --yes to confirm unattended)", keys, r.id)
 		})
 	case r.aborted:
-		st, runErr = journal.RunInterrupted, ErrInterrupted
+		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("aborted by the operator; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
 	case ctx.Err() != nil:
-		st, runErr = journal.RunInterrupted, ErrInterrupted
+		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("interrupted; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
 	case len(r.failed) > 0:
-		st, runErr = journal.RunFailed, ErrStepFailed
+		st, runErr = RunFailed, ErrStepFailed
 		msg = fmt.Sprintf("step %s failed; see `hamnflow show %s`, fix the cause, then `hamnflow resume %s` (or `hamnflow rollback %s`)", strings.Join(r.failed, ", "), r.id, r.id, r.id)
 	default:
 		for _, s := range r.pb.Steps {
 			if !r.state.get(s.ID).done() {
-				st, runErr = journal.RunFailed, ErrStepFailed
+				st, runErr = RunFailed, ErrStepFailed
 				msg = fmt.Sprintf("step %s could not run; see `hamnflow show %s`", s.ID, r.id)
 				break
 			}
 		}
 		if runErr == nil {
-			st = journal.RunSucceeded
+			st = RunSucceeded
 		}
 	}
-	return r.closeLocked(journal.EvRunEnded, st, st == journal.RunSucceeded, runErr, msg)
+	return r.closeLocked(EvRunEnded, st, st == RunSucceeded, runErr, msg)
 }
 
 // closeLocked records how a run or its rollback stopped: status st and msg
 // on the run (ended when final) and an event of type ev. It returns runErr,
 // if any, as a RunError carrying msg.
-func (r *runner) closeLocked(ev journal.EventType, st journal.RunStatus, final bool, runErr error, msg string) error {
+func (r *runner) closeLocked(ev EventType, st RunStatus, final bool, runErr error, msg string) error {
 	now := time.Now().UTC()
-	if err := r.recordLocked(func(run *journal.Run) {
+	if err := r.recordLocked(func(run *Run) {
 		run.Status, run.Message = st, msg
 		if final {
 			run.EndedAt = now
 		}
-	}, journal.Event{Type: ev, Message: string(st) + ": " + msg}); err != nil {
-		return err
+	}, Event{Type: ev, Message: string(st) + ": " + msg}); err != nil {
+		return r.journalStopped(fmt.Sprintf("how the run ended (%s: %s) could not be recorded. Make the journal writable again (free space on its file system), then `hamnflow resume %s`", st, msg, r.id))
 	}
 	if runErr == nil {
 		return nil
@@ -517,7 +515,7 @@ func (r *runner) execStep(ctx context.Context, s *Step) {
 			return
 		}
 		if v = strings.TrimSpace(v); v == "" || v == "false" {
-			r.record(nil, journal.Event{Type: journal.EvStepSkipped, Step: s.ID, Message: "condition is false: " + s.When})
+			r.record(nil, Event{Type: EvStepSkipped, Step: s.ID, Message: "condition is false: " + s.When})
 			return
 		}
 	}
@@ -530,7 +528,7 @@ func (r *runner) execStep(ctx context.Context, s *Step) {
 
 // failStep records a failure that happened before any command ran.
 func (r *runner) failStep(key string, err error) {
-	if rerr := r.record(nil, journal.Event{Type: journal.EvStepFailed, Step: key, Message: err.Error(), Exit: new(int)}); rerr != nil {
+	if rerr := r.record(nil, Event{Type: EvStepFailed, Step: key, Message: err.Error(), Exit: new(int)}); rerr != nil {
 		err = errors.Join(err, rerr)
 	}
 	r.markFailed(key)
@@ -620,29 +618,29 @@ func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[stri
 		backoff = time.Second
 	}
 	for attempt := 1; ; attempt++ {
-		if err := r.record(nil, journal.Event{Type: journal.EvStepStarted, Step: key, Attempt: attempt, Host: p.host, Command: p.shown, Message: p.title}); err != nil {
+		if err := r.record(nil, Event{Type: EvStepStarted, Step: key, Attempt: attempt, Host: p.host, Command: p.shown, Message: p.title}); err != nil {
 			r.markFailed(key)
 			return
 		}
 		start := time.Now()
 		o, err := r.call(ctx, s, &s.Action, key, p, attempt)
-		ev := journal.Event{Step: key, Attempt: attempt, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
+		ev := Event{Step: key, Attempt: attempt, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
 		if o.Ran {
 			ev.Exit = &o.Exit
 		}
 		switch {
 		case ctx.Err() != nil:
-			ev.Type, ev.Message = journal.EvInterrupted, "interrupted while running: the step is in doubt until resume decides"
+			ev.Type, ev.Message = EvInterrupted, "interrupted while running: the step is in doubt until resume decides"
 			r.record(nil, ev)
 			return
 		case err == nil:
-			ev.Type, ev.Outputs, ev.Items = journal.EvStepSucceeded, o.Outputs, o.Items
+			ev.Type, ev.Outputs, ev.Items = EvStepSucceeded, o.Outputs, o.Items
 			if rerr := r.record(nil, ev); rerr != nil {
 				r.markFailed(key)
 			}
 			return
 		case attempt <= s.Retries:
-			ev.Type = journal.EvStepFailed
+			ev.Type = EvStepFailed
 			ev.Message = fmt.Sprintf("attempt %d of %d failed: %v; trying again in %s", attempt, s.Retries+1, err, backoff)
 			if rerr := r.record(nil, ev); rerr != nil {
 				r.markFailed(key)
@@ -650,13 +648,13 @@ func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[stri
 			}
 			select {
 			case <-ctx.Done():
-				r.record(nil, journal.Event{Type: journal.EvInterrupted, Step: key, Message: "interrupted between attempts"})
+				r.record(nil, Event{Type: EvInterrupted, Step: key, Message: "interrupted between attempts"})
 				return
 			case <-time.After(backoff):
 			}
 			backoff *= 2
 		default:
-			ev.Type, ev.Message = journal.EvStepFailed, err.Error()
+			ev.Type, ev.Message = EvStepFailed, err.Error()
 			r.record(nil, ev)
 			r.markFailed(key)
 			return
@@ -690,12 +688,12 @@ func (r *runner) confirm(ctx context.Context, s *Step, key string, p prepared) g
 	}, "confirm")
 	switch {
 	case errors.Is(err, ErrNoOperator):
-		r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Host: p.host, Command: p.shown,
+		r.record(nil, Event{Type: EvWaiting, Step: key, Host: p.host, Command: p.shown,
 			Message: reason + ": no operator at a terminal; resume on a terminal or with --yes"})
 		r.markWaiting(key, "")
 		return gateStop
 	case err != nil:
-		r.record(nil, journal.Event{Type: journal.EvInterrupted, Step: key, Message: "confirmation: " + err.Error()})
+		r.record(nil, Event{Type: EvInterrupted, Step: key, Message: "confirmation: " + err.Error()})
 		r.mu.Lock()
 		r.aborted = true
 		r.mu.Unlock()
@@ -709,15 +707,15 @@ func (r *runner) confirm(ctx context.Context, s *Step, key string, p prepared) g
 			r.continueAll = true
 		}
 		r.mu.Unlock()
-		r.record(nil, journal.Event{Type: journal.EvConfirmed, Step: key, Host: p.host, Command: p.shown, By: &by, Message: string(a.Choice)})
+		r.record(nil, Event{Type: EvConfirmed, Step: key, Host: p.host, Command: p.shown, By: &by, Message: string(a.Choice)})
 		return gateRun
 	case Skip:
 		r.record(nil,
-			journal.Event{Type: journal.EvDeclined, Step: key, By: &by, Message: "operator chose to skip"},
-			journal.Event{Type: journal.EvStepSkipped, Step: key, Message: "skipped by " + whoString(by)})
+			Event{Type: EvDeclined, Step: key, By: &by, Message: "operator chose to skip"},
+			Event{Type: EvStepSkipped, Step: key, Message: "skipped by " + whoString(by)})
 		return gateSkip
 	default:
-		r.record(nil, journal.Event{Type: journal.EvDeclined, Step: key, By: &by, Message: "operator aborted the run"})
+		r.record(nil, Event{Type: EvDeclined, Step: key, By: &by, Message: "operator aborted the run"})
 		r.mu.Lock()
 		r.aborted = true
 		r.mu.Unlock()
@@ -792,7 +790,7 @@ func (r *runner) fanOut(ctx context.Context, s *Step, data map[string]any) {
 			}
 			seen[k] = true
 		}
-		if err := r.record(nil, journal.Event{Type: journal.EvFanOut, Step: s.ID, Items: items,
+		if err := r.record(nil, Event{Type: EvFanOut, Step: s.ID, Items: items,
 			Message: fmt.Sprintf("%d items from %s", len(items), s.ForEach.Over)}); err != nil {
 			r.markFailed(s.ID)
 			return
@@ -865,12 +863,12 @@ children:
 	r.failed = slices.DeleteFunc(r.failed, func(k string) bool { return strings.HasPrefix(k, s.ID+"[") })
 	r.mu.Unlock()
 	if len(failed) > 0 {
-		r.record(nil, journal.Event{Type: journal.EvStepFailed, Step: s.ID, Exit: new(int),
+		r.record(nil, Event{Type: EvStepFailed, Step: s.ID, Exit: new(int),
 			Message: fmt.Sprintf("%d of %d failed: %s", len(failed), len(items), strings.Join(failed, ", "))})
 		r.markFailed(s.ID)
 		return
 	}
-	r.record(nil, journal.Event{Type: journal.EvStepSucceeded, Step: s.ID, Items: outs,
+	r.record(nil, Event{Type: EvStepSucceeded, Step: s.ID, Items: outs,
 		Message: fmt.Sprintf("%d of %d succeeded", len(items), len(items))})
 }
 
@@ -898,7 +896,7 @@ func mergeItem(data map[string]any, item map[string]string) map[string]any {
 	return d
 }
 
-func whoString(w journal.Who) string {
+func whoString(w Who) string {
 	s := w.User
 	if w.SudoUser != "" {
 		s = w.SudoUser + " (as " + w.User + ")"

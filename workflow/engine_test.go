@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -50,7 +49,7 @@ steps:
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	r := h.run(id)
-	if r.Status != journal.RunSucceeded || r.Done != 3 || r.Steps != 3 || r.EndedAt.IsZero() {
+	if r.Status != workflow.RunSucceeded || r.Done != 3 || r.Steps != 3 || r.EndedAt.IsZero() {
 		t.Errorf("run = %+v, want succeeded 3/3 with an end time", r)
 	}
 	if s := find(evs, "succeeded", "a"); s[0].Stdout != "one" || s[0].Exit == nil || *s[0].Exit != 0 {
@@ -158,8 +157,8 @@ steps:
 `)
 	h.e.Parallel = 2
 	failed := make(chan struct{})
-	h.e.Observe = func(_ string, ev journal.Event) {
-		if ev.Type == journal.EvStepFailed && ev.Step == "bad" {
+	h.e.Observe = func(_ string, ev workflow.Event) {
+		if ev.Type == workflow.EvStepFailed && ev.Step == "bad" {
 			close(failed)
 		}
 	}
@@ -190,7 +189,7 @@ steps:
 		}
 	}
 	r := h.run(id)
-	if r.Status != journal.RunFailed || r.Done != 2 {
+	if r.Status != workflow.RunFailed || r.Done != 2 {
 		t.Errorf("run status %s done %d, want failed 2", r.Status, r.Done)
 	}
 	if f := find(h.events(id), "failed", "bad"); len(f) != 1 || f[0].Exit == nil || *f[0].Exit != 1 || f[0].Stdout != "oops" {
@@ -440,8 +439,8 @@ steps:
 	var streamed bytes.Buffer
 	var mu sync.Mutex
 	h.e.Stream = func(_, step string) io.Writer { return lockedWriter{&mu, &streamed} }
-	var observed []journal.Event
-	h.e.Observe = func(_ string, ev journal.Event) { mu.Lock(); observed = append(observed, ev); mu.Unlock() }
+	var observed []workflow.Event
+	h.e.Observe = func(_ string, ev workflow.Event) { mu.Lock(); observed = append(observed, ev); mu.Unlock() }
 	id, err := h.start(testCtx(t))
 	re := wantRunErr(t, err, workflow.ErrStepFailed)
 
@@ -535,7 +534,7 @@ steps:
 	if !strings.Contains(re.Msg, "hamnflow resume "+id) {
 		t.Errorf("message %q, want the resume command", re.Msg)
 	}
-	if r := h.run(id); r.Status != journal.RunInterrupted {
+	if r := h.run(id); r.Status != workflow.RunInterrupted {
 		t.Errorf("run status %s, want interrupted", r.Status)
 	}
 	st := h.status(id)
@@ -547,7 +546,7 @@ steps:
 	if h.w.count("do", "last") != 0 {
 		t.Error("last ran after an interrupt")
 	}
-	if evs := h.events(id); evs[len(evs)-1].Type != journal.EvRunEnded {
+	if evs := h.events(id); evs[len(evs)-1].Type != workflow.EvRunEnded {
 		t.Errorf("the last event is %s, want run-ended", evs[len(evs)-1].Type)
 	}
 }
@@ -556,8 +555,8 @@ func TestInterruptDuringBackoff(t *testing.T) {
 	h := newHarness(t, "name: b\nsteps:\n  - id: r\n    action: do\n    retries: 3\n    backoff: 1h\n")
 	ctx, cancel := context.WithCancel(testCtx(t))
 	h.w.on("do", "r", func(context.Context, workflow.Call) (workflow.Outcome, error) { return exitErr(1, "") })
-	h.e.Observe = func(_ string, ev journal.Event) {
-		if ev.Type == journal.EvStepFailed {
+	h.e.Observe = func(_ string, ev workflow.Event) {
+		if ev.Type == workflow.EvStepFailed {
 			cancel()
 		}
 	}
@@ -570,15 +569,15 @@ func TestInterruptDuringBackoff(t *testing.T) {
 
 func TestStartRefusesLockedCluster(t *testing.T) {
 	h := newHarness(t, independent(1))
-	l, err := h.j.Lock("lab", journal.Holder{User: "other"})
+	l, err := h.j.Lock("lab", workflow.Holder{User: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Release()
-	_, err = h.e.Start(testCtx(t), h.pb, journal.Source{}, h.data, "lab")
-	var le *journal.LockedError
+	_, err = h.e.Start(testCtx(t), h.pb, workflow.Source{}, h.data, "lab")
+	var le *workflow.LockedError
 	if !errors.As(err, &le) {
-		t.Fatalf("start on a locked cluster: %v, want a LockedError", err)
+		t.Fatalf("start on a locked cluster: %v, want a workflow.LockedError", err)
 	}
 	if h.w.count("do", "s0") != 0 {
 		t.Error("a step ran without the lock")

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -199,7 +198,7 @@ func TestFanOutChildFails(t *testing.T) {
 	if c, _ := h.w.last("do", "report"); c.Args["say"] != "sn01=up sn02=up sn03=up " {
 		t.Errorf("report got %q", c.Args["say"])
 	}
-	if r := h.run(id); r.Status != journal.RunSucceeded || r.Done != 3 {
+	if r := h.run(id); r.Status != workflow.RunSucceeded || r.Done != 3 {
 		t.Errorf("run %s done %d, want succeeded 3", r.Status, r.Done)
 	}
 	if got := trace(h.events(id), "reset"); got != nil {

@@ -254,7 +254,7 @@ func testData(params map[string]string) map[string]any {
 	}
 }
 
-var tester = journal.Who{User: "tester", Host: "testhost", TTY: "pts/0"}
+var tester = workflow.Who{User: "tester", Host: "testhost", TTY: "pts/0"}
 
 // scripted is a Prompter that answers from a script, by step, and records
 // the questions; a step without an answer gets ErrNoOperator.
@@ -329,9 +329,9 @@ func newHarness(t *testing.T, text string) *harness {
 	}
 	h := &harness{t: t, w: w, pb: pb, data: data, dir: dir, j: j}
 	h.e = &workflow.Engine{
-		Journal: j, Actions: w.actions(), Funcs: testFuncs(), Secrets: secretMap{"pw": secretValue},
+		Store: j, Actions: w.actions(), Funcs: testFuncs(), Secrets: secretMap{"pw": secretValue},
 		Prompter: workflow.NoOperator{}, Who: tester, Parallel: 4,
-		Loader: func(journal.Source) (*workflow.Playbook, map[string]any, error) { return h.pb, h.data, nil },
+		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) { return h.pb, h.data, nil },
 	}
 	return h
 }
@@ -349,14 +349,14 @@ func testCtx(t *testing.T) context.Context {
 
 func (h *harness) start(ctx context.Context) (string, error) {
 	h.t.Helper()
-	id, err := h.e.Start(ctx, h.pb, journal.Source{PlaybookPath: "test.yaml", PlaybookText: string(h.pb.Text)}, h.data, "lab")
+	id, err := h.e.Start(ctx, h.pb, workflow.Source{PlaybookPath: "test.yaml", PlaybookText: string(h.pb.Text)}, h.data, "lab")
 	if id == "" {
 		h.t.Fatalf("start: no run id: %v", err)
 	}
 	return id, err
 }
 
-func (h *harness) events(id string) []journal.Event {
+func (h *harness) events(id string) []workflow.Event {
 	h.t.Helper()
 	evs, err := h.j.Events(id)
 	if err != nil {
@@ -365,7 +365,7 @@ func (h *harness) events(id string) []journal.Event {
 	return evs
 }
 
-func (h *harness) run(id string) journal.Run {
+func (h *harness) run(id string) workflow.Run {
 	h.t.Helper()
 	r, err := h.j.Run(id)
 	if err != nil {
@@ -384,7 +384,7 @@ func (h *harness) status(id string) map[string]string {
 }
 
 // trace lists the events of the given types as "type step", in order.
-func trace(evs []journal.Event, types ...journal.EventType) []string {
+func trace(evs []workflow.Event, types ...workflow.EventType) []string {
 	var out []string
 	for _, ev := range evs {
 		if len(types) > 0 && !slices.Contains(types, ev.Type) {
@@ -403,8 +403,8 @@ func trace(evs []journal.Event, types ...journal.EventType) []string {
 }
 
 // find returns the events of type typ for step.
-func find(evs []journal.Event, typ journal.EventType, step string) []journal.Event {
-	var out []journal.Event
+func find(evs []workflow.Event, typ workflow.EventType, step string) []workflow.Event {
+	var out []workflow.Event
 	for _, ev := range evs {
 		if ev.Type == typ && ev.Step == step {
 			out = append(out, ev)
@@ -431,20 +431,20 @@ func wantRunErr(t *testing.T, err, want error) *workflow.RunError {
 
 // checkNeedsOrder checks that no step (or child) started before every
 // step it needs had ended succeeded or skipped.
-func checkNeedsOrder(t *testing.T, pb *workflow.Playbook, evs []journal.Event) {
+func checkNeedsOrder(t *testing.T, pb *workflow.Playbook, evs []workflow.Event) {
 	t.Helper()
 	ended := map[string]bool{}
 	for _, ev := range evs {
 		switch ev.Type {
-		case journal.EvStepSucceeded, journal.EvStepSkipped:
+		case workflow.EvStepSucceeded, workflow.EvStepSkipped:
 			ended[ev.Step] = true
-		case journal.EvReset:
+		case workflow.EvReset:
 			ended[ev.Step] = false
-		case journal.EvReconciled:
+		case workflow.EvReconciled:
 			if ev.Decision == "done" {
 				ended[ev.Step] = true
 			}
-		case journal.EvStepStarted:
+		case workflow.EvStepStarted:
 			id, _, _ := strings.Cut(ev.Step, "[")
 			for _, n := range pb.Step(id).Needs {
 				if !ended[n] {

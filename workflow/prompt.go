@@ -3,8 +3,6 @@ package workflow
 import (
 	"context"
 	"errors"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // Choice is an operator's answer.
@@ -35,7 +33,7 @@ type Question struct {
 // Answer is an operator's decision and who gave it.
 type Answer struct {
 	Choice Choice
-	By     journal.Who
+	By     Who
 }
 
 // Prompter asks an operator. It returns ErrNoOperator when nobody can be

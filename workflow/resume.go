@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // stepOf splits a state key ("id" or "id[item]") into its step and, for a
@@ -88,22 +86,22 @@ func (r *runner) reconcile(ctx context.Context, opts ResumeOptions) error {
 	keys := r.keysBySeq(func(_ string, st *stepState) bool { return st.inDoubt() }, false)
 	for _, key := range keys {
 		s, item := r.stepOf(key)
-		if err := r.record(nil, journal.Event{Type: journal.EvInDoubt, Step: key,
+		if err := r.record(nil, Event{Type: EvInDoubt, Step: key,
 			Message: "started but no end was recorded (crash, kill or lost connection): it may have half-run"}); err != nil {
 			return err
 		}
 		d, outs, why, by := r.decide(ctx, s, key, item, opts, false)
 		switch d {
 		case decideDone:
-			if err := r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "done", Outputs: outs, Message: why, By: by}); err != nil {
+			if err := r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "done", Outputs: outs, Message: why, By: by}); err != nil {
 				return err
 			}
 		case decideRedo:
-			if err := r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "redo", Message: why, By: by}); err != nil {
+			if err := r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "redo", Message: why, By: by}); err != nil {
 				return err
 			}
 		case decideWait:
-			if err := r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Message: why}); err != nil {
+			if err := r.record(nil, Event{Type: EvWaiting, Step: key, Message: why}); err != nil {
 				return err
 			}
 			r.markWaiting(key, why)
@@ -124,7 +122,7 @@ func contains(list []string, key string) bool {
 
 // decide settles one in-doubt step (or, for rollback, an in-doubt undo).
 // It returns the decision, outputs a probe gave, why, and who decided.
-func (r *runner) decide(ctx context.Context, s *Step, key string, item map[string]string, opts ResumeOptions, undo bool) (decision, map[string]string, string, *journal.Who) {
+func (r *runner) decide(ctx context.Context, s *Step, key string, item map[string]string, opts ResumeOptions, undo bool) (decision, map[string]string, string, *Who) {
 	who := r.e.Who
 	switch {
 	case contains(opts.AssumeDone, key):
@@ -187,7 +185,7 @@ func (r *runner) probe(ctx context.Context, s *Step, key string, data map[string
 		return false, nil, err
 	}
 	o, err := r.call(ctx, s, s.Probe, key, p, 0)
-	ev := journal.Event{Type: journal.EvNote, Step: key, Host: p.host, Command: p.shown, Stdout: o.Stdout, Stderr: o.Stderr}
+	ev := Event{Type: EvNote, Step: key, Host: p.host, Command: p.shown, Stdout: o.Stdout, Stderr: o.Stderr}
 	switch {
 	case err == nil:
 		ev.Message = "probe: in place"

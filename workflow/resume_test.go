@@ -7,23 +7,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
 // crashed journals a run as a killed process leaves it: the events given
 // and no end.
-func (h *harness) crashed(evs ...journal.Event) string {
+func (h *harness) crashed(evs ...workflow.Event) string {
 	h.t.Helper()
-	r, err := h.j.CreateRun(journal.Run{Playbook: h.pb.Name, Cluster: "lab", Status: journal.RunRunning,
-		By: tester, PID: 999999, Steps: len(h.pb.Steps)}, journal.Source{PlaybookText: string(h.pb.Text)})
+	r, err := h.j.CreateRun(workflow.Run{Playbook: h.pb.Name, Cluster: "lab", Status: workflow.RunRunning,
+		By: tester, PID: 999999, Steps: len(h.pb.Steps)}, workflow.Source{PlaybookText: string(h.pb.Text)})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	evs = append([]journal.Event{{Type: journal.EvRunStarted}}, evs...)
-	done := func(run *journal.Run) { // as the engine keeps it
+	evs = append([]workflow.Event{{Type: workflow.EvRunStarted}}, evs...)
+	done := func(run *workflow.Run) { // as the engine keeps it
 		for _, ev := range evs {
-			if ev.Type == journal.EvStepSucceeded && !strings.Contains(ev.Step, "[") {
+			if ev.Type == workflow.EvStepSucceeded && !strings.Contains(ev.Step, "[") {
 				run.Done++
 			}
 		}
@@ -98,9 +97,9 @@ func TestResumeInDoubt(t *testing.T) {
 				switch how {
 				case "killed": // the process died between started and its end
 					id = h.crashed(
-						journal.Event{Type: journal.EvStepStarted, Step: "a", Attempt: 1},
-						journal.Event{Type: journal.EvStepSucceeded, Step: "a", Attempt: 1, Exit: exitCode(0)},
-						journal.Event{Type: journal.EvStepStarted, Step: "b", Attempt: 1})
+						workflow.Event{Type: workflow.EvStepStarted, Step: "a", Attempt: 1},
+						workflow.Event{Type: workflow.EvStepSucceeded, Step: "a", Attempt: 1, Exit: exitCode(0)},
+						workflow.Event{Type: workflow.EvStepStarted, Step: "b", Attempt: 1})
 				case "cancelled": // Ctrl-C while b ran
 					cctx, cancel := context.WithCancel(ctx)
 					h.w.on("do", "b", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
@@ -172,7 +171,7 @@ func TestResumeInDoubt(t *testing.T) {
 					if h.w.count("do", "c") != 1 {
 						t.Error("c did not run after b was decided")
 					}
-					if r := h.run(id); r.Status != journal.RunSucceeded || r.Done != 3 {
+					if r := h.run(id); r.Status != workflow.RunSucceeded || r.Done != 3 {
 						t.Errorf("run %s done %d, want succeeded 3", r.Status, r.Done)
 					}
 					checkNeedsOrder(t, h.pb, evs)
@@ -202,7 +201,7 @@ steps:
 	h.w.on("check", "b", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 		return ok(map[string]string{"v": "from-probe"})
 	})
-	id := h.crashed(journal.Event{Type: journal.EvStepStarted, Step: "b", Attempt: 1})
+	id := h.crashed(workflow.Event{Type: workflow.EvStepStarted, Step: "b", Attempt: 1})
 	if err := h.e.Resume(testCtx(t), id, workflow.ResumeOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -214,20 +213,20 @@ steps:
 // TestResumeWaitingThenDecided parks an in-doubt step, keeps it parked on
 // a second resume without a decision, then decides it.
 func TestResumeWaitingThenDecided(t *testing.T) {
-	for _, end := range []journal.Event{
-		{Type: journal.EvInterrupted, Step: "b"},
-		{Type: journal.EvStepFailed, Step: "b", Message: "connection lost"}, // no exit status
-		{Type: journal.EvNote, Message: "nothing: killed"},
+	for _, end := range []workflow.Event{
+		{Type: workflow.EvInterrupted, Step: "b"},
+		{Type: workflow.EvStepFailed, Step: "b", Message: "connection lost"}, // no exit status
+		{Type: workflow.EvNote, Message: "nothing: killed"},
 	} {
 		t.Run(string(end.Type), func(t *testing.T) {
 			h := newHarness(t, strings.Replace(inDoubtPlaybook, "%s", "", 1))
-			id := h.crashed(journal.Event{Type: journal.EvStepStarted, Step: "a", Attempt: 1},
-				journal.Event{Type: journal.EvStepSucceeded, Step: "a", Attempt: 1},
-				journal.Event{Type: journal.EvStepStarted, Step: "b", Attempt: 1}, end)
+			id := h.crashed(workflow.Event{Type: workflow.EvStepStarted, Step: "a", Attempt: 1},
+				workflow.Event{Type: workflow.EvStepSucceeded, Step: "a", Attempt: 1},
+				workflow.Event{Type: workflow.EvStepStarted, Step: "b", Attempt: 1}, end)
 			ctx := testCtx(t)
 			for i := range 2 {
 				wantRunErr(t, h.e.Resume(ctx, id, workflow.ResumeOptions{}), workflow.ErrWaiting)
-				if r := h.run(id); r.Status != journal.RunWaiting || !strings.Contains(r.Message, "--assume-done b") {
+				if r := h.run(id); r.Status != workflow.RunWaiting || !strings.Contains(r.Message, "--assume-done b") {
 					t.Errorf("resume %d: run %s %q, want waiting with the commands to decide", i+1, r.Status, r.Message)
 				}
 				if w := find(h.events(id), "waiting", "b"); len(w) != i+1 || !strings.Contains(w[i].Message, "hamnflow resume "+id+" --redo b") {
@@ -291,7 +290,7 @@ func TestResumeRefuses(t *testing.T) {
 		})
 	}
 	t.Run("unknown step", func(t *testing.T) {
-		id := h.crashed(journal.Event{Type: journal.EvStepStarted, Step: "a", Attempt: 1})
+		id := h.crashed(workflow.Event{Type: workflow.EvStepStarted, Step: "a", Attempt: 1})
 		err := h.e.Resume(ctx, id, workflow.ResumeOptions{AssumeDone: []string{"zz"}})
 		if err == nil || !strings.Contains(err.Error(), `no step "zz"`) {
 			t.Errorf("resume: %v", err)
@@ -316,11 +315,11 @@ steps:
 	h.w.on("check", "deploy[sn02]", func(context.Context, workflow.Call) (workflow.Outcome, error) { return exitErr(1, "") })
 	items := []map[string]string{{"name": "sn01"}, {"name": "sn02"}, {"name": "sn03"}}
 	id := h.crashed(
-		journal.Event{Type: journal.EvFanOut, Step: "deploy", Items: items},
-		journal.Event{Type: journal.EvStepStarted, Step: "deploy[sn01]", Attempt: 1},
-		journal.Event{Type: journal.EvStepStarted, Step: "deploy[sn02]", Attempt: 1},
-		journal.Event{Type: journal.EvStepStarted, Step: "deploy[sn03]", Attempt: 1},
-		journal.Event{Type: journal.EvStepSucceeded, Step: "deploy[sn03]", Attempt: 1})
+		workflow.Event{Type: workflow.EvFanOut, Step: "deploy", Items: items},
+		workflow.Event{Type: workflow.EvStepStarted, Step: "deploy[sn01]", Attempt: 1},
+		workflow.Event{Type: workflow.EvStepStarted, Step: "deploy[sn02]", Attempt: 1},
+		workflow.Event{Type: workflow.EvStepStarted, Step: "deploy[sn03]", Attempt: 1},
+		workflow.Event{Type: workflow.EvStepSucceeded, Step: "deploy[sn03]", Attempt: 1})
 	if err := h.e.Resume(testCtx(t), id, workflow.ResumeOptions{}); err != nil {
 		t.Fatal(err)
 	}

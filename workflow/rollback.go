@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // RollbackOptions limit and steer a rollback.
@@ -27,7 +25,7 @@ func (e *Engine) Rollback(ctx context.Context, id string, opts RollbackOptions) 
 		return err
 	}
 	defer lock.Release()
-	if r.status == journal.RunRolledBack && !r.anythingToUndo() {
+	if r.status == RunRolledBack && !r.anythingToUndo() {
 		return fmt.Errorf("run %s is already rolled back", r.id)
 	}
 	if err := r.checkNames(opts.AssumeDone, opts.Redo); err != nil {
@@ -48,8 +46,8 @@ func (e *Engine) Rollback(ctx context.Context, id string, opts RollbackOptions) 
 	if opts.To != "" {
 		msg += " to " + opts.To
 	}
-	if err := r.record(func(run *journal.Run) { run.Status, run.PID, run.Message = journal.RunRollingBack, os.Getpid(), "" },
-		journal.Event{Type: journal.EvRollbackStart, Message: msg}); err != nil {
+	if err := r.record(func(run *Run) { run.Status, run.PID, run.Message = RunRollingBack, os.Getpid(), "" },
+		Event{Type: EvRollbackStart, Message: msg}); err != nil {
 		return err
 	}
 	keys := r.keysBySeq(func(key string, st *stepState) bool {
@@ -106,7 +104,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 	r.mu.Unlock()
 	if s.ReadOnly {
 		// It only looked: there is nothing to undo, even if it half-ran.
-		return r.record(nil, journal.Event{Type: journal.EvUndone, Step: key, Message: "read-only: nothing to undo"}) == nil
+		return r.record(nil, Event{Type: EvUndone, Step: key, Message: "read-only: nothing to undo"}) == nil
 	}
 	ropts := ResumeOptions{AssumeDone: opts.AssumeDone, Redo: opts.Redo}
 	if st.inDoubt() || st.status == stUndoing {
@@ -114,7 +112,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		if st.status == stUndoing {
 			what = "its undo"
 		}
-		if err := r.record(nil, journal.Event{Type: journal.EvInDoubt, Step: key,
+		if err := r.record(nil, Event{Type: EvInDoubt, Step: key,
 			Message: what + " started but no end was recorded: it may have half-run"}); err != nil {
 			return false
 		}
@@ -124,21 +122,21 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		switch d {
 		case decideDone: // "its effect is in place" from a probe, or "its effect is gone" from the operator
 			if by == nil { // the probe found the effect in place: undo it
-				if r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "undo", Message: why}) != nil {
+				if r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "undo", Message: why}) != nil {
 					return false
 				}
 				break
 			}
-			return r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "undone", Message: why, By: by}) == nil
+			return r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "undone", Message: why, By: by}) == nil
 		case decideRedo:
 			if by == nil { // the probe found the effect gone
-				return r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "undone", Message: why + ": nothing to undo"}) == nil
+				return r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "undone", Message: why + ": nothing to undo"}) == nil
 			}
-			if r.record(nil, journal.Event{Type: journal.EvReconciled, Step: key, Decision: "undo", Message: why, By: by}) != nil {
+			if r.record(nil, Event{Type: EvReconciled, Step: key, Decision: "undo", Message: why, By: by}) != nil {
 				return false
 			}
 		case decideWait:
-			r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key, Message: why})
+			r.record(nil, Event{Type: EvWaiting, Step: key, Message: why})
 			r.markWaiting(key, why)
 			return false
 		default:
@@ -161,7 +159,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		}, "manual")
 		switch {
 		case errors.Is(err, ErrNoOperator):
-			r.record(nil, journal.Event{Type: journal.EvWaiting, Step: key,
+			r.record(nil, Event{Type: EvWaiting, Step: key,
 				Message: fmt.Sprintf("no automatic undo for %q: undo it by hand, then run `hamnflow rollback %s` on a terminal (or with --yes)", title, r.id)})
 			r.markWaiting(key, "")
 			return false
@@ -171,11 +169,11 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 			r.mu.Unlock()
 			return false
 		}
-		return r.record(nil, journal.Event{Type: journal.EvUndone, Step: key, By: &a.By, Message: "undone by hand, confirmed by " + whoString(a.By)}) == nil
+		return r.record(nil, Event{Type: EvUndone, Step: key, By: &a.By, Message: "undone by hand, confirmed by " + whoString(a.By)}) == nil
 	}
 	p, err := r.prepare(s, s.Undo, data)
 	if err != nil {
-		r.record(nil, journal.Event{Type: journal.EvUndoFailed, Step: key, Message: err.Error()})
+		r.record(nil, Event{Type: EvUndoFailed, Step: key, Message: err.Error()})
 		r.markFailed(key)
 		return false
 	}
@@ -186,27 +184,27 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 	case gateStop:
 		return false
 	}
-	if r.record(nil, journal.Event{Type: journal.EvUndoStarted, Step: key, Host: p.host, Command: p.shown, Message: "undo: " + p.title}) != nil {
+	if r.record(nil, Event{Type: EvUndoStarted, Step: key, Host: p.host, Command: p.shown, Message: "undo: " + p.title}) != nil {
 		return false
 	}
 	start := time.Now()
 	o, err := r.call(ctx, s, s.Undo, key, p, 1)
-	ev := journal.Event{Step: key, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
+	ev := Event{Step: key, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
 	if o.Ran {
 		ev.Exit = &o.Exit
 	}
 	switch {
 	case ctx.Err() != nil:
-		ev.Type, ev.Message = journal.EvInterrupted, "interrupted during undo"
+		ev.Type, ev.Message = EvInterrupted, "interrupted during undo"
 		r.record(nil, ev)
 		return false
 	case err != nil:
-		ev.Type, ev.Message = journal.EvUndoFailed, err.Error()
+		ev.Type, ev.Message = EvUndoFailed, err.Error()
 		r.record(nil, ev)
 		r.markFailed(key)
 		return false
 	}
-	ev.Type = journal.EvUndone
+	ev.Type = EvUndone
 	return r.record(nil, ev) == nil
 }
 
@@ -216,25 +214,25 @@ func (r *runner) endRollback(ctx context.Context) error {
 	if r.journalErr != nil {
 		return r.journalStopped(fmt.Sprintf("nothing more was undone. Make the journal writable again (free space on its file system), then `hamnflow rollback %s`", r.id))
 	}
-	var st journal.RunStatus
+	var st RunStatus
 	var runErr error
 	var msg string
 	switch {
 	case len(r.waiting) > 0:
-		st, runErr = journal.RunRollingBack, ErrWaiting
+		st, runErr = RunRollingBack, ErrWaiting
 		msg = r.waitMessage(func(keys string) string {
 			return fmt.Sprintf("rollback waits for an operator at %s: run `hamnflow rollback %s` on a terminal (or with --yes)", keys, r.id)
 		})
 	case r.aborted || ctx.Err() != nil:
-		st, runErr = journal.RunRollingBack, ErrInterrupted
+		st, runErr = RunRollingBack, ErrInterrupted
 		msg = fmt.Sprintf("rollback interrupted; continue it with `hamnflow rollback %s`", r.id)
 	case len(r.failed) > 0:
-		st, runErr = journal.RunRollbackFailed, ErrStepFailed
+		st, runErr = RunRollbackFailed, ErrStepFailed
 		msg = fmt.Sprintf("undo of %s failed; see `hamnflow show %s`, fix the cause, then `hamnflow rollback %s` again", strings.Join(r.failed, ", "), r.id, r.id)
 	case r.anythingToUndoLocked():
-		st, msg = journal.RunRolledBack, fmt.Sprintf("rolled back in part; `hamnflow rollback %s` unwinds the rest", r.id)
+		st, msg = RunRolledBack, fmt.Sprintf("rolled back in part; `hamnflow rollback %s` unwinds the rest", r.id)
 	default:
-		st, msg = journal.RunRolledBack, "rolled back"
+		st, msg = RunRolledBack, "rolled back"
 	}
-	return r.closeLocked(journal.EvRollbackEnded, st, st == journal.RunRolledBack, runErr, msg)
+	return r.closeLocked(EvRollbackEnded, st, st == RunRolledBack, runErr, msg)
 }

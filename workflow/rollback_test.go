@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -70,7 +69,7 @@ func TestRollback(t *testing.T) {
 	if !strings.Contains(re.Msg, "rollback waits for an operator at b: run `hamnflow rollback "+id+"`") {
 		t.Errorf("message %q", re.Msg)
 	}
-	if r := h.run(id); r.Status != journal.RunRollingBack {
+	if r := h.run(id); r.Status != workflow.RunRollingBack {
 		t.Errorf("run %s, want rolling-back", r.Status)
 	}
 	if w := find(h.events(id), "waiting", "b"); len(w) != 1 || !strings.Contains(w[0].Message, `no automatic undo for "Edit the config by hand"`) {
@@ -89,7 +88,7 @@ func TestRollback(t *testing.T) {
 	if len(u) != 1 || u[0].By == nil || u[0].By.Via != "--yes" || u[0].By.User != "tester" {
 		t.Errorf("b undone %+v, want confirmed by tester via --yes", u)
 	}
-	if r := h.run(id); r.Status != journal.RunRolledBack {
+	if r := h.run(id); r.Status != workflow.RunRolledBack {
 		t.Errorf("run %s, want rolled-back", r.Status)
 	}
 	if c, _ := h.w.last("revert", "a"); c.Args["say"] != "undo a "+secretValue {
@@ -213,7 +212,7 @@ func TestRollbackResumable(t *testing.T) {
 				return workflow.Outcome{}, ctx.Err()
 			})
 			wantRunErr(t, h.e.Rollback(ctx, id, workflow.RollbackOptions{}), workflow.ErrInterrupted)
-			if r := h.run(id); r.Status != journal.RunRollingBack {
+			if r := h.run(id); r.Status != workflow.RunRollingBack {
 				t.Errorf("run %s, want rolling-back", r.Status)
 			}
 			if got := h.w.steps("revert"); !slices.Equal(got, []string{"fan[sn03]", "fan[sn02]", "fan[sn01]", "d", "c"}) {
@@ -247,7 +246,7 @@ func TestRollbackResumable(t *testing.T) {
 				t.Errorf("message %q, want the rollback command to decide", re.Msg)
 			}
 			if tt.wantErr == nil {
-				if r := h.run(id); r.Status != journal.RunRolledBack {
+				if r := h.run(id); r.Status != workflow.RunRolledBack {
 					t.Errorf("run %s, want rolled-back", r.Status)
 				}
 			}
@@ -263,7 +262,7 @@ func TestRollbackFailedUndo(t *testing.T) {
 	if !strings.Contains(re.Msg, "undo of d failed") {
 		t.Errorf("message %q", re.Msg)
 	}
-	if r := h.run(id); r.Status != journal.RunRollbackFailed {
+	if r := h.run(id); r.Status != workflow.RunRollbackFailed {
 		t.Errorf("run %s, want rollback-failed", r.Status)
 	}
 	if got := h.w.steps("revert"); !slices.Equal(got, []string{"fan[sn03]", "fan[sn02]", "fan[sn01]", "d"}) {
@@ -329,7 +328,7 @@ steps:
 	if len(u) != 1 || u[0].By != nil || !strings.Contains(u[0].Message, "read-only") {
 		t.Errorf("look undone %+v, want a read-only note and no one asked", u)
 	}
-	if r := h.run(id); r.Status != journal.RunRolledBack {
+	if r := h.run(id); r.Status != workflow.RunRolledBack {
 		t.Errorf("run %s, want rolled-back", r.Status)
 	}
 }
@@ -352,7 +351,7 @@ func TestRollbackToThenRest(t *testing.T) {
 	if got := h.w.steps("revert"); !slices.Equal(got, []string{"fan[sn03]", "fan[sn02]", "fan[sn01]", "d", "c", "a"}) {
 		t.Errorf("undid %v: each once", got)
 	}
-	if r := h.run(id); r.Status != journal.RunRolledBack || r.Message != "rolled back" {
+	if r := h.run(id); r.Status != workflow.RunRolledBack || r.Message != "rolled back" {
 		t.Errorf("run %s %q", r.Status, r.Message)
 	}
 	if err := h.e.Rollback(ctx, id, workflow.RollbackOptions{}); err == nil || !strings.Contains(err.Error(), "already rolled back") {

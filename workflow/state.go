@@ -2,8 +2,6 @@ package workflow
 
 import (
 	"maps"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // status is where one step (or one fan-out child) stands, as its events
@@ -90,7 +88,7 @@ func (rs *runState) get(key string) *stepState {
 
 // apply folds one event into the state. It is used both to replay a
 // journal and, live, after each event is committed.
-func (rs *runState) apply(ev journal.Event) {
+func (rs *runState) apply(ev Event) {
 	if ev.Step == "" {
 		return
 	}
@@ -99,17 +97,17 @@ func (rs *runState) apply(ev journal.Event) {
 		rs.view = nil // outputs or items may change; Reset clears them
 	}
 	switch ev.Type {
-	case journal.EvStepStarted:
+	case EvStepStarted:
 		st.status, st.attempt, st.startSeq = stRunning, ev.Attempt, ev.Seq
-	case journal.EvStepSucceeded:
+	case EvStepSucceeded:
 		st.status, st.endSeq = stSucceeded, ev.Seq
 		st.outputs, st.items = maps.Clone(ev.Outputs), ev.Items
-	case journal.EvStepFailed:
+	case EvStepFailed:
 		st.status = stFailed
 		st.noStatus = ev.Exit == nil
-	case journal.EvStepSkipped:
+	case EvStepSkipped:
 		st.status, st.endSeq = stSkipped, ev.Seq
-	case journal.EvWaiting:
+	case EvWaiting:
 		// Only a step that has yet to run waits; one in doubt stays in
 		// doubt, and one that took effect (a rollback waiting for its
 		// undo) stays to be undone.
@@ -117,11 +115,11 @@ func (rs *runState) apply(ev journal.Event) {
 		case st.status == stPending, st.status == stFailed && !st.noStatus:
 			st.status = stWaiting
 		}
-	case journal.EvInterrupted:
+	case EvInterrupted:
 		if st.status == stRunning {
 			st.status = stInterrupted
 		}
-	case journal.EvReconciled:
+	case EvReconciled:
 		switch ev.Decision {
 		case "done":
 			st.status, st.endSeq = stSucceeded, ev.Seq
@@ -135,20 +133,20 @@ func (rs *runState) apply(ev journal.Event) {
 		case "undo":
 			st.status = stSucceeded // its effect is in place: undo it
 		}
-	case journal.EvReset:
+	case EvReset:
 		*st = stepState{status: stPending}
-	case journal.EvFanOut:
+	case EvFanOut:
 		st.children, st.fanned = ev.Items, true
-	case journal.EvUndoStarted:
+	case EvUndoStarted:
 		st.status = stUndoing
-	case journal.EvUndone:
+	case EvUndone:
 		st.status = stUndone
-	case journal.EvUndoFailed:
+	case EvUndoFailed:
 		st.status = stUndoFailed
 	}
 }
 
-func replay(evs []journal.Event) *runState {
+func replay(evs []Event) *runState {
 	rs := newRunState()
 	for _, ev := range evs {
 		rs.apply(ev)

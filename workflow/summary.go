@@ -2,8 +2,6 @@ package workflow
 
 import (
 	"time"
-
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // StepSummary is one step's (or fan-out child's) story, told from events.
@@ -21,7 +19,7 @@ type StepSummary struct {
 
 // Summarize folds a run's events into one line per step, in the order the
 // steps first appeared. Duration is the sum of the step's attempts.
-func Summarize(evs []journal.Event) []StepSummary {
+func Summarize(evs []Event) []StepSummary {
 	var order []string
 	byKey := map[string]*StepSummary{}
 	rs := newRunState()
@@ -40,26 +38,26 @@ func Summarize(evs []journal.Event) []StepSummary {
 			s.Host = ev.Host
 		}
 		switch ev.Type {
-		case journal.EvStepStarted:
+		case EvStepStarted:
 			s.Attempts = max(s.Attempts, ev.Attempt)
 			if s.Started.IsZero() {
 				s.Started = ev.Time
 			}
-		case journal.EvStepSucceeded, journal.EvStepFailed, journal.EvUndone, journal.EvUndoFailed, journal.EvStepSkipped:
+		case EvStepSucceeded, EvStepFailed, EvUndone, EvUndoFailed, EvStepSkipped:
 			s.Ended = ev.Time
 			s.Duration += ev.Duration
-			if ev.Type == journal.EvStepSucceeded && s.Started.IsZero() {
+			if ev.Type == EvStepSucceeded && s.Started.IsZero() {
 				// a fan-out parent: it spans its children
 				s.Duration = 0
 			}
-		case journal.EvFanOut:
+		case EvFanOut:
 			s.Started = ev.Time
-		case journal.EvConfirmed:
+		case EvConfirmed:
 			if ev.By != nil {
 				s.ConfirmedBy = whoString(*ev.By)
 			}
 		}
-		if ev.Message != "" && ev.Type != journal.EvStepStarted {
+		if ev.Message != "" && ev.Type != EvStepStarted {
 			s.Message = ev.Message
 		}
 		s.Status = string(rs.get(ev.Step).status)

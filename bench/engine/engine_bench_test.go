@@ -74,10 +74,10 @@ func benchDAG(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	e := &workflow.Engine{
-		Journal: j, Actions: actions, Prompter: workflow.NoOperator{},
-		Who: journal.Who{User: "bench", Host: "bench"}, Parallel: 4,
+		Store: j, Actions: actions, Prompter: workflow.NoOperator{},
+		Who: workflow.Who{User: "bench", Host: "bench"}, Parallel: 4,
 	}
-	src := journal.Source{PlaybookPath: "dag.yaml", PlaybookText: text}
+	src := workflow.Source{PlaybookPath: "dag.yaml", PlaybookText: text}
 	for b.Loop() {
 		if _, err := e.Start(context.Background(), pb, src, data, "bench"); err != nil {
 			b.Fatal(err)
@@ -136,7 +136,7 @@ func fillJournal(b *testing.B, path string, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := j.Runs(journal.Filter{Limit: 1}); err != nil {
+	if _, err := j.Runs(workflow.Filter{Limit: 1}); err != nil {
 		b.Fatal(err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
@@ -153,16 +153,16 @@ func fillJournal(b *testing.B, path string, n int) {
 		}
 		for i := range n {
 			t := start.Add(time.Duration(i) * time.Second)
-			r := journal.Run{
+			r := workflow.Run{
 				ID: journal.NewRunID(t), Playbook: []string{"failover", "failback", "setup-sync"}[i%3], Cluster: "lab",
-				Status: journal.RunSucceeded, StartedAt: t, UpdatedAt: t.Add(time.Minute), EndedAt: t.Add(time.Minute),
-				By: journal.Who{User: "alice", Host: "opshost"}, PID: 4242, Params: map[string]string{"target": "mn2"},
+				Status: workflow.RunSucceeded, StartedAt: t, UpdatedAt: t.Add(time.Minute), EndedAt: t.Add(time.Minute),
+				By: workflow.Who{User: "alice", Host: "opshost"}, PID: 4242, Params: map[string]string{"target": "mn2"},
 				Steps: 20, Done: 20,
 			}
 			if err := put(runs, r.ID, r); err != nil {
 				return err
 			}
-			if err := put(srcs, r.ID, journal.Source{PlaybookPath: "builtin:failover.yaml", PlaybookText: text}); err != nil {
+			if err := put(srcs, r.ID, workflow.Source{PlaybookPath: "builtin:failover.yaml", PlaybookText: text}); err != nil {
 				return err
 			}
 			log, err := events.CreateBucket([]byte(r.ID))
@@ -171,7 +171,7 @@ func fillJournal(b *testing.B, path string, n int) {
 			}
 			for s := range 20 {
 				seq, _ := log.NextSequence()
-				ev := journal.Event{Seq: seq, Time: t, Type: journal.EvStepSucceeded, Step: fmt.Sprintf("step%d", s), Stdout: "ok\n"}
+				ev := workflow.Event{Seq: seq, Time: t, Type: workflow.EvStepSucceeded, Step: fmt.Sprintf("step%d", s), Stdout: "ok\n"}
 				key := []byte{byte(seq >> 56), byte(seq >> 48), byte(seq >> 40), byte(seq >> 32), byte(seq >> 24), byte(seq >> 16), byte(seq >> 8), byte(seq)}
 				data, err := json.Marshal(ev)
 				if err != nil {
@@ -216,7 +216,7 @@ func journal10k(b *testing.B) string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if rs, err := j.Runs(journal.Filter{}); err != nil || len(rs) != 10000 {
+		if rs, err := j.Runs(workflow.Filter{}); err != nil || len(rs) != 10000 {
 			b.Fatalf("fixture has %d runs: %v", len(rs), err)
 		}
 	})
@@ -319,7 +319,7 @@ func BenchmarkResumeFirstStep(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				runs, err := j.Runs(journal.Filter{Status: journal.RunWaiting, Limit: 1})
+				runs, err := j.Runs(workflow.Filter{Status: workflow.RunWaiting, Limit: 1})
 				if err != nil || len(runs) != 1 {
 					b.Fatalf("no waiting run: %v", err)
 				}
@@ -334,10 +334,10 @@ func BenchmarkResumeFirstStep(b *testing.B) {
 				}
 				resumed := false
 				for _, ev := range evs {
-					if ev.Type == journal.EvRunResumed {
+					if ev.Type == workflow.EvRunResumed {
 						resumed = true
 					}
-					if resumed && ev.Type == journal.EvStepStarted {
+					if resumed && ev.Type == workflow.EvStepStarted {
 						total += ev.Time.Sub(start)
 						break
 					}

@@ -202,7 +202,7 @@ func historyCommand() *cli.Command {
 			if _, err := os.Stat(journalPath(c)); errors.Is(err, fs.ErrNotExist) {
 				// Nothing has run yet: say so without creating a journal.
 				if c.String("output") == "json" {
-					return writeJSON(c, []journal.Run{})
+					return writeJSON(c, []workflow.Run{})
 				}
 				fmt.Fprintf(c.App.ErrWriter, "no runs yet: %s does not exist\n", journalPath(c))
 				return nil
@@ -211,7 +211,7 @@ func historyCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			f := journal.Filter{Playbook: c.String("playbook"), Cluster: c.String("cluster"), Status: journal.RunStatus(c.String("status")), Limit: c.Int("limit")}
+			f := workflow.Filter{Playbook: c.String("playbook"), Cluster: c.String("cluster"), Status: workflow.RunStatus(c.String("status")), Limit: c.Int("limit")}
 			if d := c.Duration("since"); d > 0 {
 				f.Since = time.Now().Add(-d)
 			}
@@ -255,9 +255,9 @@ func showCommand() *cli.Command {
 			sum := workflow.Summarize(evs)
 			if c.String("output") == "json" {
 				return writeJSON(c, struct {
-					Run    journal.Run            `json:"run"`
+					Run    workflow.Run           `json:"run"`
 					Steps  []workflow.StepSummary `json:"steps"`
-					Events []journal.Event        `json:"events"`
+					Events []workflow.Event       `json:"events"`
 				}{run, sum, evs})
 			}
 			w := bufio.NewWriter(c.App.Writer)

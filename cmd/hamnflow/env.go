@@ -67,8 +67,8 @@ func newLogger(c *cli.Context) zerolog.Logger {
 }
 
 // whoAmI says who the operator is: login user, sudo user, terminal, host.
-func whoAmI() journal.Who {
-	w := journal.Who{SudoUser: os.Getenv("SUDO_USER")}
+func whoAmI() workflow.Who {
+	w := workflow.Who{SudoUser: os.Getenv("SUDO_USER")}
 	if u, err := user.Current(); err == nil {
 		w.User = u.Username
 	}
@@ -166,10 +166,10 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) *wired
 		prompter = newTermPrompter(os.Stdin, os.Stderr, who)
 	}
 	e := &workflow.Engine{
-		Journal: j, Actions: steps.Actions(env), Funcs: steps.Funcs(), Secrets: secrets,
+		Store: j, Actions: steps.Actions(env), Funcs: steps.Funcs(), Secrets: secrets,
 		Prompter: prompter, Who: who,
 		Parallel: c.Int("parallel"), StepMode: c.Bool("step"), AssumeYes: c.Bool("yes"),
-		Loader: func(journal.Source) (*workflow.Playbook, map[string]any, error) {
+		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) {
 			return p.Playbook, p.Data, nil
 		},
 		Observe: progress(log),
@@ -192,17 +192,17 @@ func (noSecrets) Secret(name string) (string, error) {
 }
 
 // progress logs what runs, what ended and how long it took.
-func progress(log zerolog.Logger) func(string, journal.Event) {
-	return func(run string, ev journal.Event) {
+func progress(log zerolog.Logger) func(string, workflow.Event) {
+	return func(run string, ev workflow.Event) {
 		var e *zerolog.Event
 		switch ev.Type {
-		case journal.EvStepFailed, journal.EvUndoFailed, journal.EvInterrupted:
+		case workflow.EvStepFailed, workflow.EvUndoFailed, workflow.EvInterrupted:
 			e = log.Error()
-		case journal.EvWaiting, journal.EvInDoubt, journal.EvDeclined:
+		case workflow.EvWaiting, workflow.EvInDoubt, workflow.EvDeclined:
 			e = log.Warn()
-		case journal.EvStepStarted, journal.EvUndoStarted, journal.EvStepSucceeded, journal.EvUndone,
-			journal.EvStepSkipped, journal.EvConfirmed, journal.EvReconciled, journal.EvFanOut,
-			journal.EvRunStarted, journal.EvRunEnded, journal.EvRunResumed, journal.EvRollbackStart, journal.EvRollbackEnded:
+		case workflow.EvStepStarted, workflow.EvUndoStarted, workflow.EvStepSucceeded, workflow.EvUndone,
+			workflow.EvStepSkipped, workflow.EvConfirmed, workflow.EvReconciled, workflow.EvFanOut,
+			workflow.EvRunStarted, workflow.EvRunEnded, workflow.EvRunResumed, workflow.EvRollbackStart, workflow.EvRollbackEnded:
 			e = log.Info()
 		default:
 			e = log.Debug() // output and other detail
@@ -224,7 +224,7 @@ func progress(log zerolog.Logger) func(string, journal.Event) {
 			e = e.Int("exit", *ev.Exit)
 		}
 		msg := ev.Message
-		if ev.Type == journal.EvStepStarted && ev.Command != "" {
+		if ev.Type == workflow.EvStepStarted && ev.Command != "" {
 			e = e.Str("cmd", firstLine(ev.Command))
 		}
 		e.Msg(msg)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -40,7 +39,7 @@ func main() {
 }
 
 func exitCode(err error) int {
-	var locked *journal.LockedError
+	var locked *workflow.LockedError
 	var diags workflow.Diagnostics
 	var ec cli.ExitCoder
 	switch {

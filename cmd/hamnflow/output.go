@@ -9,11 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-func writeHistory(w io.Writer, runs []journal.Run, now time.Time) {
+func writeHistory(w io.Writer, runs []workflow.Run, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tPLAYBOOK\tCLUSTER\tSTATUS\tSTEPS\tSTARTED\tTOOK\tBY")
 	for _, r := range runs {
@@ -37,7 +36,7 @@ func writeHistory(w io.Writer, runs []journal.Run, now time.Time) {
 	}
 }
 
-func writeShow(w io.Writer, r journal.Run, steps []workflow.StepSummary, evs []journal.Event, all bool) {
+func writeShow(w io.Writer, r workflow.Run, steps []workflow.StepSummary, evs []workflow.Event, all bool) {
 	fmt.Fprintf(w, "run %s: %s on %s, %s\n", r.ID, r.Playbook, r.Cluster, r.Status)
 	by := r.By.User
 	if r.By.SudoUser != "" {
@@ -76,9 +75,9 @@ func writeShow(w io.Writer, r journal.Run, steps []workflow.StepSummary, evs []j
 
 	fmt.Fprintln(w)
 	for _, ev := range evs {
-		interesting := all || ev.Type == journal.EvStepFailed || ev.Type == journal.EvUndoFailed ||
-			ev.Type == journal.EvWaiting || ev.Type == journal.EvInDoubt ||
-			(ev.Type == journal.EvStepSucceeded && (ev.Stdout != "" || ev.Stderr != ""))
+		interesting := all || ev.Type == workflow.EvStepFailed || ev.Type == workflow.EvUndoFailed ||
+			ev.Type == workflow.EvWaiting || ev.Type == workflow.EvInDoubt ||
+			(ev.Type == workflow.EvStepSucceeded && (ev.Stdout != "" || ev.Stderr != ""))
 		if !interesting {
 			continue
 		}

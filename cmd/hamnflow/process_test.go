@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"os"
 	"os/exec"
@@ -293,13 +294,13 @@ func (l *crashLab) release() {
 }
 
 // lastRun returns the run started last.
-func (l *crashLab) lastRun() journal.Run {
+func (l *crashLab) lastRun() workflow.Run {
 	l.t.Helper()
 	j, err := journal.Open(l.journal)
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	runs, err := j.Runs(journal.Filter{})
+	runs, err := j.Runs(workflow.Filter{})
 	if err != nil || len(runs) == 0 {
 		l.t.Fatalf("no runs in %s: %v", l.journal, err)
 	}
@@ -341,7 +342,7 @@ func (l *crashLab) checkEnd(id string, want map[string]int) {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	if run.Status != journal.RunSucceeded || run.Done != len(crashSteps) {
+	if run.Status != workflow.RunSucceeded || run.Done != len(crashSteps) {
 		l.t.Errorf("run %s: status %s, done %d/%d, want succeeded %d/%d (%s)", id, run.Status, run.Done, run.Steps, len(crashSteps), len(crashSteps), run.Message)
 	}
 	evs, err := j.Events(id)
@@ -350,7 +351,7 @@ func (l *crashLab) checkEnd(id string, want map[string]int) {
 	}
 	ended := map[string]int{}
 	for _, ev := range evs {
-		if ev.Type == journal.EvStepSucceeded || ev.Type == journal.EvReconciled && ev.Decision == "done" {
+		if ev.Type == workflow.EvStepSucceeded || ev.Type == workflow.EvReconciled && ev.Decision == "done" {
 			ended[ev.Step]++
 		}
 	}
@@ -387,7 +388,7 @@ func (l *crashLab) checkDecision(id, step, decision, why string) {
 	}
 	var got []string
 	for _, ev := range evs {
-		if ev.Type == journal.EvReconciled && ev.Step == step {
+		if ev.Type == workflow.EvReconciled && ev.Step == step {
 			got = append(got, ev.Decision+": "+ev.Message)
 		}
 	}
@@ -431,7 +432,7 @@ func TestCrash(t *testing.T) {
 				t.Fatalf("exit %d, want killed", got)
 			}
 			run := l.lastRun()
-			if run.Status != journal.RunRunning {
+			if run.Status != workflow.RunRunning {
 				t.Fatalf("killed run is %s, want running", run.Status)
 			}
 			out, _ := l.run(exitOK, "resume", run.ID)
@@ -514,7 +515,7 @@ func TestCrash(t *testing.T) {
 			t.Fatalf("exit %d after SIGTERM, want %d", got, exitInterrupted)
 		}
 		run := l.lastRun()
-		if run.Status != journal.RunInterrupted {
+		if run.Status != workflow.RunInterrupted {
 			t.Errorf("run is %s, want interrupted", run.Status)
 		}
 		p.mu.Lock()
@@ -527,7 +528,7 @@ func TestCrash(t *testing.T) {
 		evs, _ := j.Events(run.ID)
 		var interrupted bool
 		for _, ev := range evs {
-			interrupted = interrupted || ev.Type == journal.EvInterrupted && ev.Step == "s2"
+			interrupted = interrupted || ev.Type == workflow.EvInterrupted && ev.Step == "s2"
 		}
 		if !interrupted {
 			t.Errorf("no interrupted event for s2 in the journal")

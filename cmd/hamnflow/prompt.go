@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -16,10 +15,10 @@ import (
 type termPrompter struct {
 	lines <-chan string
 	out   io.Writer
-	who   journal.Who
+	who   workflow.Who
 }
 
-func newTermPrompter(in io.Reader, out io.Writer, who journal.Who) *termPrompter {
+func newTermPrompter(in io.Reader, out io.Writer, who workflow.Who) *termPrompter {
 	ch := make(chan string)
 	go func() {
 		defer close(ch)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +78,7 @@ func cmdLastRun(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	j, err := journal.Open(ts.Getenv("HAMNFLOW_JOURNAL"))
 	ts.Check(err)
-	runs, err := j.Runs(journal.Filter{})
+	runs, err := j.Runs(workflow.Filter{})
 	ts.Check(err)
 	if len(runs) == 0 {
 		ts.Fatalf("lastrun: no runs in %s", j.Path())

@@ -3,6 +3,7 @@ package drills
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"slices"
 	"sort"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hamnflow/hamnflow/integration/lab"
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/steps/db2"
 )
 
@@ -195,7 +195,7 @@ func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
 		if id == "" {
 			id = d.lastRun().ID
 		}
-		if r := d.lastRun(); r.ID != id || r.Status != journal.RunRunning {
+		if r := d.lastRun(); r.ID != id || r.Status != workflow.RunRunning {
 			t.Fatalf("%v: killed run %s is %s (last run %s), want %s running", pt, r.ID, r.Status, r.ID, id)
 		}
 	}
@@ -212,7 +212,7 @@ func (d *drill) crashChain(chain []crashPoint) (string, map[string]int) {
 	}
 	redone := map[string]int{}
 	for _, ev := range d.events(id) {
-		if ev.Type == journal.EvReconciled && ev.Decision == "redo" {
+		if ev.Type == workflow.EvReconciled && ev.Decision == "redo" {
 			redone[ev.Step]++
 		}
 	}
@@ -330,7 +330,7 @@ func globMatch(pattern, s string) bool {
 func (d *drill) stepOrder(id string) []string {
 	var order []string
 	for _, ev := range d.events(id) {
-		if ev.Type == journal.EvStepStarted && !slices.Contains(order, ev.Step) {
+		if ev.Type == workflow.EvStepStarted && !slices.Contains(order, ev.Step) {
 			order = append(order, ev.Step)
 		}
 	}
@@ -343,12 +343,12 @@ func (d *drill) checkRun(id, base string) {
 	t := d.t
 	t.Helper()
 	r := d.lastRun()
-	if r.ID != id || r.Status != journal.RunSucceeded {
+	if r.ID != id || r.Status != workflow.RunSucceeded {
 		t.Errorf("run %s: %s (%s), want succeeded", id, r.Status, r.Message)
 	}
 	ended := map[string]int{}
 	for _, ev := range d.events(id) {
-		if ev.Type == journal.EvStepSucceeded || ev.Type == journal.EvReconciled && ev.Decision == "done" {
+		if ev.Type == workflow.EvStepSucceeded || ev.Type == workflow.EvReconciled && ev.Decision == "done" {
 			ended[ev.Step]++
 		}
 	}

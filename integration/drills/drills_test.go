@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"os"
 	"os/exec"
@@ -71,13 +72,13 @@ func (d *drill) holds(host, addr string) int {
 }
 
 // lastRun is the run started last in the drill's journal.
-func (d *drill) lastRun() journal.Run {
+func (d *drill) lastRun() workflow.Run {
 	d.t.Helper()
 	j, err := journal.Open(d.env.Journal)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	runs, err := j.Runs(journal.Filter{})
+	runs, err := j.Runs(workflow.Filter{})
 	if err != nil || len(runs) == 0 {
 		d.t.Fatalf("no runs in %s: %v", d.env.Journal, err)
 	}
@@ -90,7 +91,7 @@ func (d *drill) lastRun() journal.Run {
 	return last
 }
 
-func (d *drill) events(id string) []journal.Event {
+func (d *drill) events(id string) []workflow.Event {
 	d.t.Helper()
 	j, err := journal.Open(d.env.Journal)
 	if err != nil {

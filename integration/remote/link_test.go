@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/hamnflow/hamnflow/integration/labtest"
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // TestLinkCutDuringCommand cuts mn2's link while a step runs a command
@@ -103,7 +103,7 @@ steps:
 	s := show(t, env, id)
 	starts := 0
 	for _, ev := range s.Events {
-		if ev.Step == "work" && ev.Type == journal.EvStepStarted {
+		if ev.Step == "work" && ev.Type == workflow.EvStepStarted {
 			starts++
 		}
 	}

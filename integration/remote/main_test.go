@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/hamnflow/hamnflow/integration/labtest"
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -45,9 +44,9 @@ func runID(t *testing.T, r labtest.Result) string {
 
 // shown is `hamnflow show ID --output json`.
 type shown struct {
-	Run    journal.Run            `json:"run"`
+	Run    workflow.Run           `json:"run"`
 	Steps  []workflow.StepSummary `json:"steps"`
-	Events []journal.Event        `json:"events"`
+	Events []workflow.Event       `json:"events"`
 }
 
 func show(t *testing.T, env *labtest.Env, id string) shown {
@@ -76,7 +75,7 @@ func (s shown) step(t *testing.T, key string) workflow.StepSummary {
 func (s shown) outputs(t *testing.T, key string) map[string]string {
 	t.Helper()
 	for i := len(s.Events) - 1; i >= 0; i-- {
-		if ev := s.Events[i]; ev.Step == key && ev.Type == journal.EvStepSucceeded {
+		if ev := s.Events[i]; ev.Step == key && ev.Type == workflow.EvStepSucceeded {
 			return ev.Outputs
 		}
 	}

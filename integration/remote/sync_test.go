@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bytes"
+	"github.com/hamnflow/hamnflow/workflow"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/hamnflow/hamnflow/integration/labtest"
-	"github.com/hamnflow/hamnflow/journal"
 )
 
 // guidePaths are the files and directories of guide 6.1-6.3 (with the
@@ -55,7 +55,7 @@ func sameFiles(t *testing.T, env *labtest.Env) {
 func (s shown) items(t *testing.T, key string) map[string]string {
 	t.Helper()
 	for i := len(s.Events) - 1; i >= 0; i-- {
-		if ev := s.Events[i]; ev.Step == key && ev.Type == journal.EvStepSucceeded {
+		if ev := s.Events[i]; ev.Step == key && ev.Type == workflow.EvStepSucceeded {
 			m := map[string]string{}
 			for _, it := range ev.Items {
 				m[it["name"]] = it["change"]

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -100,36 +101,89 @@ type Prepared struct {
 	Source    workflow.Source
 }
 
-// Prepare parses a playbook and its inventory and resolves parameters.
-// inventoryPath may be "" for playbooks of local steps only.
-func Prepare(pbFile string, pbText []byte, inventoryPath string, invText []byte, given map[string]string) (*Prepared, error) {
-	pb, err := workflow.Parse(pbFile, pbText)
+// Files gives the library's files by path ("parts/fence.yaml"): from Dir
+// when it has the file, else built in. Procedures include parts through it.
+func (l Library) Files() workflow.Files { return libraryFiles{dir: l.Dir} }
+
+type libraryFiles struct{ dir string }
+
+func (f libraryFiles) ReadFile(name string) ([]byte, error) {
+	if !fs.ValidPath(name) {
+		return nil, fmt.Errorf("%q is not a path inside the playbook library", name)
+	}
+	if f.dir != "" {
+		text, err := os.ReadFile(filepath.Join(f.dir, filepath.FromSlash(name)))
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return text, err
+		}
+	}
+	return library.ReadFile("library/" + name)
+}
+
+// Prepare composes a playbook for the cluster of its inventory and
+// resolves its parameters. inventoryPath may be "" for playbooks of local
+// steps only. With Diagnostics it still returns what it could compose,
+// for validation to report the rest.
+func (l Library) Prepare(pbFile string, pbText []byte, inventoryPath string, invText []byte, given map[string]string) (*Prepared, error) {
+	var inv *Inventory
+	if inventoryPath != "" {
+		var err error
+		if inv, err = ParseInventory(inventoryPath, invText); err != nil {
+			return nil, err
+		}
+	}
+	p, err := l.Compose(pbFile, pbText, inv, given)
+	if p != nil {
+		p.Source.InventoryPath, p.Source.InventoryText = inventoryPath, string(invText)
+	}
+	return p, err
+}
+
+// Compose is Prepare for an inventory already read (nil for none).
+func (l Library) Compose(pbFile string, pbText []byte, inv *Inventory, given map[string]string) (*Prepared, error) {
+	p := &Prepared{Inventory: inv, Data: map[string]any{"inv": map[string]any{}}}
+	if inv != nil {
+		p.Data["inv"] = inv.Data()
+	}
+	pb, params, err := workflow.Load(workflow.LoadInput{
+		Name: pbFile, Text: pbText, Files: l.Files(), Inv: p.Data["inv"].(map[string]any),
+		Given: given, Funcs: steps.Funcs(),
+	})
+	if pb == nil {
+		return nil, err
+	}
+	p.Playbook = pb
+	p.Data["params"] = params
+	p.Source = workflow.Source{PlaybookPath: pbFile, PlaybookText: string(pbText), Params: given}
+	return p, err
+}
+
+// FromSource rebuilds what a run started from, out of its journal record:
+// the DAG exactly as it was composed then, with the inventory and
+// parameters it started with.
+func (l Library) FromSource(src workflow.Source) (*Prepared, error) {
+	if src.Resolved == "" {
+		// A run recorded before the DAG was: compose it again.
+		return l.Prepare(src.PlaybookPath, []byte(src.PlaybookText), src.InventoryPath, []byte(src.InventoryText), src.Params)
+	}
+	pb, err := workflow.FromResolved(src.Resolved)
 	if err != nil {
 		return nil, err
 	}
-	p := &Prepared{Playbook: pb, Data: map[string]any{"inv": map[string]any{}}}
-	if inventoryPath != "" {
-		inv, err := ParseInventory(inventoryPath, invText)
+	pb.Text = []byte(src.PlaybookText)
+	p := &Prepared{Playbook: pb, Data: map[string]any{"inv": map[string]any{}}, Source: src}
+	if src.InventoryPath != "" {
+		inv, err := ParseInventory(src.InventoryPath, []byte(src.InventoryText))
 		if err != nil {
 			return nil, err
 		}
 		p.Inventory = inv
 		p.Data["inv"] = inv.Data()
 	}
-	params, diags := workflow.ResolveParams(pb, given)
+	params, diags := workflow.ResolveParams(pb, src.Params)
 	if len(diags) > 0 {
 		return nil, diags
 	}
 	p.Data["params"] = params
-	p.Source = workflow.Source{
-		PlaybookPath: pbFile, PlaybookText: string(pbText),
-		InventoryPath: inventoryPath, InventoryText: string(invText),
-		Params: given,
-	}
 	return p, nil
-}
-
-// FromSource rebuilds what a run started from, out of its journal record.
-func FromSource(src workflow.Source) (*Prepared, error) {
-	return Prepare(src.PlaybookPath, []byte(src.PlaybookText), src.InventoryPath, []byte(src.InventoryText), src.Params)
 }

@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,7 +37,7 @@ func prepareWith(t *testing.T, name, inventory string, given map[string]string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Prepare(file, text, invPath, invText, given)
+	p, err := Library{}.Prepare(file, text, invPath, invText, given)
 	if err != nil {
 		t.Fatalf("%s with %s: %v", name, inventory, err)
 	}
@@ -98,52 +99,29 @@ var (
 	linuxActions = map[string]bool{"addr_takeover": true, "addr_release": true, "xcat_service": true, "xcat_osimages": true}
 )
 
-// Database- and OS-specific steps are guarded by .inv.database.type and
-// .inv.primary.os, so that one failover serves every cluster: with each
-// inventory the other databases' and OS's steps are skipped, and the
-// shared steps run.
-func TestStepsGuarded(t *testing.T) {
+// The loaded DAG of a cluster holds only that cluster's steps: no step of
+// another database, none of AIX on Linux and none of Linux on AIX.
+func TestOnlyMyClusterSteps(t *testing.T) {
 	for _, name := range linuxPlaybooks {
 		for _, inv := range inventories {
 			p := prepareWith(t, name, inv.file, nil)
-			plan, err := checker(p).Plan(p.Playbook, p.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			skipped := map[string]bool{}
-			for _, ps := range plan {
-				skipped[ps.ID] = ps.Skipped
-			}
 			for _, s := range p.Playbook.Steps {
-				dbs := dbCond.FindAllStringSubmatch(s.When, -1)
-				oss := osCond.FindAllStringSubmatch(s.When, -1)
-				if db := dbOfAction(s.Action.Kind); db != "" && (len(dbs) == 0 || dbs[0][1] != db) {
-					t.Errorf("%s: step %s (%s) is %s's but has no when on .inv.database.type", name, s.ID, s.Action.Kind, db)
-				}
-				bothOS := name == "failover" || name == "failback"
-				if bothOS && aixActions[s.Action.Kind] && (len(oss) == 0 || oss[0][1] != "aix") {
-					t.Errorf("%s: step %s (%s) runs AIX commands but has no when on .inv.primary.os", name, s.ID, s.Action.Kind)
-				}
-				if bothOS && linuxActions[s.Action.Kind] && (len(oss) == 0 || !strings.Contains(s.When, `ne .inv.primary.os "aix"`)) {
-					t.Errorf("%s: step %s (%s) runs Linux commands but is not guarded by os != aix", name, s.ID, s.Action.Kind)
-				}
-				// The plan cannot tell conditions on run-time outputs.
-				if strings.Contains(s.When, ".steps.") {
-					continue
-				}
-				foreign := len(dbs) > 0 && dbs[0][1] != inv.db && strings.Contains(s.When, "eq .inv.database.type")
-				foreignOS := false
-				for _, m := range oss {
-					eq := strings.Contains(s.When, `eq .inv.primary.os "`+m[1]+`"`) && !strings.Contains(s.When, `ne .inv.primary.os "`+m[1]+`"`)
-					if (eq && m[1] != inv.os) || (!eq && m[1] == inv.os) {
-						foreignOS = true
+				for _, ref := range []*workflow.ActionRef{&s.Action, s.Probe, s.Undo} {
+					if ref == nil {
+						continue
+					}
+					if db := dbOfAction(ref.Kind); db != "" && db != inv.db {
+						t.Errorf("%s with %s: step %s (%s) is %s's", name, inv.file, s.ID, ref.Kind, db)
+					}
+					if inv.os != "aix" && aixActions[ref.Kind] {
+						t.Errorf("%s with %s: step %s runs AIX's %s", name, inv.file, s.ID, ref.Kind)
+					}
+					if inv.os == "aix" && linuxActions[ref.Kind] && !(name == "deactivate" || name == "activate") {
+						t.Errorf("%s with %s: step %s runs Linux's %s", name, inv.file, s.ID, ref.Kind)
 					}
 				}
-				switch {
-				case (foreign || foreignOS) && !skipped[s.ID]:
-					t.Errorf("%s: step %s (when %s) runs with %s", name, s.ID, s.When, inv.file)
-				case !foreign && !foreignOS && skipped[s.ID] && !strings.Contains(s.When, ".inv.mode") && !strings.Contains(s.When, ".params.") && !strings.Contains(s.When, ".inv.hanim") && !strings.Contains(s.When, ".inv.database.method"):
-					t.Errorf("%s: step %s (when %s) is skipped with %s", name, s.ID, s.When, inv.file)
+				if dbCond.MatchString(s.When) || osCond.MatchString(s.When) {
+					t.Errorf("%s: step %s decides on the inventory at run time (when: %s)", name, s.ID, s.When)
 				}
 			}
 		}
@@ -156,19 +134,21 @@ func TestDestructiveStepsConfirm(t *testing.T) {
 	destructive := map[string]bool{"addr_takeover": true, "pg_promote": true, "pg_basebackup": true, "pg_rewind": true,
 		"db2_takeover": true, "mktcpip": true, "mysql_promote": true}
 	for _, name := range []string{"failover", "failback", "activate", "pg-setup"} {
-		p := prepareWith(t, name, "inventory.yaml", nil)
-		for _, s := range p.Playbook.Steps {
-			if destructive[s.Action.Kind] && !s.Confirm && s.ID != "rejoin_standby" && s.ID != "rejoin_peer" {
-				t.Errorf("%s: step %s (%s) does not confirm", name, s.ID, s.Action.Kind)
+		for _, inv := range inventories {
+			p := prepareWith(t, name, inv.file, nil)
+			for _, s := range p.Playbook.Steps {
+				if destructive[s.Action.Kind] && !s.Confirm && s.ID != "rejoin_standby" && s.ID != "rejoin_peer" {
+					t.Errorf("%s: step %s (%s) does not confirm", name, s.ID, s.Action.Kind)
+				}
+				if s.Action.Kind == "addr_takeover" && (s.Undo == nil || s.Probe == nil) {
+					t.Errorf("%s: step %s takes the address without undo and probe", name, s.ID)
+				}
 			}
-			if s.Action.Kind == "addr_takeover" && (s.Undo == nil || s.Probe == nil) {
-				t.Errorf("%s: step %s takes the address without undo and probe", name, s.ID)
-			}
-		}
-		if name == "failover" {
-			for _, id := range []string{"stop_old_db", "db2_stop_for_rename", "aix_takeover_identity"} {
-				if s := p.Playbook.Step(id); s == nil || !s.Confirm {
-					t.Errorf("failover: %s must confirm", id)
+			if name == "failover" {
+				for _, id := range []string{"stop_old_db", "db2_stop_for_rename", "aix_takeover_identity"} {
+					if s := p.Playbook.Step(id); s != nil && !s.Confirm {
+						t.Errorf("failover: %s must confirm", id)
+					}
 				}
 			}
 		}
@@ -191,17 +171,31 @@ func ancestors(pb *workflow.Playbook, id string) map[string]bool {
 	return seen
 }
 
-// checkOrder fails unless the DAG makes each pair's first step run
-// before its second.
-func checkOrder(t *testing.T, pb *workflow.Playbook, pairs [][2]string) {
+// checkOrder fails unless, for every inventory whose DAG has both steps
+// of a pair, the first runs before the second, and every pair is found in
+// some inventory's DAG.
+func checkOrder(t *testing.T, name string, pairs [][2]string) {
 	t.Helper()
-	for _, pair := range pairs {
-		if pb.Step(pair[0]) == nil || pb.Step(pair[1]) == nil {
-			t.Errorf("%s: no step %s or %s", pb.Name, pair[0], pair[1])
-			continue
+	found := map[[2]string]bool{}
+	for _, inv := range inventories {
+		var given map[string]string
+		if name == "failover" {
+			given = map[string]string{"nodes": "cn01"}
 		}
-		if !ancestors(pb, pair[1])[pair[0]] {
-			t.Errorf("%s: %s does not depend on %s", pb.Name, pair[1], pair[0])
+		pb := prepareWith(t, name, inv.file, given).Playbook
+		for _, pair := range pairs {
+			if pb.Step(pair[0]) == nil || pb.Step(pair[1]) == nil {
+				continue
+			}
+			found[pair] = true
+			if !ancestors(pb, pair[1])[pair[0]] {
+				t.Errorf("%s with %s: %s does not depend on %s", name, inv.file, pair[1], pair[0])
+			}
+		}
+	}
+	for _, pair := range pairs {
+		if !found[pair] {
+			t.Errorf("%s: no inventory's DAG has both %s and %s", name, pair[0], pair[1])
 		}
 	}
 }
@@ -210,32 +204,32 @@ func checkOrder(t *testing.T, pb *workflow.Playbook, pairs [][2]string) {
 // before the fence check, and stops the old primary's services in reverse
 // order; the guide's order of steps 3 to 7 holds for Db2 and AIX.
 func TestFailoverOrder(t *testing.T) {
-	p := prepareWith(t, "failover", "inventory.yaml", nil)
-	checkOrder(t, p.Playbook, [][2]string{
+	checkOrder(t, "failover", [][2]string{
 		{"stop_old_conserver", "stop_old_dhcpd"}, {"stop_old_dhcpd", "stop_old_xcatd"}, {"stop_old_xcatd", "stop_old_db"},
 		{"stop_old_db", "release_old_address"}, {"release_old_address", "fence_check"}, {"promote", "pg_address"},
 		{"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "makedhcp_new"}, {"makedhcp_new", "makedhcp_all"},
 		{"makedhcp_all", "makeconservercf"}, {"osimages", "nodeset"},
 		// Db2
-		{"db2_standby_status", "stop_old_conserver"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "take_hostname"},
-		{"db2_stop_for_rename", "aix_takeover_identity"}, {"take_hostname", "db2_gcf_start"}, {"aix_takeover_identity", "db2_gcf_start"},
+		{"db2_standby_status", "stop_old_conserver"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "aix_takeover_identity"}, {"aix_takeover_identity", "db2_gcf_start"},
 		{"db2_accepts", "start_xcatd"}, {"db2_accepts", "aix_start_xcatd"},
 		// AIX
-		{"aix_stop_old_xcatd", "stop_old_db"}, {"aix_release_old_address", "fence_check"}, {"aix_stop_standby_xcatd", "aix_takeover_identity"},
+		{"aix_release_old_address", "fence_check"}, {"aix_stop_standby_xcatd", "aix_takeover_identity"},
 		{"aix_takeover_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"}, {"aix_start_xcatd", "aix_list_osimages"},
-		{"aix_create_nim_resources", "nodeset"}, {"check_mode", "old_primary"},
-		// MySQL, SQLite
+		{"aix_create_nim_resources", "nodeset"}, // MySQL, SQLite
 		{"stop_old_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_check_standby"}, {"sqlite_check_standby", "start_xcatd"},
 		{"db_check_promoted", "start_xcatd"}, {"mysql_promote", "db_check_promoted"},
 	})
-	for _, id := range []string{"take_address", "take_hostname", "promote", "start_xcatd", "db2_takeover", "aix_takeover_identity", "aix_start_xcatd", "mysql_promote", "sqlite_check_standby"} {
-		if !ancestors(p.Playbook, id)["fence_check"] {
-			t.Errorf("failover: %s does not depend on fence_check", id)
+	for _, inv := range inventories {
+		p := prepareWith(t, "failover", inv.file, nil)
+		for _, id := range []string{"take_address", "take_hostname", "promote", "start_xcatd", "db2_takeover", "aix_takeover_identity", "aix_start_xcatd", "mysql_promote", "sqlite_check_standby"} {
+			if p.Playbook.Step(id) != nil && !ancestors(p.Playbook, id)["fence_check"] {
+				t.Errorf("failover with %s: %s does not depend on fence_check", inv.file, id)
+			}
 		}
-	}
-	// BY FORCE only with fenced=yes.
-	if s := p.Playbook.Step("db2_takeover"); s.Action.With["fenced"] != `{{ eq .params.fenced "yes" }}` {
-		t.Errorf("db2_takeover fenced: %q", s.Action.With["fenced"])
+		// BY FORCE only with fenced=yes.
+		if s := p.Playbook.Step("db2_takeover"); s != nil && s.Action.With["fenced"] != `{{ eq .params.fenced "yes" }}` {
+			t.Errorf("db2_takeover fenced: %q", s.Action.With["fenced"])
+		}
 	}
 }
 
@@ -251,37 +245,35 @@ func TestFailbackOrder(t *testing.T) {
 	if s := p.Playbook.Step("reverse_sync"); s == nil || s.Action.Kind != "rsync" {
 		t.Fatalf("failback: reverse_sync is not the rsync action: %+v", s)
 	}
-	checkOrder(t, p.Playbook, [][2]string{
+	checkOrder(t, "failback", [][2]string{
 		{"db2_rejoin", "db2_rejoin_check"}, {"db2_rejoin_check", "reverse_sync"}, {"db2_rejoin_check", "stop_xcatd"},
 		{"stop_xcatd", "db2_takeover_back"}, {"fence_check", "db2_takeover_back"}, {"db2_takeover_back", "take_address"},
 		{"db2_takeover_back", "start_xcatd"}, {"db2_takeover_back", "db2_failback_check"},
 		{"rejoin_check", "reverse_sync"}, {"fence_check", "take_address"}, {"fence_check", "promote"},
 		// MySQL
 		{"mysql_config_primary", "mysql_rejoin"}, {"mysql_repl_user_standby", "mysql_rejoin"}, {"mysql_rejoin", "mysql_rejoin_check"},
-		{"mysql_rejoin_check", "reverse_sync"}, {"stop_xcatd", "mysql_stop_writes"}, {"aix_stop_xcatd", "mysql_stop_writes"},
-		{"mysql_stop_writes", "mysql_caught_up"}, {"mysql_caught_up", "mysql_promote"}, {"mysql_caught_up", "release_address"},
-		{"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"}, {"mysql_check_promoted", "aix_start_xcatd"},
-		{"mysql_check_promoted", "mysql_rejoin_standby"}, {"mysql_rejoin_standby", "mysql_replication_check"},
+		{"mysql_rejoin_check", "reverse_sync"}, {"stop_xcatd", "mysql_stop_writes"}, {"mysql_stop_writes", "mysql_caught_up"}, {"mysql_caught_up", "mysql_promote"}, {"mysql_caught_up", "release_address"},
+		{"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"}, {"mysql_check_promoted", "mysql_rejoin_standby"}, {"mysql_rejoin_standby", "mysql_replication_check"},
 		// SQLite
-		{"sqlite_rejoin_copy", "reverse_sync"}, {"stop_xcatd", "sqlite_final_copy"}, {"aix_stop_xcatd", "sqlite_final_copy"},
-		{"sqlite_final_copy", "sqlite_check_primary"}, {"sqlite_check_primary", "release_address"}, {"sqlite_check_primary", "aix_release_identity"},
-		{"sqlite_check_primary", "start_xcatd"}, {"sqlite_check_primary", "sqlite_copy_script"}, {"sqlite_copy_script", "sqlite_copy_job"},
+		{"sqlite_rejoin_copy", "reverse_sync"}, {"stop_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_check_primary"}, {"sqlite_check_primary", "release_address"}, {"sqlite_check_primary", "start_xcatd"}, {"sqlite_check_primary", "sqlite_copy_script"}, {"sqlite_copy_script", "sqlite_copy_job"},
 		// AIX
-		{"check_mode", "rejoin_primary"}, {"check_mode", "db2_rejoin"}, {"check_mode", "mysql_rejoin"}, {"check_mode", "sqlite_rejoin_copy"},
-		{"reverse_sync", "aix_stop_conserver"}, {"aix_stop_conserver", "aix_stop_xcatd"}, {"caught_up", "aix_release_identity"},
-		{"aix_stop_xcatd", "aix_release_identity"}, {"aix_release_identity", "aix_release_address"}, {"aix_release_address", "fence_check"},
+		{"reverse_sync", "aix_stop_conserver"}, {"aix_stop_conserver", "aix_stop_xcatd"}, {"aix_stop_xcatd", "aix_release_identity"}, {"aix_release_identity", "aix_release_address"}, {"aix_release_address", "fence_check"},
 		{"aix_stop_xcatd", "db2_takeover_back"}, {"aix_take_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"},
 		{"aix_take_identity", "aix_nim_master"}, {"aix_start_xcatd", "aix_list_osimages"}, {"aix_list_osimages", "aix_create_nim_resources"},
 		{"makeconservercf", "aix_start_conserver"},
 	})
-	for _, id := range []string{"take_address", "promote", "db2_takeover_back", "mysql_promote", "aix_take_identity", "start_xcatd", "aix_start_xcatd"} {
-		if !ancestors(p.Playbook, id)["fence_check"] {
-			t.Errorf("failback: %s does not depend on fence_check", id)
+	for _, inv := range inventories {
+		p := prepareWith(t, "failback", inv.file, nil)
+		for _, id := range []string{"take_address", "promote", "db2_takeover_back", "mysql_promote", "aix_take_identity", "start_xcatd", "aix_start_xcatd"} {
+			if p.Playbook.Step(id) != nil && !ancestors(p.Playbook, id)["fence_check"] {
+				t.Errorf("failback with %s: %s does not depend on fence_check", inv.file, id)
+			}
 		}
 	}
 	// The returned primary gets the guide's mktcpip arguments with the
 	// cluster's hostname and address; the acting primary its own.
-	take, give := p.Playbook.Step("aix_take_identity").Action.With, p.Playbook.Step("aix_release_identity").Action.With
+	aix := prepareWith(t, "failback", "db2.yaml", nil)
+	take, give := aix.Playbook.Step("aix_take_identity").Action.With, aix.Playbook.Step("aix_release_identity").Action.With
 	if take["hostname"] != "{{ .inv.cluster_hostname }}" || take["address"] != "{{ .inv.cluster_address }}" || take["interface"] != "{{ .inv.primary.interface }}" {
 		t.Errorf("aix_take_identity: %v", take)
 	}
@@ -289,7 +281,7 @@ func TestFailbackOrder(t *testing.T) {
 		t.Errorf("aix_release_identity: %v", give)
 	}
 	for _, s := range p.Playbook.Steps {
-		if s.Action.Kind == "shell" && strings.Contains(s.Action.With["cmd"], "rsync ") {
+		if s.Action.Kind == "shell" && strings.Contains(fmt.Sprint(s.Action.With["cmd"]), "rsync ") {
 			t.Errorf("failback: step %s runs rsync in a shell", s.ID)
 		}
 	}

@@ -14,8 +14,8 @@ import (
 // Cluster address actions: take over the address the cluster's nodes use
 // for their management node, give it up, and prove that nobody else
 // answers for it before anyone takes it.
-func addressActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func addressActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"addr_takeover":  AddrTakeover{Env: env},
 		"addr_release":   AddrRelease{Env: env},
 		"addr_check":     AddrCheck{Env: env},
@@ -66,7 +66,7 @@ func (AddrTakeover) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (t AddrTakeover) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (t AddrTakeover) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
 	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
 		return workflow.Outcome{}, err
@@ -110,7 +110,7 @@ func (AddrRelease) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (r AddrRelease) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (r AddrRelease) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
 	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
 		return workflow.Outcome{}, err
@@ -154,7 +154,7 @@ func (AddrCheck) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (k AddrCheck) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (k AddrCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	script := "ip -o addr show"
 	if c.Args["interface"] != "" {
 		script += " dev " + ShellQuote(c.Args["interface"])
@@ -205,7 +205,7 @@ func (FenceCheck) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (f FenceCheck) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (f FenceCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	addr, iface := c.Args["address"], c.Args["interface"]
 	if err := checkAddr(addr, "32"); err != nil {
 		return workflow.Outcome{}, err
@@ -338,7 +338,7 @@ func (HostReachable) Describe(host string, _ map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (r HostReachable) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (r HostReachable) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	o, _, err := r.Env.exec(ctx, c, "true", "", nil)
 	if ctx.Err() != nil {
 		return o, ctx.Err()
@@ -356,7 +356,7 @@ func (r HostReachable) Run(ctx context.Context, c workflow.Call) (workflow.Outco
 // execReach is exec for steps that may meet a dead host: with
 // if_reachable "true", a host that cannot be reached is reported as done
 // (Outputs reachable=false) rather than failed.
-func (e *Env) execReach(ctx context.Context, c workflow.Call, script, asUser string, okExit []int) (workflow.Outcome, bool, error) {
+func (e *Env) execReach(ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, bool, error) {
 	o, _, err := e.exec(ctx, c, script, asUser, okExit)
 	if err != nil && !o.Ran && c.Args["if_reachable"] == "true" && ctx.Err() == nil {
 		o.Outputs = map[string]string{"reachable": "false"}
@@ -371,7 +371,7 @@ func (e *Env) execReach(ctx context.Context, c workflow.Call, script, asUser str
 
 // say adds a line of the action's own to its output, and to the live
 // stream when there is one.
-func say(c workflow.Call, o *workflow.Outcome, line string) {
+func say(c Call, o *workflow.Outcome, line string) {
 	o.Stdout += line + "\n"
 	if c.Output != nil {
 		fmt.Fprintln(c.Output, line)

@@ -16,8 +16,8 @@ import (
 // Commands are found on the PATH the actions set: xCAT's /opt/xcat/bin and
 // sbin, AIX's /usr/sbin and NIM's methods directory; with: path puts more
 // directories first (the lab's stand-ins live in /opt/aix/bin).
-func aixActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func aixActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"mktcpip":      Mktcpip{Env: env},
 		"startsrc":     SRC{Env: env, Start: true},
 		"stopsrc":      SRC{Env: env},
@@ -95,7 +95,7 @@ func (Mktcpip) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m Mktcpip) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m Mktcpip) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	o, _, err := m.Env.exec(ctx, c, aixScript(c.Args["path"], "mktcpip "+MktcpipArgs(c.Args)), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("mktcpip %s/%s on %s: %w", c.Args["hostname"], c.Args["address"], c.Args["interface"], err)
@@ -132,7 +132,7 @@ func (s SRC) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (s SRC) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (s SRC) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	sub := c.Args["subsystem"]
 	o, res, err := s.Env.exec(ctx, c, aixScript(c.Args["path"], s.Describe(c.Host, c.Args)), "", []int{0, 1})
 	if err != nil {
@@ -169,7 +169,7 @@ func (Lssrc) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (l Lssrc) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (l Lssrc) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	sub, want := c.Args["subsystem"], withDefault(c.Args["want"], "active")
 	o, _, err := l.Env.exec(ctx, c, aixScript(c.Args["path"], "lssrc -s "+ShellQuote(sub)), "", nil)
 	if err != nil {
@@ -207,7 +207,7 @@ func (AIXOSImages) Params() ([]string, []string) { return nil, []string{"install
 func (AIXOSImages) Describe(string, map[string]string) string { return "lsdef -t osimage -l" }
 
 // Run implements workflow.Action.
-func (a AIXOSImages) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (a AIXOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	o, _, err := a.Env.exec(ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l"), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("list osimages: %w", err)
@@ -244,7 +244,7 @@ func (NIMMaster) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (n NIMMaster) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (n NIMMaster) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	o, res, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], "lsnim -l master"), "", []int{0, 1})
 	if err != nil {
 		return o, fmt.Errorf("look for the NIM master: %w", err)
@@ -272,7 +272,7 @@ func defineCommand(r NIMResource, server string) string {
 
 // ensureResource defines r unless "lsnim -l NAME" finds it; it reports
 // whether it defined it.
-func (e *Env) ensureResource(ctx context.Context, c workflow.Call, r NIMResource, server string) (bool, workflow.Outcome, error) {
+func (e *Env) ensureResource(ctx context.Context, c Call, r NIMResource, server string) (bool, workflow.Outcome, error) {
 	path := c.Args["path"]
 	o, res, err := e.exec(ctx, c, aixScript(path, "lsnim -l "+ShellQuote(r.Name)), "", []int{0, 1})
 	if err != nil {
@@ -307,7 +307,7 @@ func (NIMDefine) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d NIMDefine) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d NIMDefine) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	r := NIMResource{Name: c.Args["name"], Type: c.Args["type"], Location: c.Args["location"]}
 	made, o, err := d.Env.ensureResource(ctx, c, r, withDefault(c.Args["server"], "master"))
 	o.Outputs = map[string]string{"created": yesNo(made)}
@@ -363,7 +363,7 @@ func (NIMOSImage) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (n NIMOSImage) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (n NIMOSImage) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	img := osimageOf(c.Args)
 	server := withDefault(c.Args["server"], "master")
 	var created, existing []string
@@ -404,7 +404,7 @@ func (NIMExists) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (n NIMExists) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (n NIMExists) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var names []string
 	for _, s := range strings.Split(c.Args["names"], ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -448,7 +448,7 @@ func (NIMNodes) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (n NIMNodes) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (n NIMNodes) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	cmd, image := c.Args["command"], c.Args["osimage"]
 	if cmd == "" {
 		o, _, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l "+ShellQuote(image)), "", nil)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/workflow"
 )
 
 func TestParseOSImages(t *testing.T) {
@@ -166,10 +165,10 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 	write("nim", `for a; do n=$a; done; case "$n" in *_script) echo "0042-154 m_mkres: no such file" >&2; exit 1;; esac; touch `+dir+`/"$n"`)
 	write("m_mkspot", `for a; do n=$a; done; touch `+dir+`/"$n"`)
 	env := &Env{Transport: Router{Local: Local{}}}
-	act := Actions(env)["nim_osimage"]
+	act := textActions(env)["nim_osimage"]
 	args := map[string]string{"osimage": "61cosi", "lpp_source": "61cosi_lpp_source", "spot": "61cosi",
 		"installp_bundle": "/install/nim/installp_bundle/61cosi.bnd", "script": "/install/nim/scripts/61cosi_script", "path": bin}
-	o, err := act.Run(context.Background(), workflow.Call{Args: args})
+	o, err := act.Run(context.Background(), Call{Args: args})
 	if err == nil || !strings.Contains(err.Error(), "61cosi_script") || !strings.Contains(err.Error(), "0042-154") {
 		t.Fatalf("want the script resource's failure, got %v", err)
 	}
@@ -177,7 +176,7 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 		t.Errorf("created before the failure: %q", o.Outputs["created"])
 	}
 	write("nim", `for a; do n=$a; done; touch `+dir+`/"$n"`)
-	o, err = act.Run(context.Background(), workflow.Call{Args: args})
+	o, err = act.Run(context.Background(), Call{Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,11 +187,11 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 	if n := strings.Count(string(calls), "m_mkspot -o -a server=master -a location=/install/nim/spot/ -a source=no 61cosi"); n != 1 {
 		t.Errorf("m_mkspot ran %d times:\n%s", n, calls)
 	}
-	if _, err := Actions(env)["nim_exists"].Run(context.Background(), workflow.Call{Args: map[string]string{
+	if _, err := textActions(env)["nim_exists"].Run(context.Background(), Call{Args: map[string]string{
 		"names": "61cosi_lpp_source,61cosi,61cosi_script", "path": bin}}); err != nil {
 		t.Errorf("nim_exists: %v", err)
 	}
-	o, err = Actions(env)["nim_exists"].Run(context.Background(), workflow.Call{Args: map[string]string{"names": "61cosi,nope", "path": bin}})
+	o, err = textActions(env)["nim_exists"].Run(context.Background(), Call{Args: map[string]string{"names": "61cosi,nope", "path": bin}})
 	if err == nil || o.Outputs["missing"] != "nope" {
 		t.Errorf("nim_exists with a missing object: %v %v", o.Outputs, err)
 	}
@@ -209,13 +208,13 @@ func TestSRCIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	acts := Actions(&Env{Transport: Router{Local: Local{}}})
+	acts := textActions(&Env{Transport: Router{Local: Local{}}})
 	for _, name := range []string{"startsrc", "stopsrc"} {
-		o, err := acts[name].Run(context.Background(), workflow.Call{Args: map[string]string{"subsystem": "xcatd", "path": dir}})
+		o, err := acts[name].Run(context.Background(), Call{Args: map[string]string{"subsystem": "xcatd", "path": dir}})
 		if err != nil || o.Outputs["changed"] != "no" {
 			t.Errorf("%s on a subsystem already in place: %v %v", name, o.Outputs, err)
 		}
-		if _, err := acts[name].Run(context.Background(), workflow.Call{Args: map[string]string{"subsystem": "nosuch", "path": dir}}); err == nil || !strings.Contains(err.Error(), "0513-085") {
+		if _, err := acts[name].Run(context.Background(), Call{Args: map[string]string{"subsystem": "nosuch", "path": dir}}); err == nil || !strings.Contains(err.Error(), "0513-085") {
 			t.Errorf("%s of an unknown subsystem: %v", name, err)
 		}
 	}

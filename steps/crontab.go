@@ -55,9 +55,8 @@ func parseCronSpec(a map[string]string) (cronSpec, error) {
 			return s, fmt.Errorf("entries: none given (use state: absent to remove the block)")
 		}
 	case "absent":
-		if strings.TrimSpace(a["entries"]) != "" {
-			return s, fmt.Errorf("entries: not used with state absent")
-		}
+		// The entries an undo inherits from its step are not needed:
+		// the block goes whatever it holds.
 	default:
 		return s, fmt.Errorf("state %q: want present or absent", state)
 	}
@@ -91,7 +90,7 @@ const (
 )
 
 // Run implements workflow.Action.
-func (ct Crontab) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (ct Crontab) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	s, err := parseCronSpec(c.Args)
 	if err != nil {
 		return workflow.Outcome{}, err

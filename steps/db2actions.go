@@ -26,8 +26,8 @@ import (
 // Secrets (the instance owner's password) are never part of a command line
 // hamnflow sends: a script reads them from stdin into shell variables and
 // only db2 itself gets them, as its arguments.
-func db2Actions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func db2Actions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"db2":             Db2{Env: env},
 		"db2_hadr_status": Db2HADRStatus{Env: env},
 		"db2_backup":      Db2Backup{Env: env},
@@ -206,7 +206,7 @@ type session struct {
 
 // runCLP runs lines as owner on the call's host. It returns the first
 // failed command as a *db2.CLPError wrapped with the host.
-func (e *Env) runCLP(ctx context.Context, c workflow.Call, own string, lines []clpLine) (session, error) {
+func (e *Env) runCLP(ctx context.Context, c Call, own string, lines []clpLine) (session, error) {
 	script, stdin, err := clpScript(lines, c.Secrets)
 	if err != nil {
 		return session{}, err
@@ -295,7 +295,7 @@ func (Db2) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Db2) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	ok, err := parseOKCodes(c.Args["ok_codes"])
 	if err != nil {
 		return workflow.Outcome{}, err
@@ -407,7 +407,7 @@ func (Db2HADRStatus) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Db2HADRStatus) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2HADRStatus) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var wait time.Duration
 	if v := c.Args["wait"]; v != "" {
 		var err error
@@ -451,7 +451,7 @@ func (d Db2HADRStatus) Run(ctx context.Context, c workflow.Call) (workflow.Outco
 // hadrStatus reads and parses the status once. A database that is not
 // active or not in HADR is a status (active=false, role Standard), not an
 // error.
-func (e *Env) hadrStatus(ctx context.Context, c workflow.Call) (workflow.Outcome, db2.HADRStatus, error) {
+func (e *Env) hadrStatus(ctx context.Context, c Call) (workflow.Outcome, db2.HADRStatus, error) {
 	cmd, err := statusCommand(c.Args)
 	if err != nil {
 		return workflow.Outcome{}, db2.HADRStatus{}, err
@@ -549,7 +549,7 @@ func (Db2Backup) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Db2Backup) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2Backup) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	s, err := d.Env.runCLP(ctx, c, owner(c.Args), backupLines(c.Args))
 	s.out.Outputs = sessionOutputs(s)
 	if err != nil {
@@ -596,7 +596,7 @@ func (Db2Restore) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Db2Restore) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2Restore) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if ts := c.Args["timestamp"]; !timestampRE.MatchString(ts) {
 		return workflow.Outcome{}, fmt.Errorf("timestamp %q: want the 14-digit backup image timestamp (yyyymmddhhmmss)", ts)
 	}
@@ -677,7 +677,7 @@ func allowed(allow string, k db2.TakeoverKind) (bool, error) {
 }
 
 // Run implements workflow.Action.
-func (d Db2Takeover) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2Takeover) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	statusCall := c
 	statusCall.Args = map[string]string{"owner": c.Args["owner"], "database": c.Args["database"]}
 	o, st, err := d.Env.hadrStatus(ctx, statusCall)
@@ -788,7 +788,7 @@ func (Db2Services) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Db2Services) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Db2Services) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	svcs, err := db2.ParseServices(c.Args["services"])
 	if err != nil {
 		return workflow.Outcome{}, err

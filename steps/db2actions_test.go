@@ -64,7 +64,7 @@ func (f *fakeTransport) Exec(ctx context.Context, h Host, c Command) (Result, er
 
 func (f *fakeTransport) Close() error { return nil }
 
-func newFake(t *testing.T) (*fakeTransport, workflow.ActionSet) {
+func newFake(t *testing.T) (*fakeTransport, map[string]textAction) {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{"db2": fakeDb2, "db2pd": fakeDb2pd} {
@@ -90,8 +90,8 @@ func (f *fakeTransport) args(t *testing.T) string {
 	return string(b)
 }
 
-func call(args map[string]string, secrets ...string) workflow.Call {
-	return workflow.Call{Host: "mn1", Args: args, Secrets: secrets}
+func call(args map[string]string, secrets ...string) Call {
+	return Call{Host: "mn1", Args: args, Secrets: secrets}
 }
 
 func TestDb2Session(t *testing.T) {

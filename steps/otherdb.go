@@ -15,8 +15,8 @@ import (
 // Database replication for the systems of guide 5.3: SQLite (consistent
 // file copies, since SQLite has no replication) and MySQL/MariaDB
 // (binary log replication, promotion of the replica).
-func dbActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func dbActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"sqlite_sync":          SQLiteSync{Env: env},
 		"sqlite_sync_script":   SQLiteSync{Env: env, Install: true},
 		"sqlite_check":         SQLiteCheck{Env: env},
@@ -105,7 +105,7 @@ func (s SQLiteSync) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (s SQLiteSync) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (s SQLiteSync) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	for _, k := range []string{"path", "to", "script"} {
 		if v, ok := c.Args[k]; ok {
 			if err := checkSafe(k, v); err != nil {
@@ -149,7 +149,7 @@ func (SQLiteCheck) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (s SQLiteCheck) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (s SQLiteCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	script := "src=" + ShellQuote(c.Args["path"]) + "\n" + sqliteFiles +
 		`for f in "$@"; do echo "== $f"; sqlite3 "$f" ".timeout 10000" "PRAGMA integrity_check;" 2>&1 || echo "sqlite3 exit $?"; done`
 	o, _, err := s.Env.exec(ctx, c, script, "", nil)
@@ -174,7 +174,7 @@ func (s SQLiteCheck) Run(ctx context.Context, c workflow.Call) (workflow.Outcome
 // sql runs SQL given on stdin with the MySQL client on host (the call's
 // host when host is ""). The SQL may hold secrets: it never reaches a
 // command line, and the Outcome shows only what.
-func (e *Env) sql(ctx context.Context, c workflow.Call, host, client, sql, what string) (workflow.Outcome, error) {
+func (e *Env) sql(ctx context.Context, c Call, host, client, sql, what string) (workflow.Outcome, error) {
 	if host == "" {
 		host = c.Host
 	}
@@ -197,13 +197,13 @@ func (e *Env) sql(ctx context.Context, c workflow.Call, host, client, sql, what 
 
 // query runs one statement without secrets and returns its tab-separated
 // output without column names.
-func (e *Env) query(ctx context.Context, c workflow.Call, host, client, q string) (string, error) {
+func (e *Env) query(ctx context.Context, c Call, host, client, q string) (string, error) {
 	o, err := e.sql(ctx, c, host, withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
 	return strings.TrimSpace(o.Stdout), err
 }
 
 // syntaxOn asks host's server for its version and the syntax it takes.
-func (e *Env) syntaxOn(ctx context.Context, c workflow.Call, host, client string) (ReplicationSyntax, error) {
+func (e *Env) syntaxOn(ctx context.Context, c Call, host, client string) (ReplicationSyntax, error) {
 	v, err := e.query(ctx, c, host, client, "SELECT VERSION()")
 	if err != nil {
 		return ReplicationSyntax{}, err
@@ -240,7 +240,7 @@ func (MySQLConfig) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m MySQLConfig) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLConfig) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if _, err := strconv.Atoi(c.Args["server_id"]); err != nil {
 		return workflow.Outcome{}, fmt.Errorf("server_id %q: want a number", c.Args["server_id"])
 	}
@@ -295,7 +295,7 @@ func replUserSQL(a map[string]string) string {
 func (MySQLReplUser) Describe(_ string, a map[string]string) string { return replUserSQL(a) }
 
 // Run implements workflow.Action.
-func (m MySQLReplUser) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLReplUser) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	shown := replUserSQL(map[string]string{"user": c.Args["user"], "host": c.Args["host"], "password": workflow.Mask})
 	return m.Env.sql(ctx, c, "", c.Args["client"], replUserSQL(c.Args), shown)
 }
@@ -326,7 +326,7 @@ func (MySQLReplicaStart) Describe(host string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m MySQLReplicaStart) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLReplicaStart) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	port, err := strconv.Atoi(withDefault(c.Args["port"], "3306"))
 	if err != nil {
 		return workflow.Outcome{}, fmt.Errorf("port %q: want a number", c.Args["port"])
@@ -396,7 +396,7 @@ func (MySQLReplicaStatus) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m MySQLReplicaStatus) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLReplicaStatus) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	syn, err := m.Env.syntaxOn(ctx, c, "", c.Args["client"])
 	if err != nil {
 		return workflow.Outcome{}, err
@@ -467,7 +467,7 @@ func (MySQLPromote) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m MySQLPromote) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLPromote) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	client := c.Args["client"]
 	syn, err := m.Env.syntaxOn(ctx, c, "", client)
 	if err != nil {
@@ -527,7 +527,7 @@ func (MySQLCatchUp) Describe(host string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (m MySQLCatchUp) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (m MySQLCatchUp) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	wait, err := strconv.Atoi(withDefault(c.Args["wait"], "60"))
 	if err != nil || wait <= 0 {
 		return workflow.Outcome{}, fmt.Errorf("wait %q: want seconds above 0", c.Args["wait"])

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/workflow"
 )
 
 func TestParseReplicaStatus(t *testing.T) {
@@ -165,21 +164,21 @@ func TestSQLiteCheckLocal(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	check := Actions(&Env{Transport: Router{Local: Local{}}})["sqlite_check"]
-	o, err := check.Run(context.Background(), workflow.Call{Args: map[string]string{"path": dir}})
+	check := textActions(&Env{Transport: Router{Local: Local{}}})["sqlite_check"]
+	o, err := check.Run(context.Background(), Call{Args: map[string]string{"path": dir}})
 	if err != nil || o.Outputs["files"] != "2" {
 		t.Fatalf("check of two sound files: %v %v", o.Outputs, err)
 	}
 	if err := exec.Command("sh", "-c", "printf garbage | dd of="+filepath.Join(dir, "site.sqlite")+" bs=1 seek=100 conv=notrunc 2>/dev/null").Run(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := check.Run(context.Background(), workflow.Call{Args: map[string]string{"path": dir}}); err == nil || !strings.Contains(err.Error(), "site.sqlite") {
+	if _, err := check.Run(context.Background(), Call{Args: map[string]string{"path": dir}}); err == nil || !strings.Contains(err.Error(), "site.sqlite") {
 		t.Errorf("a damaged file passed: %v", err)
 	}
-	if _, err := check.Run(context.Background(), workflow.Call{Args: map[string]string{"path": filepath.Join(dir, "none")}}); err == nil {
+	if _, err := check.Run(context.Background(), Call{Args: map[string]string{"path": filepath.Join(dir, "none")}}); err == nil {
 		t.Error("a missing database passed")
 	}
-	if _, err := Actions(&Env{})["sqlite_sync"].Run(context.Background(), workflow.Call{Args: map[string]string{"path": "/etc/x y", "to": "mn2"}}); err == nil {
+	if _, err := textActions(&Env{})["sqlite_sync"].Run(context.Background(), Call{Args: map[string]string{"path": "/etc/x y", "to": "mn2"}}); err == nil {
 		t.Error("a path with a space was accepted")
 	}
 }

@@ -15,8 +15,8 @@ import (
 // with pg_basebackup or pg_rewind. Commands run as the database owner
 // (with: user, default postgres); with: bin_dir is the directory of the
 // server's programs.
-func postgresActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func postgresActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"pg_status":     PGStatusAction{Env: env},
 		"pg_promote":    PGPromote{Env: env},
 		"pg_conf":       PGConf{Env: env},
@@ -123,7 +123,7 @@ func (PGStatusAction) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (s PGStatusAction) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (s PGStatusAction) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	o, _, err := s.Env.exec(ctx, c, p.psql("postgres", pgStatusSQL...), p.user, nil)
 	if err != nil {
@@ -203,7 +203,7 @@ func (PGPromote) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (pr PGPromote) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (pr PGPromote) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	script := `set -e
 r=$(` + p.psql("postgres", "SELECT pg_is_in_recovery()") + `)
@@ -260,7 +260,7 @@ func (PGConf) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (pc PGConf) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (pc PGConf) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	settings, err := ParsePGSettings(c.Args["set"])
 	if err != nil {
@@ -394,7 +394,7 @@ func (PGService) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (ps PGService) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (ps PGService) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	state := c.Args["state"]
 	if state != "running" && state != "stopped" {
@@ -487,7 +487,7 @@ func (PGBasebackup) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (b PGBasebackup) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (b PGBasebackup) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	script := "set -e\n" + passwordPrelude + stopIfRunning(p) + basebackupScript(p, c.Args) + p.start() + "\n"
 	o, err := b.Env.execStdin(ctx, c, script, p.user, c.Args["password"])
@@ -531,7 +531,7 @@ func (PGRewind) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (r PGRewind) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (r PGRewind) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	src := fmt.Sprintf("host=%s port=%s user=%s dbname=postgres", c.Args["source"], p.port, replUser(c.Args))
 	fallback := `echo "pg_rewind failed and fallback is none" >&2; exit 1`
@@ -556,7 +556,7 @@ fi
 
 // execStdin runs script on the call's host as asUser with stdin (one line),
 // for values that must not appear on a command line.
-func (e *Env) execStdin(ctx context.Context, c workflow.Call, script, asUser, stdin string) (workflow.Outcome, error) {
+func (e *Env) execStdin(ctx context.Context, c Call, script, asUser, stdin string) (workflow.Outcome, error) {
 	o := workflow.Outcome{Command: script}
 	h, err := e.host(c.Host)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hamnflow/hamnflow/workflow"
 )
 
 // pgFakeTransport answers scripts by a function and records what it ran.
@@ -52,7 +51,7 @@ func TestBasebackupPasswordOnStdin(t *testing.T) {
 	const pw = "s3cret-pw"
 	env, ft := pgFakeEnv(func(string) Result { return Result{Exit: 0} })
 	args := withArgs(map[string]string{"primary": "198.51.100.11", "repl_user": "replicator", "password": pw})
-	o, err := PGBasebackup{Env: env}.Run(context.Background(), workflow.Call{Host: "mn2", Args: args, Secrets: []string{pw}})
+	o, err := PGBasebackup{Env: env}.Run(context.Background(), Call{Host: "mn2", Args: args, Secrets: []string{pw}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +90,7 @@ func TestPGConfEditsAndReloads(t *testing.T) {
 		return Result{}
 	})
 	args := withArgs(map[string]string{"set": "listen_addresses += 198.51.100.10", "hba": "host all all 198.51.100.10/32 md5"})
-	o, err := PGConf{Env: env}.Run(context.Background(), workflow.Call{Host: "mn2", Args: args})
+	o, err := PGConf{Env: env}.Run(context.Background(), Call{Host: "mn2", Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +118,12 @@ func TestPGConfEditsAndReloads(t *testing.T) {
 func TestIfReachable(t *testing.T) {
 	env := &Env{Transport: pgDeadTransport{}, Hosts: func(name string) (Host, error) { return Host{Name: name}, nil }}
 	args := map[string]string{"service": "xcatd", "state": "stopped", "if_reachable": "true"}
-	o, err := XCATService{Env: env}.Run(context.Background(), workflow.Call{Host: "mn1", Args: args})
+	o, err := XCATService{Env: env}.Run(context.Background(), Call{Host: "mn1", Args: args})
 	if err != nil || o.Outputs["reachable"] != "false" {
 		t.Errorf("if_reachable: %v %v", o.Outputs, err)
 	}
 	delete(args, "if_reachable")
-	if _, err := (XCATService{Env: env}).Run(context.Background(), workflow.Call{Host: "mn1", Args: args}); err == nil {
+	if _, err := (XCATService{Env: env}).Run(context.Background(), Call{Host: "mn1", Args: args}); err == nil {
 		t.Errorf("unreachable host without if_reachable: no error")
 	}
 }

@@ -9,13 +9,22 @@ import (
 
 // Actions returns every action hamnflow knows, bound to env.
 func Actions(env *Env) workflow.ActionSet {
-	set := workflow.ActionSet{
+	set := workflow.ActionSet{}
+	for name, a := range textActions(env) {
+		set[name] = legacy{a}
+	}
+	return set
+}
+
+// textActions are the actions that take their arguments as text.
+func textActions(env *Env) map[string]textAction {
+	set := map[string]textAction{
 		"shell": Shell{Env: env},
 		"sleep": Sleep{},
 	}
 	// Each file of this package that defines actions adds them here, one
 	// family per function, so that families never touch each other's code.
-	for _, family := range []func(*Env) workflow.ActionSet{
+	for _, family := range []func(*Env) map[string]textAction{
 		syncActions,     // sync.go: rsync, drift, crontab
 		postgresActions, // postgres.go
 		addressActions,  // address.go: cluster address takeover, fencing checks

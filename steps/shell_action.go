@@ -30,7 +30,7 @@ func (e *Env) host(name string) (Host, error) {
 // exec runs one script on a host and turns the result into an Outcome. A
 // non-zero exit (unless allowed) is an error with the status and the end
 // of stderr.
-func (e *Env) exec(ctx context.Context, c workflow.Call, script, asUser string, okExit []int) (workflow.Outcome, Result, error) {
+func (e *Env) exec(ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, Result, error) {
 	o := workflow.Outcome{Command: script}
 	h, err := e.host(c.Host)
 	if err != nil {
@@ -97,7 +97,7 @@ func (Shell) Describe(host string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (s Shell) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (s Shell) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var ok []int
 	if v := c.Args["ok_exit"]; v != "" {
 		for _, f := range strings.Split(v, ",") {
@@ -130,7 +130,7 @@ func (Sleep) Params() ([]string, []string) { return nil, []string{"for"} }
 func (Sleep) Describe(_ string, a map[string]string) string { return "sleep " + a["for"] }
 
 // Run implements workflow.Action.
-func (Sleep) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (Sleep) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	d := time.Duration(0)
 	if v := c.Args["for"]; v != "" {
 		var err error

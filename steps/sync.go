@@ -14,8 +14,8 @@ import (
 // trust the MNs already have; drift is the same rsync as a dry run; crontab
 // keeps the guide's periodic rsync entries in a block hamnflow owns.
 
-func syncActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func syncActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"rsync":   Rsync{Env: env},
 		"drift":   Drift{Env: env},
 		"crontab": Crontab{Env: env},
@@ -164,7 +164,7 @@ func (Rsync) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (r Rsync) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (r Rsync) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	return runSync(ctx, r.Env, c, false)
 }
 
@@ -189,11 +189,11 @@ func (Drift) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (d Drift) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (d Drift) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	return runSync(ctx, d.Env, c, true)
 }
 
-func runSync(ctx context.Context, env *Env, c workflow.Call, dryRun bool) (workflow.Outcome, error) {
+func runSync(ctx context.Context, env *Env, c Call, dryRun bool) (workflow.Outcome, error) {
 	s, err := parseSyncSpec(c.Args)
 	if err != nil {
 		return workflow.Outcome{}, err

@@ -260,7 +260,7 @@ func TestCrontabAction(t *testing.T) {
 	ct := Crontab{Env: env}
 	run := func(args map[string]string) workflow.Outcome {
 		t.Helper()
-		o, err := ct.Run(context.Background(), workflow.Call{Args: args})
+		o, err := ct.Run(context.Background(), Call{Args: args})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, o.Stderr)
 		}
@@ -288,7 +288,7 @@ func TestCrontabAction(t *testing.T) {
 		t.Fatalf("after remove: %q", b)
 	}
 	os.WriteFile(tab+".broken", nil, 0o600)
-	if _, err := ct.Run(context.Background(), workflow.Call{Args: present}); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, err := ct.Run(context.Background(), Call{Args: present}); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("broken read: err = %v", err)
 	}
 	if w, _ := os.ReadFile(tab + ".writes"); strings.Count(string(w), "write") != 2 {

@@ -13,8 +13,8 @@ import (
 // xCAT actions: its services through their init scripts, its commands
 // (which live outside the login PATH), and the osimage check of a
 // takeover.
-func xcatActions(env *Env) workflow.ActionSet {
-	return workflow.ActionSet{
+func xcatActions(env *Env) map[string]textAction {
+	return map[string]textAction{
 		"xcat_service":  XCATService{Env: env},
 		"xcat_cmd":      XCATCommand{Env: env},
 		"xcat_osimages": XCATOSImages{Env: env},
@@ -68,7 +68,7 @@ func (XCATService) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (x XCATService) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (x XCATService) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	state := c.Args["state"]
 	if state != "running" && state != "stopped" {
 		return workflow.Outcome{}, fmt.Errorf("state %q: use running or stopped", state)
@@ -129,7 +129,7 @@ func (XCATCommand) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (x XCATCommand) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (x XCATCommand) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	cmd := c.Args["command"]
 	if !slices.Contains(xcatCommands, cmd) {
 		return workflow.Outcome{}, fmt.Errorf("command %q is not an xCAT command hamnflow runs (%s)", cmd, strings.Join(xcatCommands, ", "))
@@ -168,7 +168,7 @@ func (XCATOSImages) Describe(_ string, a map[string]string) string {
 }
 
 // Run implements workflow.Action.
-func (x XCATOSImages) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (x XCATOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	o, _, err := x.Env.exec(ctx, c, xcatPath+"lsdef -t osimage -l", "", nil)
 	if err != nil {
 		return o, fmt.Errorf("list osimages on %s: %w", hostLabel(c.Host), err)

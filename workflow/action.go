@@ -8,16 +8,33 @@ import (
 // Action is something a step can do. The caller of the engine supplies
 // the actions by kind (see Engine.Actions); steps name them in YAML.
 type Action interface {
-	// Params lists the arguments the action takes (the keys of `with:`).
-	Params() (required, optional []string)
-	// Describe says exactly what Run will do on host with args, e.g. the
-	// command line, for plans, prompts and the journal. Secrets in args are
-	// already masked.
-	Describe(host string, args map[string]string) string
+	// NewArgs returns a pointer to a new argument struct of the action,
+	// with its defaults set (see DecodeArgs for the struct's form). The
+	// engine decodes a step's `with:` into it.
+	NewArgs() any
+	// Plan returns the command lines Run will run on host with args, in
+	// order, exactly as they will run; secrets in args are already masked.
+	// It runs nothing: plans, prompts and the journal show what it says.
+	Plan(host string, args any) []string
 	// Run does it. It returns an error when the action failed; Outcome.Ran
 	// tells whether a command ran to completion (with any exit status)
 	// rather than never starting or being cut off.
 	Run(ctx context.Context, c Call) (Outcome, error)
+}
+
+// Reverser is an action that knows its own undo: Reverse gives the
+// arguments that put back what a run with args changed, from the outputs
+// that run recorded (nil when planning, before anything ran). A step of
+// such an action without an `undo:` is undone that way.
+type Reverser interface {
+	Reverse(args any, outputs map[string]string) any
+}
+
+// ArgDecoder is an argument type that decodes `with:` itself instead of
+// through its struct tags.
+type ArgDecoder interface {
+	ArgNames() []string
+	DecodeArgs(vals map[string]any, unknown map[string]bool) []error
 }
 
 // Call is one invocation of an action.
@@ -25,7 +42,7 @@ type Call struct {
 	RunID   string
 	Step    string // step id, fan-out children as "parent[key]"
 	Host    string // inventory host name; "" or "local" for this machine
-	Args    map[string]string
+	Args    any    // the action's argument struct (NewArgs), decoded
 	Attempt int
 	// Secrets are the secret values the arguments use; an action that
 	// prints or passes on its arguments must not reveal them.
@@ -50,3 +67,21 @@ type Outcome struct {
 
 // ActionSet maps action kinds to actions.
 type ActionSet map[string]Action
+
+// argNames lists an action's argument names.
+func argNames(a Action) []string {
+	args := a.NewArgs()
+	if d, ok := args.(ArgDecoder); ok {
+		return d.ArgNames()
+	}
+	return SpecOf(args).Names()
+}
+
+// decode fills a new argument struct of a from vals.
+func decode(a Action, vals map[string]any, unknown map[string]bool) (any, []error) {
+	args := a.NewArgs()
+	if d, ok := args.(ArgDecoder); ok {
+		return args, d.DecodeArgs(vals, unknown)
+	}
+	return args, DecodeArgs(args, vals, unknown)
+}

@@ -110,7 +110,7 @@ func TestConfirmAnswers(t *testing.T) {
 			q := p.asked[0]
 			if q.Step != "gate" || q.RunID != id || q.Title != "Take over the address" || q.Command != `do@local say="takeover ********"` ||
 				!slices.Equal(q.Choices, []workflow.Choice{workflow.Yes, workflow.Skip, workflow.All, workflow.Abort}) ||
-				!strings.Contains(q.Reason, "confirmation") || !strings.Contains(q.Details, "no undo") {
+				!strings.Contains(q.Reason, "confirmation") || !strings.Contains(q.Details, "no automatic undo") {
 				t.Errorf("question %+v", q)
 			}
 		})

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,6 +72,13 @@ func (e *Engine) Start(ctx context.Context, pb *Playbook, src Source, data map[s
 	}
 	defer lock.Release()
 	params, _ := data["params"].(map[string]string)
+	if src.Resolved == "" {
+		b, err := json.Marshal(pb)
+		if err != nil {
+			return "", fmt.Errorf("record the playbook of the run: %w", err)
+		}
+		src.Resolved = string(b)
+	}
 	run, err := e.Store.CreateRun(Run{
 		Playbook: pb.Name, Cluster: cluster, Status: RunRunning,
 		By: e.Who, PID: os.Getpid(), Params: params, Steps: len(pb.Steps),
@@ -137,8 +145,9 @@ func (e *Engine) Retry(ctx context.Context, id, from string) error {
 		return fmt.Errorf("run %s is %s: start a new run", r.id, r.status)
 	}
 	var evs []Event
+	down := r.graph.downstream(from)
 	for _, s := range Order(r.pb) {
-		if s.ID != from && !r.ancestors[s.ID][from] {
+		if !down[s.ID] {
 			continue
 		}
 		for key := range r.state.steps {
@@ -214,7 +223,7 @@ type runner struct {
 	base      map[string]any // inv, params, run
 	order     []*Step
 	byID      map[string]*Step
-	ancestors map[string]map[string]bool
+	graph     *graph
 	status    RunStatus
 	render    renderer
 	mask      *masker
@@ -237,13 +246,9 @@ func (e *Engine) newRunner(id string, pb *Playbook, data map[string]any, rs *run
 		base[k] = v
 	}
 	base["run"] = map[string]any{"id": id}
-	byID := map[string]*Step{}
-	for _, s := range pb.Steps {
-		byID[s.ID] = s
-	}
+	g := newGraph(pb.Steps)
 	return &runner{
-		e: e, id: id, pb: pb, base: base, order: Order(pb), byID: byID,
-		ancestors: ancestorSets(pb.Steps, byID), state: rs,
+		e: e, id: id, pb: pb, base: base, order: Order(pb), byID: g.byID, graph: g, state: rs,
 		render: renderer{funcs: e.Funcs, secrets: e.Secrets},
 		mask:   &masker{},
 	}
@@ -450,16 +455,17 @@ func (r *runner) runnable(s *Step) bool {
 }
 
 // dataFor gives a step's template data: the run's base values, the
-// outputs of finished steps and the fan-out item.
-func (r *runner) dataFor(item map[string]string) map[string]any {
+// arguments of the part the step came from, the outputs of finished steps
+// and the fan-out item.
+func (r *runner) dataFor(s *Step, item map[string]string) map[string]any {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d := make(map[string]any, len(r.base)+2)
+	d := make(map[string]any, len(r.base)+3)
 	for k, v := range r.base {
 		d[k] = v
 	}
-	steps := r.state.stepsView(r.pb.Steps)
-	d["steps"] = steps
+	d["steps"] = r.state.stepsView(r.pb.Steps)
+	d["args"] = argsData(s)
 	if item != nil {
 		d["item"] = item
 	}
@@ -507,14 +513,19 @@ func (r *runner) waitMessage(plain func(keys string) string) string {
 // execStep runs one step of the DAG: its condition, its confirmation, its
 // action or its fan-out.
 func (r *runner) execStep(ctx context.Context, s *Step) {
-	data := r.dataFor(nil)
+	data := r.dataFor(s, nil)
 	if s.When != "" {
 		v, err := r.render.render(s.When, data, true, nil)
 		if err != nil {
 			r.failStep(s.ID, fmt.Errorf("when: %w", err))
 			return
 		}
-		if v = strings.TrimSpace(v); v == "" || v == "false" {
+		run, err := truth(v)
+		if err != nil {
+			r.failStep(s.ID, fmt.Errorf("when: %s %w", s.When, err))
+			return
+		}
+		if !run {
 			r.record(nil, Event{Type: EvStepSkipped, Step: s.ID, Message: "condition is false: " + s.When})
 			return
 		}
@@ -537,12 +548,15 @@ func (r *runner) failStep(key string, err error) {
 // prepared is a step rendered for one execution.
 type prepared struct {
 	title, host string
-	args        map[string]string // real values
-	shown       string            // Describe on masked args
+	action      Action
+	args        any    // the decoded arguments, real values
+	shown       string // the commands, secrets masked
 	secrets     []string
 }
 
-func (r *runner) prepare(s *Step, ref *ActionRef, data map[string]any) (prepared, error) {
+// prepare renders and decodes ref for one execution of s. reverse, when
+// set, turns the step's arguments into those of its undo (Reverser).
+func (r *runner) prepare(s *Step, ref *ActionRef, data map[string]any, reverse map[string]string) (prepared, error) {
 	var p prepared
 	var err error
 	if p.title, err = r.render.render(s.Title, data, true, nil); err != nil {
@@ -554,27 +568,37 @@ func (r *runner) prepare(s *Step, ref *ActionRef, data map[string]any) (prepared
 	if p.host == "" {
 		p.host = "local"
 	}
-	a := r.e.Actions[ref.Kind]
-	if a == nil {
+	p.action = r.e.Actions[ref.Kind]
+	if p.action == nil {
 		return p, fmt.Errorf("unknown action %q", ref.Kind)
 	}
-	masked := make(map[string]string, len(ref.With))
-	p.args = make(map[string]string, len(ref.With))
+	masked := make(map[string]any, len(ref.With))
+	vals := make(map[string]any, len(ref.With))
 	for k, v := range ref.With {
-		if masked[k], err = r.render.render(v, data, true, nil); err != nil {
+		if masked[k], err = renderValue(&r.render, v, data, true, nil); err != nil {
 			return p, fmt.Errorf("%s: %w", k, err)
 		}
-		if p.args[k], err = r.render.render(v, data, false, &p.secrets); err != nil {
+		if vals[k], err = renderValue(&r.render, v, data, false, &p.secrets); err != nil {
 			return p, fmt.Errorf("%s: %w", k, err)
 		}
 	}
 	r.mask.add(p.secrets...)
-	p.shown = a.Describe(p.host, masked)
+	args, errs := decode(p.action, vals, nil)
+	if len(errs) > 0 {
+		return p, fmt.Errorf("action %s: %w", ref.Kind, errors.Join(errs...))
+	}
+	shownArgs, _ := decode(p.action, masked, nil)
+	if reverse != nil {
+		rv := p.action.(Reverser)
+		args, shownArgs = rv.Reverse(args, reverse), rv.Reverse(shownArgs, reverse)
+	}
+	p.args = args
+	p.shown = r.mask.apply(strings.Join(p.action.Plan(p.host, shownArgs), "\n"))
 	return p, nil
 }
 
 // call runs a prepared action once, with its timeout.
-func (r *runner) call(ctx context.Context, s *Step, ref *ActionRef, key string, p prepared, attempt int) (Outcome, error) {
+func (r *runner) call(ctx context.Context, s *Step, key string, p prepared, attempt int) (Outcome, error) {
 	if s.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
@@ -586,7 +610,7 @@ func (r *runner) call(ctx context.Context, s *Step, ref *ActionRef, key string, 
 			out = &maskWriter{w: w, m: r.mask}
 		}
 	}
-	o, err := r.e.Actions[ref.Kind].Run(ctx, Call{
+	o, err := p.action.Run(ctx, Call{
 		RunID: r.id, Step: key, Host: p.host, Args: p.args, Attempt: attempt,
 		Secrets: p.secrets, Output: out,
 	})
@@ -602,7 +626,7 @@ func (r *runner) call(ctx context.Context, s *Step, ref *ActionRef, key string, 
 // execOne runs one step, or one fan-out child (key "parent[item]"), with
 // its confirmation, retries and journal events.
 func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[string]any, ask bool) {
-	p, err := r.prepare(s, &s.Action, data)
+	p, err := r.prepare(s, &s.Action, data, nil)
 	if err != nil {
 		r.failStep(key, err)
 		return
@@ -623,7 +647,7 @@ func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[stri
 			return
 		}
 		start := time.Now()
-		o, err := r.call(ctx, s, &s.Action, key, p, attempt)
+		o, err := r.call(ctx, s, key, p, attempt)
 		ev := Event{Step: key, Attempt: attempt, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
 		if o.Ran {
 			ev.Exit = &o.Exit
@@ -748,10 +772,18 @@ func (r *runner) details(s *Step) string {
 	if s.Probe != nil {
 		fmt.Fprintf(&b, "; probe %s", s.Probe.Kind)
 	}
-	if s.Undo != nil {
+	_, reverses := r.e.Actions[s.Action.Kind].(Reverser)
+	switch {
+	case s.ReadOnly:
+		b.WriteString("; read-only")
+	case s.Undo != nil:
 		fmt.Fprintf(&b, "; undo %s", s.Undo.Kind)
-	} else {
-		b.WriteString("; no undo")
+	case s.UndoNone != "":
+		b.WriteString("; nothing to undo: " + s.UndoNone)
+	case reverses:
+		b.WriteString("; undone by putting back what it recorded")
+	default:
+		b.WriteString("; no automatic undo")
 	}
 	if s.Idempotent {
 		b.WriteString("; idempotent")
@@ -798,7 +830,7 @@ func (r *runner) fanOut(ctx context.Context, s *Step, data map[string]any) {
 	}
 	if len(items) > 0 {
 		first := mergeItem(data, items[0])
-		p, err := r.prepare(s, &s.Action, first)
+		p, err := r.prepare(s, &s.Action, first, nil)
 		if err != nil {
 			r.failStep(s.ID, err)
 			return
@@ -837,7 +869,7 @@ children:
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r.execOne(ctx, s, key, mergeItem(r.dataFor(nil), it), false)
+			r.execOne(ctx, s, key, mergeItem(r.dataFor(s, nil), it), false)
 		}()
 	}
 	wg.Wait()

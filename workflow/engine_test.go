@@ -329,14 +329,15 @@ steps:
       say: "{{ .params.mode }} {{ quote .params.target }} {{ .inv.cluster_address }}:{{ .steps.probe_db.out.port }} {{ upper .inv.vars.greeting }} run={{ .run.id }}"
   - id: only_identity
     needs: [probe_db]
-    when: '{{ eq .params.mode "identity" }}'
+    if: '{{ eq .params.mode "identity" }}'
     action: do
   - id: only_primary
     needs: [probe_db]
     when: '{{ eq .steps.probe_db.out.role "primary" }}'
     action: do
   - id: empty_when
-    when: '{{ if false }}yes{{ end }}'
+    needs: [probe_db]
+    when: '{{ if eq .steps.probe_db.out.role "standby" }}true{{ else }}false{{ end }}'
     action: do
   - id: after_skipped
     needs: [only_identity, empty_when]
@@ -359,7 +360,13 @@ steps:
 		t.Errorf("started use: title %q host %q", s[0].Message, s[0].Host)
 	}
 	st := h.status(id)
-	want := map[string]string{"only_identity": "skipped", "empty_when": "skipped", "only_primary": "succeeded", "after_skipped": "succeeded"}
+	if h.pb.Step("only_identity") != nil {
+		t.Errorf("only_identity is in a floating cluster's DAG")
+	}
+	if after := h.pb.Step("after_skipped"); !slices.Equal(after.Needs, []string{"probe_db", "empty_when"}) {
+		t.Errorf("after_skipped needs %v, want probe_db (only_identity's needs) and empty_when", after.Needs)
+	}
+	want := map[string]string{"empty_when": "skipped", "only_primary": "succeeded", "after_skipped": "succeeded"}
 	for k, v := range want {
 		if st[k] != v {
 			t.Errorf("%s is %s, want %s", k, st[k], v)
@@ -370,8 +377,31 @@ steps:
 			t.Errorf("skipped step %s ran", k)
 		}
 	}
-	if r := h.run(id); r.Done != 6 {
-		t.Errorf("done %d, want 6 (skipped steps count)", r.Done)
+	if r := h.run(id); r.Done != 5 {
+		t.Errorf("done %d, want 5 (skipped steps count)", r.Done)
+	}
+}
+
+// TestWhenMustBeBoolean: a condition that gives anything but true or
+// false fails its step instead of running it.
+func TestWhenMustBeBoolean(t *testing.T) {
+	h := newHarness(t, `name: w
+steps:
+  - id: a
+    action: do
+    with: {out: "answer=no"}
+  - id: b
+    needs: [a]
+    when: '{{ .steps.a.out.answer }}'
+    action: do
+`)
+	id, err := h.start(testCtx(t))
+	wantRunErr(t, err, workflow.ErrStepFailed)
+	if h.w.count("do", "b") != 0 {
+		t.Error(`a when: giving "no" ran the step`)
+	}
+	if f := find(h.events(id), "failed", "b"); len(f) != 1 || !strings.Contains(f[0].Message, `gives "no"; a condition must give true or false`) {
+		t.Errorf("failure %+v, want it to say the condition is not true or false", f)
 	}
 }
 
@@ -423,7 +453,7 @@ steps:
 `)
 	echo := func(fail bool) hook {
 		return func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
-			v := c.Args["x"]
+			v := argsOf(c)["x"]
 			fmt.Fprintf(c.Output, "streaming %s\npartial %s", v, v)
 			o := workflow.Outcome{Ran: true, Command: "login " + v, Stdout: "out " + v, Stderr: "err " + v,
 				Outputs: map[string]string{"token": v}, Items: []map[string]string{{"name": "n", "pw": v}}}

@@ -38,7 +38,7 @@ func TestFanOut(t *testing.T) {
 			g := newGate()
 			h.w.on("need", "deploy", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 				o, err := g.hook(ctx, c)
-				o.Outputs = map[string]string{"state": "ok-" + c.Args["target"]}
+				o.Outputs = map[string]string{"state": "ok-" + argsOf(c)["target"]}
 				return o, err
 			})
 			done := make(chan error, 1)
@@ -152,7 +152,7 @@ func TestFanOutChildFails(t *testing.T) {
 	h := newHarness(t, fmt.Sprintf(fanOutPlaybook, 1)) // one at a time: sn03 starts after sn02 failed
 	broken := true
 	h.w.on("need", "deploy", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
-		if c.Args["target"] == "sn02" && broken {
+		if argsOf(c)["target"] == "sn02" && broken {
 			return exitErr(2, "disk full")
 		}
 		return ok(map[string]string{"state": "up"})

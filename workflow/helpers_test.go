@@ -62,6 +62,7 @@ type world struct {
 	hooks map[string]hook // "kind:step[key]" or "kind:step"
 
 	cur, max atomic.Int32
+	typed    []typedArgs
 }
 
 func newWorld() *world { return &world{hooks: map[string]hook{}} }
@@ -128,9 +129,48 @@ type fakeAction struct {
 	req, opt []string
 }
 
-func (a fakeAction) Params() ([]string, []string) { return a.req, a.opt }
+// mapArgs are a fake action's arguments: declared names, text values.
+type mapArgs struct {
+	req, opt []string
+	vals     map[string]string
+}
 
-func (a fakeAction) Describe(host string, args map[string]string) string {
+func (m *mapArgs) ArgNames() []string { return append(slices.Clone(m.req), m.opt...) }
+
+func (m *mapArgs) DecodeArgs(vals map[string]any, _ map[string]bool) []error {
+	var errs []error
+	m.vals = map[string]string{}
+	for k, v := range vals {
+		if !slices.Contains(m.req, k) && !slices.Contains(m.opt, k) {
+			errs = append(errs, &workflow.ArgError{Arg: k, Msg: workflow.UnknownArg(k, m.ArgNames())})
+			continue
+		}
+		s, _ := v.(string)
+		m.vals[k] = s
+	}
+	for _, r := range m.req {
+		if _, ok := vals[r]; !ok {
+			errs = append(errs, &workflow.ArgError{Arg: r, Msg: fmt.Sprintf("needs argument %q", r)})
+		}
+	}
+	return errs
+}
+
+func (a fakeAction) NewArgs() any { return &mapArgs{req: a.req, opt: a.opt} }
+
+// argsOf gives a call's arguments as text.
+func argsOf(c workflow.Call) map[string]string {
+	if m, ok := c.Args.(*mapArgs); ok {
+		return m.vals
+	}
+	return nil
+}
+
+func (a fakeAction) Plan(host string, args any) []string {
+	return []string{a.describe(host, args.(*mapArgs).vals)}
+}
+
+func (a fakeAction) describe(host string, args map[string]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s@%s", a.kind, host)
 	keys := make([]string, 0, len(args))
@@ -147,7 +187,7 @@ func (a fakeAction) Describe(host string, args map[string]string) string {
 func (a fakeAction) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a.w.mu.Lock()
 	a.w.calls = append(a.w.calls, call{Kind: a.kind, Step: c.Step, Host: c.Host, Attempt: c.Attempt,
-		Args: c.Args, Secrets: slices.Clone(c.Secrets)})
+		Args: argsOf(c), Secrets: slices.Clone(c.Secrets)})
 	a.w.mu.Unlock()
 	n := a.w.cur.Add(1)
 	defer a.w.cur.Add(-1)
@@ -156,20 +196,21 @@ func (a fakeAction) Run(ctx context.Context, c workflow.Call) (workflow.Outcome,
 	if h := a.w.hookFor(a.kind, c.Step); h != nil {
 		return h(ctx, c)
 	}
-	o := workflow.Outcome{Command: a.Describe(c.Host, c.Args), Ran: true, Stdout: c.Args["say"]}
-	if out := c.Args["out"]; out != "" {
+	args := argsOf(c)
+	o := workflow.Outcome{Command: a.describe(c.Host, args), Ran: true, Stdout: args["say"]}
+	if out := args["out"]; out != "" {
 		o.Outputs = map[string]string{}
 		for _, kv := range strings.Split(out, ",") {
 			k, v, _ := strings.Cut(kv, "=")
 			o.Outputs[k] = v
 		}
 	}
-	if items := c.Args["items"]; items != "" {
+	if items := args["items"]; items != "" {
 		for _, name := range strings.Split(items, ",") {
 			o.Items = append(o.Items, map[string]string{"name": name, "size": fmt.Sprint(len(name))})
 		}
 	}
-	if c.Args["fail"] == "true" {
+	if args["fail"] == "true" {
 		o.Exit = 1
 		return o, errors.New("exit status 1")
 	}
@@ -185,6 +226,8 @@ func (w *world) actions() workflow.ActionSet {
 		"need":   fakeAction{w: w, kind: "need", req: []string{"target"}, opt: []string{"mode"}},
 		"check":  fakeAction{w: w, kind: "check", opt: general},
 		"revert": fakeAction{w: w, kind: "revert", opt: general},
+		"typed":  typedAction{got: &w.typed},
+		"toggle": toggleAction{w: w},
 	}
 }
 
@@ -507,4 +550,61 @@ func (g *gate) drive(t *testing.T, n, bound int) {
 			t.Fatalf("release %d of %d: no call waiting", i+1, n)
 		}
 	}
+}
+
+// typedArgs has one argument of every kind with: can give.
+type typedArgs struct {
+	Name  string        `arg:"name,required"`
+	Flag  bool          `arg:"flag"`
+	Maybe *bool         `arg:"maybe"`
+	N     int           `arg:"n"`
+	Wait  time.Duration `arg:"wait"`
+	Mode  string        `arg:"mode" oneof:"fast|slow"`
+	List  []string      `arg:"list"`
+}
+
+// typedAction records its decoded arguments.
+type typedAction struct{ got *[]typedArgs }
+
+func (typedAction) NewArgs() any { return &typedArgs{Mode: "fast"} }
+func (typedAction) Plan(host string, a any) []string {
+	t := a.(*typedArgs)
+	return []string{fmt.Sprintf("typed %s flag=%v n=%d wait=%s mode=%s list=%v", t.Name, t.Flag, t.N, t.Wait, t.Mode, t.List)}
+}
+func (a typedAction) Run(_ context.Context, c workflow.Call) (workflow.Outcome, error) {
+	*a.got = append(*a.got, *c.Args.(*typedArgs))
+	return workflow.Outcome{Ran: true}, nil
+}
+
+// toggleArgs turn a switch on or off; the action reverses itself from
+// what it recorded.
+type toggleArgs struct {
+	Name  string `arg:"name,required"`
+	State string `arg:"state,required" oneof:"on|off"`
+}
+
+type toggleAction struct{ w *world }
+
+func (toggleAction) NewArgs() any { return &toggleArgs{} }
+func (toggleAction) Plan(host string, a any) []string {
+	t := a.(*toggleArgs)
+	return []string{"switch " + t.Name + " " + t.State}
+}
+func (a toggleAction) Run(_ context.Context, c workflow.Call) (workflow.Outcome, error) {
+	t := c.Args.(*toggleArgs)
+	a.w.mu.Lock()
+	a.w.calls = append(a.w.calls, call{Kind: "toggle", Step: c.Step, Args: map[string]string{"name": t.Name, "state": t.State}})
+	a.w.mu.Unlock()
+	return workflow.Outcome{Ran: true, Outputs: map[string]string{"was": "off", "state": t.State}}, nil
+}
+func (toggleAction) Reverse(a any, outputs map[string]string) any {
+	t := *a.(*toggleArgs)
+	if was := outputs["was"]; was != "" {
+		t.State = was
+	} else if t.State == "on" {
+		t.State = "off"
+	} else {
+		t.State = "on"
+	}
+	return &t
 }

@@ -1,104 +1,108 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
 
-// PlannedStep is one step as it would run, with its exact command.
+// PlannedStep is one step as it would run, with its exact commands.
 type PlannedStep struct {
-	ID, Title, Host string
-	Needs           []string
-	Command         string // secrets masked; values known only at run time shown as <steps.ID.out.KEY>
-	ForEach         string // "for each item of ..." when it fans out
-	Confirm         bool
-	Idempotent      bool
-	Probe, Undo     string
-	When            string
-	Skipped         bool // its condition is false with these values
+	ID       string   `json:"id"`
+	Title    string   `json:"title,omitempty"`
+	Host     string   `json:"host"`
+	Needs    []string `json:"needs,omitempty"`
+	Action   string   `json:"action"`
+	Commands []string `json:"commands"` // secrets masked; run-time values as <steps.ID.out.KEY>
+	ForEach  string   `json:"foreach,omitempty"`
+	When     string   `json:"when,omitempty"` // a run-time condition
+	Confirm  bool     `json:"confirm,omitempty"`
+	Idempot  bool     `json:"idempotent,omitempty"`
+	ReadOnly bool     `json:"readonly,omitempty"`
+	Probe    []string `json:"probe,omitempty"`
+	// Undo is what rollback runs; UndoNote says how it undoes when it
+	// runs nothing (read-only, nothing to undo and why, by hand).
+	Undo     []string `json:"undo,omitempty"`
+	UndoNote string   `json:"undo_note,omitempty"`
+	Timeout  string   `json:"timeout,omitempty"`
+	Retries  int      `json:"retries,omitempty"`
 }
 
-// Plan renders every step in order without running anything.
+// Plan renders every step in order without running anything: the exact
+// command lines of each, for this inventory and these parameters.
 func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) {
-	stub := stubData(data, stubSteps(pb))
-	outs := stubOuts{stub: stub}
-	// Fill the stub with every output key any template references.
-	for _, s := range pb.Steps {
-		for _, t := range templatesOf(s) {
-			refs, _ := fieldRefs(t, c.Funcs)
-			for _, ref := range refs {
-				switch {
-				case len(ref) >= 4 && ref[0] == "steps" && ref[2] == "out":
-					if _, ok := stub["steps"].(map[string]any)[ref[1]]; ok {
-						outs.out(ref[1])[ref[3]] = "<steps." + ref[1] + ".out." + ref[3] + ">"
-					}
-				case len(ref) >= 2 && ref[0] == "item":
-					stubItem(stub)[ref[1]] = "<item." + ref[1] + ">"
-				}
-			}
-		}
-	}
-	r := renderer{funcs: c.Funcs, secrets: c.Secrets}
+	st := newStub(pb, data, c.Funcs)
+	rd := &renderer{funcs: c.Funcs, secrets: c.Secrets}
 	var out []PlannedStep
 	for _, s := range Order(pb) {
-		p := PlannedStep{ID: s.ID, Needs: s.Needs, Confirm: s.Confirm, Idempotent: s.Idempotent, When: s.When}
+		sd := st.forStep(s)
+		p := PlannedStep{ID: s.ID, Needs: s.Needs, Action: s.Action.Kind, Confirm: s.Confirm, Idempot: s.Idempotent,
+			ReadOnly: s.ReadOnly, When: s.When, Retries: s.Retries}
+		if s.Timeout > 0 {
+			p.Timeout = s.Timeout.String()
+		}
 		var err error
-		show := func(t string) string {
-			if err != nil {
-				return ""
-			}
-			var v string
-			v, err = r.render(t, stub, true, nil)
-			return v
+		if p.Title, err = rd.render(s.Title, sd, true, nil); err != nil {
+			return nil, fmt.Errorf("step %s: title: %w", s.ID, err)
 		}
-		describe := func(ref *ActionRef) string {
-			if ref == nil {
-				return ""
-			}
-			args := map[string]string{}
-			for k, v := range ref.With {
-				args[k] = show(v)
-			}
-			a := c.Actions[ref.Kind]
-			if a == nil {
-				return ref.Kind + "?"
-			}
-			return a.Describe(p.Host, args)
+		if p.Host, err = rd.render(s.Host, sd, true, nil); err != nil {
+			return nil, fmt.Errorf("step %s: host: %w", s.ID, err)
 		}
-		p.Title = show(s.Title)
-		p.Host = show(s.Host)
 		if p.Host == "" {
 			p.Host = "local"
 		}
-		if s.When != "" {
-			if v := strings.TrimSpace(show(s.When)); v == "" || v == "false" {
-				p.Skipped = !strings.Contains(s.When, ".steps.")
+		a, args, err := c.dryArgs(s, &s.Action, sd)
+		if err != nil {
+			return nil, err
+		}
+		p.Commands = a.Plan(p.Host, args)
+		if s.Probe != nil {
+			pa, pargs, err := c.dryArgs(s, s.Probe, sd)
+			if err != nil {
+				return nil, err
+			}
+			p.Probe = pa.Plan(p.Host, pargs)
+		}
+		switch {
+		case s.ReadOnly:
+			p.UndoNote = "read-only: nothing to undo"
+		case s.Undo != nil:
+			ua, uargs, err := c.dryArgs(s, s.Undo, sd)
+			if err != nil {
+				return nil, err
+			}
+			p.Undo = ua.Plan(p.Host, uargs)
+		case s.UndoNone != "":
+			p.UndoNote = "nothing to undo: " + s.UndoNone
+		default:
+			if rv, ok := a.(Reverser); ok {
+				p.Undo = a.Plan(p.Host, rv.Reverse(args, nil))
+				p.UndoNote = "puts back what the step changed, as it recorded"
+			} else {
+				p.UndoNote = "no automatic undo: rollback asks the operator to undo it by hand"
 			}
 		}
-		p.Command = describe(&s.Action)
-		p.Probe = describe(s.Probe)
-		p.Undo = describe(s.Undo)
 		if s.ForEach != nil {
 			p.ForEach = "for each item of " + s.ForEach.Over
-		}
-		if err != nil {
-			return nil, fmt.Errorf("step %s: %w", s.ID, err)
 		}
 		out = append(out, p)
 	}
 	return out, nil
 }
 
-func templatesOf(s *Step) []string {
-	t := []string{s.Title, s.Host, s.When}
-	for _, ref := range []*ActionRef{&s.Action, s.Probe, s.Undo} {
-		if ref != nil {
-			for _, v := range ref.With {
-				t = append(t, v)
-			}
-		}
+// dryArgs decodes a step's action arguments on dry-render data, secrets
+// masked.
+func (c Checker) dryArgs(s *Step, ref *ActionRef, sd map[string]any) (Action, any, error) {
+	a := c.Actions[ref.Kind]
+	if a == nil {
+		return nil, nil, fmt.Errorf("step %s: unknown action %q", s.ID, ref.Kind)
 	}
-	return t
+	vals, unknown := c.renderArgs(ref, "", sd, nil)
+	args, errs := decode(a, vals, unknown)
+	if len(errs) > 0 {
+		return nil, nil, fmt.Errorf("step %s: %s: %w", s.ID, ref.Kind, errors.Join(errs...))
+	}
+	return a, args, nil
 }
 
 // DOT renders the DAG for Graphviz.

@@ -101,20 +101,19 @@ func TestOrderCycleStops(t *testing.T) {
 	}
 }
 
-func loadPlan(t *testing.T) (*workflow.Playbook, map[string]any) {
+func loadPlan(t *testing.T, given map[string]string) (*workflow.Playbook, map[string]any) {
 	t.Helper()
 	text, err := os.ReadFile("testdata/plan.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pb, err := workflow.Parse("testdata/plan.yaml", text)
+	pb, params, err := workflow.Load(workflow.LoadInput{Name: "testdata/plan.yaml", Text: text, Given: given,
+		Inv: testData(nil)["inv"].(map[string]any), Funcs: testFuncs()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	params, diags := workflow.ResolveParams(pb, nil)
 	data := testData(params)
-	diags = append(diags, checkerFor(newWorld()).Validate(pb, data)...)
-	if len(diags) > 0 {
+	if diags := checkerFor(newWorld()).Validate(pb, data); len(diags) > 0 {
 		t.Fatalf("plan.yaml does not validate:\n%v", diags)
 	}
 	return pb, data
@@ -128,23 +127,28 @@ func formatPlan(steps []workflow.PlannedStep) string {
 			fmt.Fprintf(&b, "   needs: %s\n", strings.Join(p.Needs, ", "))
 		}
 		if p.When != "" {
-			fmt.Fprintf(&b, "   when: %s (skipped: %v)\n", p.When, p.Skipped)
+			fmt.Fprintf(&b, "   when: %s\n", p.When)
 		}
 		if p.ForEach != "" {
 			fmt.Fprintf(&b, "   %s\n", p.ForEach)
 		}
-		fmt.Fprintf(&b, "   run: %s\n", p.Command)
-		if p.Probe != "" {
-			fmt.Fprintf(&b, "   probe: %s\n", p.Probe)
+		for _, c := range p.Commands {
+			fmt.Fprintf(&b, "   run: %s\n", c)
 		}
-		if p.Undo != "" {
-			fmt.Fprintf(&b, "   undo: %s\n", p.Undo)
+		for _, c := range p.Probe {
+			fmt.Fprintf(&b, "   probe: %s\n", c)
+		}
+		for _, c := range p.Undo {
+			fmt.Fprintf(&b, "   undo: %s\n", c)
+		}
+		if p.UndoNote != "" {
+			fmt.Fprintf(&b, "   undo: (%s)\n", p.UndoNote)
 		}
 		var flags []string
 		if p.Confirm {
 			flags = append(flags, "confirm")
 		}
-		if p.Idempotent {
+		if p.Idempot {
 			flags = append(flags, "idempotent")
 		}
 		if len(flags) > 0 {
@@ -155,7 +159,7 @@ func formatPlan(steps []workflow.PlannedStep) string {
 }
 
 func TestPlanGolden(t *testing.T) {
-	pb, data := loadPlan(t)
+	pb, data := loadPlan(t, nil)
 	steps, err := checkerFor(newWorld()).Plan(pb, data)
 	if err != nil {
 		t.Fatal(err)
@@ -167,42 +171,47 @@ func TestPlanGolden(t *testing.T) {
 	if n := strings.Count(got, workflow.Mask); n != 2 {
 		t.Errorf("the plan shows %s %d times, want 2 (action and probe of set_password)", workflow.Mask, n)
 	}
+	if strings.Contains(got, "<no value>") {
+		t.Errorf("the plan shows <no value>:\n%s", got)
+	}
 	golden(t, "plan.golden", got)
 
-	// The order is the dependency order, and a false condition shows.
+	// The order is the dependency order; identity_only is not in a
+	// floating cluster's DAG at all.
 	var order []string
-	skipped := map[string]bool{}
 	for _, p := range steps {
 		order = append(order, p.ID)
-		skipped[p.ID] = p.Skipped
 	}
-	if want := []string{"check_standby", "list_nodes", "set_password", "move_address", "identity_only", "update_nodes"}; !slices.Equal(order, want) {
+	if want := []string{"check_standby", "list_nodes", "set_password", "move_address", "update_nodes"}; !slices.Equal(order, want) {
 		t.Errorf("plan order %v, want %v", order, want)
-	}
-	if !skipped["identity_only"] || skipped["move_address"] {
-		t.Errorf("skipped = %v, want only identity_only", skipped)
 	}
 }
 
+// TestPlanWithOtherParams: the DAG is chosen when the playbook loads; the
+// step that needed a left-out step waits for what that step needed.
 func TestPlanWithOtherParams(t *testing.T) {
-	pb, _ := loadPlan(t)
-	params, diags := workflow.ResolveParams(pb, map[string]string{"mode": "identity"})
-	if len(diags) > 0 {
-		t.Fatal(diags)
-	}
-	steps, err := checkerFor(newWorld()).Plan(pb, testData(params))
+	pb, data := loadPlan(t, map[string]string{"mode": "identity"})
+	steps, err := checkerFor(newWorld()).Plan(pb, data)
 	if err != nil {
 		t.Fatal(err)
 	}
+	needs := map[string][]string{}
 	for _, p := range steps {
-		if want := p.ID == "move_address"; p.Skipped != want {
-			t.Errorf("%s: skipped %v, want %v", p.ID, p.Skipped, want)
-		}
+		needs[p.ID] = p.Needs
+	}
+	if _, ok := needs["move_address"]; ok {
+		t.Errorf("move_address is in an identity cluster's plan")
+	}
+	if _, ok := needs["identity_only"]; !ok {
+		t.Errorf("identity_only is not in an identity cluster's plan")
+	}
+	if want := []string{"list_nodes", "set_password"}; !slices.Equal(needs["update_nodes"], want) {
+		t.Errorf("update_nodes needs %v, want %v (move_address's needs in its place)", needs["update_nodes"], want)
 	}
 }
 
 func TestGraphGolden(t *testing.T) {
-	pb, _ := loadPlan(t)
+	pb, _ := loadPlan(t, nil)
 	golden(t, "graph.dot.golden", workflow.DOT(pb))
 	golden(t, "graph.mmd.golden", workflow.Mermaid(pb))
 }
@@ -221,14 +230,14 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `do@local say="user=admin password=********"`; steps[0].Command != want {
-		t.Errorf("plan command %q, want %q", steps[0].Command, want)
+	if want := `do@local say="user=admin password=********"`; steps[0].Commands[0] != want {
+		t.Errorf("plan command %q, want %q", steps[0].Commands, want)
 	}
 	id, err := h.start(testCtx(t))
 	wantRunErr(t, err, nil)
 	started := find(h.events(id), "started", "login")
-	if len(started) != 1 || started[0].Command != steps[0].Command {
-		t.Errorf("journaled command %+v, want %q", started, steps[0].Command)
+	if len(started) != 1 || started[0].Command != steps[0].Commands[0] {
+		t.Errorf("journaled command %+v, want %q", started, steps[0].Commands)
 	}
 	c, _ := h.w.last("do", "login")
 	if c.Args["say"] != "user=admin password="+secretValue || !slices.Equal(c.Secrets, []string{secretValue}) {

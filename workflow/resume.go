@@ -132,7 +132,7 @@ func (r *runner) decide(ctx context.Context, s *Step, key string, item map[strin
 		who.Via = "--redo"
 		return decideRedo, nil, "operator says run it again (--redo)", &who
 	}
-	data := r.dataFor(nil)
+	data := r.dataFor(s, nil)
 	if item != nil {
 		data = mergeItem(data, item)
 	}
@@ -180,11 +180,11 @@ func (r *runner) decide(ctx context.Context, s *Step, key string, item map[strin
 // probe runs a step's probe: (true, outputs, nil) when its effect is in
 // place, (false, nil, nil) when not, an error when it cannot tell.
 func (r *runner) probe(ctx context.Context, s *Step, key string, data map[string]any) (bool, map[string]string, error) {
-	p, err := r.prepare(s, s.Probe, data)
+	p, err := r.prepare(s, s.Probe, data, nil)
 	if err != nil {
 		return false, nil, err
 	}
-	o, err := r.call(ctx, s, s.Probe, key, p, 0)
+	o, err := r.call(ctx, s, key, p, 0)
 	ev := Event{Type: EvNote, Step: key, Host: p.host, Command: p.shown, Stdout: o.Stdout, Stderr: o.Stderr}
 	switch {
 	case err == nil:

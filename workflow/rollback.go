@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -146,11 +147,27 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 			return false
 		}
 	}
-	data := r.dataFor(nil)
+	data := r.dataFor(s, nil)
 	if item != nil {
 		data = mergeItem(data, item)
 	}
-	if s.Undo == nil {
+	undo, reverse := s.Undo, map[string]string(nil)
+	if undo == nil && s.UndoNone != "" {
+		return r.record(nil, Event{Type: EvUndone, Step: key, Message: "nothing to undo: " + s.UndoNone}) == nil
+	}
+	if undo == nil {
+		if _, ok := r.e.Actions[s.Action.Kind].(Reverser); ok {
+			// The action undoes itself from what the step recorded.
+			undo = &s.Action
+			r.mu.Lock()
+			reverse = maps.Clone(st.outputs)
+			r.mu.Unlock()
+			if reverse == nil {
+				reverse = map[string]string{}
+			}
+		}
+	}
+	if undo == nil {
 		title, _ := r.render.render(s.Title, data, true, nil)
 		a, err := r.ask(ctx, Question{
 			RunID: r.id, Step: key, Title: title,
@@ -171,7 +188,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		}
 		return r.record(nil, Event{Type: EvUndone, Step: key, By: &a.By, Message: "undone by hand, confirmed by " + whoString(a.By)}) == nil
 	}
-	p, err := r.prepare(s, s.Undo, data)
+	p, err := r.prepare(s, undo, data, reverse)
 	if err != nil {
 		r.record(nil, Event{Type: EvUndoFailed, Step: key, Message: err.Error()})
 		r.markFailed(key)
@@ -188,7 +205,7 @@ func (r *runner) undoOne(ctx context.Context, key string, opts RollbackOptions) 
 		return false
 	}
 	start := time.Now()
-	o, err := r.call(ctx, s, s.Undo, key, p, 1)
+	o, err := r.call(ctx, s, key, p, 1)
 	ev := Event{Step: key, Host: p.host, Stdout: o.Stdout, Stderr: o.Stderr, Duration: time.Since(start)}
 	if o.Ran {
 		ev.Exit = &o.Exit

@@ -48,6 +48,9 @@ type Source struct {
 	InventoryText string            `json:"inventory_text,omitempty"`
 	Params        map[string]string `json:"params,omitempty"`
 	Options       map[string]string `json:"options,omitempty"` // e.g. parallel=4, yes=true
+	// Resolved is the playbook as composed for the cluster (JSON of a
+	// Playbook): resume replays exactly this DAG.
+	Resolved string `json:"resolved,omitempty"`
 }
 
 // EventType names one transition in a run's log.

@@ -3,6 +3,7 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -112,6 +113,23 @@ func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 				walk(c)
 			}
 		case *parse.CommandNode:
+			// index .steps.ID.out "KEY" reads the same value as
+			// .steps.ID.out.KEY.
+			if len(n.Args) >= 3 {
+				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "index" {
+					if f, ok := n.Args[1].(*parse.FieldNode); ok {
+						ref := slices.Clone(f.Ident)
+						for _, a := range n.Args[2:] {
+							s, ok := a.(*parse.StringNode)
+							if !ok {
+								break
+							}
+							ref = append(ref, s.Text)
+						}
+						refs = append(refs, ref)
+					}
+				}
+			}
 			for _, a := range n.Args {
 				walk(a)
 			}

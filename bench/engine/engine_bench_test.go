@@ -23,8 +23,12 @@ import (
 // scheduling, templates and two committed journal appends per step.
 type noop struct{}
 
-func (noop) Params() ([]string, []string)                     { return nil, []string{"msg"} }
-func (noop) Describe(host string, a map[string]string) string { return "noop " + a["msg"] }
+type noopArgs struct {
+	Msg string `arg:"msg"`
+}
+
+func (noop) NewArgs() any                     { return &noopArgs{} }
+func (noop) Plan(host string, a any) []string { return []string{"noop " + a.(*noopArgs).Msg} }
 func (noop) Run(context.Context, workflow.Call) (workflow.Outcome, error) {
 	return workflow.Outcome{Ran: true}, nil
 }

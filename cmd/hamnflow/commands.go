@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func reload(c *cli.Context, j *journal.Journal, id string) (*playbooks.Prepared,
 	if err != nil {
 		return nil, err
 	}
-	p, err := playbooks.FromSource(src)
+	p, err := (playbooks.Library{Dir: c.String("playbook-dir")}).FromSource(src)
 	if err != nil {
 		return nil, fmt.Errorf("the playbook recorded for run %s no longer parses: %w", id, err)
 	}
@@ -348,36 +349,53 @@ func validateCommand() *cli.Command {
 			}
 			var all workflow.Diagnostics
 			var other []error
+			lib := playbooks.Library{Dir: c.String("playbook-dir")}
 			for _, name := range c.Args().Slice() {
-				// Without an inventory, a sample one stands in (below).
-				p, err := prepareWith(c, name, given, false)
-				var diags workflow.Diagnostics
-				if errors.As(err, &diags) {
-					// Parameters without a value stop a run, not the
-					// check: report them, then check the rest with
-					// stand-in values.
-					all = append(all, diags...)
-					if p, err = prepareStandIn(c, name); err != nil {
-						continue
-					}
-				}
-				switch {
-				case err != nil:
+				file, text, err := lib.Find(name)
+				if err != nil {
 					other = append(other, err)
 					continue
 				}
-				ck := checker(p)
-				if p.Inventory == nil {
-					// No inventory: check .inv references against one
-					// that has every field, and accept any secret.
-					p.Data["inv"] = playbooks.SampleInventory().Data()
-					ck.Secrets = anySecret{}
+				// Without an inventory, a sample one that has every field
+				// stands in, and any secret is accepted.
+				inv, sample := playbooks.SampleInventory(), true
+				if path := inventoryPath(c); path != "" {
+					if inv, _, err = playbooks.LoadInventory(path); err != nil {
+						other = append(other, err)
+						continue
+					}
+					sample = false
 				}
-				if diags := ck.Validate(p.Playbook, p.Data); len(diags) > 0 {
-					all = append(all, diags...)
+				p, err := lib.Compose(file, text, inv, given)
+				diags := workflow.AsDiagnostics(err)
+				if err != nil && diags == nil {
+					other = append(other, err)
 					continue
 				}
-				fmt.Fprintf(c.App.Writer, "%s: ok (%d steps)\n", p.Playbook.File, len(p.Playbook.Steps))
+				all = append(all, diags...)
+				if p != nil && missingParams(diags) {
+					// Parameters without a value stop a run, not the
+					// check: check the rest with stand-in values.
+					vals := maps.Clone(given)
+					for _, prm := range p.Playbook.Params {
+						if _, ok := vals[prm.Name]; !ok && prm.Default == nil {
+							vals[prm.Name] = "PARAM-" + prm.Name
+						}
+					}
+					p, _ = lib.Compose(file, text, inv, vals)
+				}
+				if p == nil {
+					continue
+				}
+				ck := checker(p)
+				if sample {
+					ck.Secrets = anySecret{}
+				}
+				vd := ck.Validate(p.Playbook, p.Data)
+				all = append(all, vd...)
+				if len(diags) == 0 && len(vd) == 0 {
+					fmt.Fprintf(c.App.Writer, "%s: ok (%d steps)\n", p.Playbook.File, len(p.Playbook.Steps))
+				}
 			}
 			if len(other) > 0 {
 				return errors.Join(append(other, error(all))...)
@@ -396,31 +414,14 @@ type anySecret struct{}
 func (anySecret) Has(string) bool               { return true }
 func (anySecret) Secret(string) (string, error) { return "secret", nil }
 
-// prepareStandIn prepares a playbook for validation with the parameters
-// given on the command line that it declares, and a stand-in value for each
-// of the others that has no default.
-func prepareStandIn(c *cli.Context, name string) (*playbooks.Prepared, error) {
-	given, err := parseSets(c.StringSlice("set"))
-	if err != nil {
-		return nil, err
-	}
-	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
-	if err != nil {
-		return nil, err
-	}
-	pb, err := workflow.Parse(file, text)
-	if err != nil {
-		return nil, err
-	}
-	vals := map[string]string{}
-	for _, p := range pb.Params {
-		if v, ok := given[p.Name]; ok {
-			vals[p.Name] = v
-		} else if p.Default == nil {
-			vals[p.Name] = "PARAM-" + p.Name
+// missingParams says whether a parameter without a value is among diags.
+func missingParams(diags workflow.Diagnostics) bool {
+	for _, d := range diags {
+		if strings.Contains(d.Msg, "has no value: give it with --set") {
+			return true
 		}
 	}
-	return prepareWith(c, name, vals, false)
+	return false
 }
 
 func playbooksCommand() *cli.Command {

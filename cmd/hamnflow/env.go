@@ -123,7 +123,7 @@ func prepareWith(c *cli.Context, name string, given map[string]string, needInv b
 	case needInv && usesInventory.Match(text):
 		return nil, cli.Exit(fmt.Sprintf("%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory), exitBadInput)
 	}
-	return playbooks.Prepare(file, text, invPath, invText, given)
+	return playbooks.Library{Dir: c.String("playbook-dir")}.Prepare(file, text, invPath, invText, given)
 }
 
 // engineFlags are the flags of every command that runs steps.

@@ -128,11 +128,10 @@ func writePlan(w io.Writer, pb *workflow.Playbook, plan []workflow.PlannedStep) 
 		if p.Confirm {
 			flags = append(flags, "confirm")
 		}
-		if p.Idempotent {
+		if p.ReadOnly {
+			flags = append(flags, "read-only")
+		} else if p.Idempot {
 			flags = append(flags, "idempotent")
-		}
-		if p.Skipped {
-			flags = append(flags, "skipped: condition false")
 		}
 		f := ""
 		if len(flags) > 0 {
@@ -151,12 +150,17 @@ func writePlan(w io.Writer, pb *workflow.Playbook, plan []workflow.PlannedStep) 
 		if p.ForEach != "" {
 			fmt.Fprintf(w, "    %s\n", p.ForEach)
 		}
-		indent(w, "    $ ", p.Command)
-		if p.Probe != "" {
-			indent(w, "    probe: ", p.Probe)
+		for _, c := range p.Commands {
+			indent(w, "    $ ", c)
 		}
-		if p.Undo != "" {
-			indent(w, "    undo: ", p.Undo)
+		for _, c := range p.Probe {
+			indent(w, "    probe $ ", c)
+		}
+		for _, c := range p.Undo {
+			indent(w, "    undo $ ", c)
+		}
+		if p.UndoNote != "" && !p.ReadOnly {
+			fmt.Fprintf(w, "    undo: %s\n", p.UndoNote)
 		}
 	}
 }

@@ -98,8 +98,10 @@ func TestSyncAndDrift(t *testing.T) {
 	if out["count"] == "0" || out["missing"] != out["count"] {
 		t.Fatalf("drift before the first sync: %v, want everything missing", out)
 	}
-	if st := s.step(t, "sync"); st.Status != "skipped" {
-		t.Fatalf("report_only: sync %s", st.Status)
+	for _, st := range s.Steps {
+		if st.Step == "sync" {
+			t.Fatalf("report_only: the run has a sync step (%s); it is left out when the playbook loads", st.Status)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(mn2, "etc/xcat/ca/ca-cert.pem")); err == nil {
 		t.Fatal("the drift report changed mn2")

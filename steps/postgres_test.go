@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
 )
 
 // pgFakeTransport answers scripts by a function and records what it ran.

@@ -217,16 +217,16 @@ func (e *Engine) lock(cluster, runID string) (Lock, error) {
 
 // runner is one process's work on one run.
 type runner struct {
-	e         *Engine
-	id        string
-	pb        *Playbook
-	base      map[string]any // inv, params, run
-	order     []*Step
-	byID      map[string]*Step
-	graph     *graph
-	status    RunStatus
-	render    renderer
-	mask      *masker
+	e      *Engine
+	id     string
+	pb     *Playbook
+	base   map[string]any // inv, params, run
+	order  []*Step
+	byID   map[string]*Step
+	graph  *graph
+	status RunStatus
+	render renderer
+	mask   *masker
 
 	mu          sync.Mutex // state and journal writes
 	state       *runState

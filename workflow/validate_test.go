@@ -101,7 +101,7 @@ func TestValidateDiagnostics(t *testing.T) {
 		{
 			name: "cycle does not hide other problems",
 			body: "  - id: a\n    needs: [b]\n    action: do\n  - id: b\n    needs: [a]\n    action: nosuch\n",
-			want: []string{"steps form a cycle", `pb.yaml:11: step "b": unknown action "nosuch" in its action (`+"`hamnflow actions`"+` lists them)`},
+			want: []string{"steps form a cycle", `pb.yaml:11: step "b": unknown action "nosuch" in its action (` + "`hamnflow actions`" + ` lists them)`},
 		},
 		{
 			name: "unknown action",

@@ -12,7 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
-	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -278,10 +278,10 @@ func (inv *Inventory) path(p string) string {
 func (inv *Inventory) KnownHostsFile() string { return inv.path(inv.SSH.KnownHosts) }
 
 // Host turns an inventory host into a transport host.
-func (inv *Inventory) Host(name string) (steps.Host, error) {
+func (inv *Inventory) Host(name string) (remote.Host, error) {
 	h, ok := inv.Hosts[name]
 	if !ok {
-		return steps.Host{}, fmt.Errorf("host %q is not in the inventory %s (it has: %s)", name, inv.file, strings.Join(sortedKeys(inv.Hosts), ", "))
+		return remote.Host{}, fmt.Errorf("host %q is not in the inventory %s (it has: %s)", name, inv.file, strings.Join(sortedKeys(inv.Hosts), ", "))
 	}
 	addr := h.Address
 	if h.SSHAddress != "" {
@@ -295,7 +295,7 @@ func (inv *Inventory) Host(name string) (steps.Host, error) {
 	for _, f := range append(slices.Clone(h.IdentityFiles), inv.SSH.IdentityFiles...) {
 		ids = append(ids, inv.path(f))
 	}
-	return steps.Host{Name: name, Address: addr, Port: h.Port, User: user, IdentityFiles: ids}, nil
+	return remote.Host{Name: name, Address: addr, Port: h.Port, User: user, IdentityFiles: ids}, nil
 }
 
 // Data is the inventory as playbook templates see it under .inv.

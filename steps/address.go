@@ -8,6 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -34,7 +37,7 @@ else flavor=iputils; fi
 // gratuitousARP announces ADDR on IF from this host: unsolicited ARP
 // requests and replies, so that neighbours replace the old MAC at once.
 func gratuitousARP(addr, iface string) string {
-	a, i := ShellQuote(addr), ShellQuote(iface)
+	a, i := remote.ShellQuote(addr), remote.ShellQuote(iface)
 	return arpingFlavor + `case $flavor in
 habets) arping -U -S ` + a + ` -i ` + i + ` -c 2 -W 0.2 ` + a + ` >/dev/null 2>&1 || true
 	arping -U -P -S ` + a + ` -i ` + i + ` -c 2 -W 0.2 ` + a + ` >/dev/null 2>&1 || true
@@ -71,17 +74,17 @@ func (t AddrTakeover) Run(ctx context.Context, c Call) (workflow.Outcome, error)
 	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
 		return workflow.Outcome{}, err
 	}
-	a, i := ShellQuote(addr), ShellQuote(iface)
+	a, i := remote.ShellQuote(addr), remote.ShellQuote(iface)
 	script := `set -e
-if ip -o addr show dev ` + i + ` | grep -qF ` + ShellQuote(" inet "+addr+"/") + `; then echo "already=yes"
+if ip -o addr show dev ` + i + ` | grep -qF ` + remote.ShellQuote(" inet "+addr+"/") + `; then echo "already=yes"
 else ip addr add ` + a + `/` + c.Args["prefix"] + ` dev ` + i + `; echo "already=no"; fi
-echo "mac=$(cat ` + ShellQuote("/sys/class/net/"+iface+"/address") + `)"
+echo "mac=$(cat ` + remote.ShellQuote("/sys/class/net/"+iface+"/address") + `)"
 ` + gratuitousARP(addr, iface)
-	o, _, err := t.Env.exec(ctx, c, script, "", nil)
+	o, _, err := runText(t.Env, ctx, c, script, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("take over %s on %s: %w", addr, iface, err)
 	}
-	kv := keyValues(o.Stdout)
+	kv := act.KeyValues(o.Stdout)
 	o.Outputs = map[string]string{"added": strconv.FormatBool(kv["already"] == "no"), "mac": kv["mac"]}
 	return o, nil
 }
@@ -115,20 +118,20 @@ func (r AddrRelease) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 	if err := checkAddr(addr, c.Args["prefix"]); err != nil {
 		return workflow.Outcome{}, err
 	}
-	i := ShellQuote(iface)
+	i := remote.ShellQuote(iface)
 	script := `set -e
-if ip -o addr show dev ` + i + ` | grep -qF ` + ShellQuote(" inet "+addr+"/") + `; then
-	ip addr del ` + ShellQuote(addr) + `/` + c.Args["prefix"] + ` dev ` + i + `; echo "removed=yes"
+if ip -o addr show dev ` + i + ` | grep -qF ` + remote.ShellQuote(" inet "+addr+"/") + `; then
+	ip addr del ` + remote.ShellQuote(addr) + `/` + c.Args["prefix"] + ` dev ` + i + `; echo "removed=yes"
 else echo "removed=no"; fi
 `
-	o, reached, err := r.Env.execReach(ctx, c, script, "", nil)
+	o, reached, err := runReach(r.Env, ctx, c, script, "", nil)
 	if !reached {
 		return o, nil
 	}
 	if err != nil {
 		return o, fmt.Errorf("release %s on %s: %w", addr, iface, err)
 	}
-	o.Outputs = map[string]string{"removed": strconv.FormatBool(keyValues(o.Stdout)["removed"] == "yes"), "reachable": "true"}
+	o.Outputs = map[string]string{"removed": strconv.FormatBool(act.KeyValues(o.Stdout)["removed"] == "yes"), "reachable": "true"}
 	return o, nil
 }
 
@@ -157,9 +160,9 @@ func (AddrCheck) Describe(_ string, a map[string]string) string {
 func (k AddrCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	script := "ip -o addr show"
 	if c.Args["interface"] != "" {
-		script += " dev " + ShellQuote(c.Args["interface"])
+		script += " dev " + remote.ShellQuote(c.Args["interface"])
 	}
-	o, _, err := k.Env.exec(ctx, c, script, "", nil)
+	o, _, err := runText(k.Env, ctx, c, script, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("list addresses: %w", err)
 	}
@@ -168,9 +171,9 @@ func (k AddrCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	want := c.Args["present"] != "false"
 	if has != want {
 		if want {
-			return o, fmt.Errorf("%s does not hold %s", hostLabel(c.Host), c.Args["address"])
+			return o, fmt.Errorf("%s does not hold %s", act.HostLabel(c.Host), c.Args["address"])
 		}
-		return o, fmt.Errorf("%s still holds %s", hostLabel(c.Host), c.Args["address"])
+		return o, fmt.Errorf("%s still holds %s", act.HostLabel(c.Host), c.Args["address"])
 	}
 	return o, nil
 }
@@ -210,9 +213,9 @@ func (f FenceCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if err := checkAddr(addr, "32"); err != nil {
 		return workflow.Outcome{}, err
 	}
-	a, i := ShellQuote(addr), ShellQuote(iface)
+	a, i := remote.ShellQuote(addr), remote.ShellQuote(iface)
 	script := arpingFlavor + `echo "flavor=$flavor"
-echo "mac=$(cat ` + ShellQuote("/sys/class/net/"+iface+"/address") + ` 2>/dev/null)"
+echo "mac=$(cat ` + remote.ShellQuote("/sys/class/net/"+iface+"/address") + ` 2>/dev/null)"
 case $flavor in
 habets) out=$(arping -i ` + i + ` -c 3 -W 0.5 -w 3 ` + a + ` 2>&1); rc=$? ;;
 iputils) out=$(arping -D -c 3 -w 3 -I ` + i + ` ` + a + ` 2>&1); rc=$? ;;
@@ -222,12 +225,12 @@ echo "rc=$rc"
 echo "== arping"
 printf '%s\n' "$out"
 `
-	o, _, err := f.Env.exec(ctx, c, script, "", nil)
+	o, _, err := runText(f.Env, ctx, c, script, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("ARP probe of %s: %w", addr, err)
 	}
 	head, arpOut, _ := strings.Cut(o.Stdout, "== arping\n")
-	kv := keyValues(head)
+	kv := act.KeyValues(head)
 	var replies []ARPReply
 	for _, r := range ParseARPReplies(arpOut) {
 		if r.MAC != strings.ToLower(kv["mac"]) {
@@ -261,18 +264,18 @@ printf '%s\n' "$out"
 
 // oldPrimaryHolds asks the old primary over SSH whether it holds addr.
 func (f FenceCheck) oldPrimaryHolds(ctx context.Context, name, addr string) (state, detail string) {
-	h, err := f.Env.host(name)
+	h, err := hostOf(f.Env, name)
 	if err != nil {
 		return "unreachable", err.Error()
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	res, err := f.Env.Transport.Exec(ctx, h, Command{Script: "ip -o addr show", Timeout: 15 * time.Second})
+	res, err := f.Env.Transport.Exec(ctx, h, remote.Command{Script: "ip -o addr show", Timeout: 15 * time.Second})
 	if err != nil {
 		return "unreachable", err.Error()
 	}
 	if res.Exit != 0 {
-		return "unreachable", fmt.Sprintf("ip -o addr show exited %d%s", res.Exit, tail(res.Stderr, res.Stdout))
+		return "unreachable", fmt.Sprintf("ip -o addr show exited %d%s", res.Exit, act.Tail(res.Stderr, res.Stdout))
 	}
 	if HasAddr(ParseIPAddr(string(res.Stdout)), addr, "") {
 		return "holds", "it still has " + addr + " on an interface"
@@ -339,43 +342,18 @@ func (HostReachable) Describe(host string, _ map[string]string) string {
 
 // Run implements workflow.Action.
 func (r HostReachable) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	o, _, err := r.Env.exec(ctx, c, "true", "", nil)
+	o, _, err := runText(r.Env, ctx, c, "true", "", nil)
 	if ctx.Err() != nil {
 		return o, ctx.Err()
 	}
 	o.Outputs = map[string]string{"reachable": "true", "detail": "answers"}
 	if err != nil {
 		o.Outputs = map[string]string{"reachable": "false", "detail": err.Error()}
-		say(c, &o, hostLabel(c.Host)+" is unreachable: "+err.Error())
+		say(c, &o, act.HostLabel(c.Host)+" is unreachable: "+err.Error())
 		return o, nil
 	}
-	say(c, &o, hostLabel(c.Host)+" is reachable")
+	say(c, &o, act.HostLabel(c.Host)+" is reachable")
 	return o, nil
-}
-
-// execReach is exec for steps that may meet a dead host: with
-// if_reachable "true", a host that cannot be reached is reported as done
-// (Outputs reachable=false) rather than failed.
-func (e *Env) execReach(ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, bool, error) {
-	o, _, err := e.exec(ctx, c, script, asUser, okExit)
-	if err != nil && !o.Ran && c.Args["if_reachable"] == "true" && ctx.Err() == nil {
-		o.Outputs = map[string]string{"reachable": "false"}
-		say(c, &o, "host unreachable, counted as down: "+err.Error())
-		return o, false, nil
-	}
-	if o.Ran && o.Outputs == nil {
-		o.Outputs = map[string]string{"reachable": "true"}
-	}
-	return o, true, err
-}
-
-// say adds a line of the action's own to its output, and to the live
-// stream when there is one.
-func say(c Call, o *workflow.Outcome, line string) {
-	o.Stdout += line + "\n"
-	if c.Output != nil {
-		fmt.Fprintln(c.Output, line)
-	}
 }
 
 // checkAddr refuses what is not an IPv4 address and prefix length.
@@ -387,22 +365,4 @@ func checkAddr(addr, prefix string) error {
 		return fmt.Errorf("prefix %q is not a prefix length (1-32)", prefix)
 	}
 	return nil
-}
-
-// keyValues reads "key=value" lines.
-func keyValues(out string) map[string]string {
-	kv := map[string]string{}
-	for _, l := range strings.Split(out, "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(l), "="); ok && k != "" && !strings.ContainsAny(k, " \t") {
-			kv[k] = v
-		}
-	}
-	return kv
-}
-
-func hostLabel(h string) string {
-	if h == "" {
-		return "local"
-	}
-	return h
 }

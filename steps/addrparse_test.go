@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/steps/act"
 )
 
 const ipAddrOut = `1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
@@ -118,7 +120,7 @@ func TestFenceVerdict(t *testing.T) {
 }
 
 func TestKeyValues(t *testing.T) {
-	got := keyValues("was=running\nstate=stopped\nnoise line\n a b=c\nmac=02:42:c6:33:64:0c\n")
+	got := act.KeyValues("was=running\nstate=stopped\nnoise line\n a b=c\nmac=02:42:c6:33:64:0c\n")
 	want := map[string]string{"was": "running", "state": "stopped", "mac": "02:42:c6:33:64:0c"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("keyValues = %v, want %v", got, want)

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -40,7 +43,7 @@ func aixScript(extra, body string) string {
 	if extra != "" {
 		p = extra + ":" + p
 	}
-	return "PATH=" + ShellQuote(p) + ":\"$PATH\"; export PATH\n" + body
+	return "PATH=" + remote.ShellQuote(p) + ":\"$PATH\"; export PATH\n" + body
 }
 
 // quoteAlways quotes s in single quotes even when it needs none, the way
@@ -96,7 +99,7 @@ func (Mktcpip) Describe(_ string, a map[string]string) string {
 
 // Run implements workflow.Action.
 func (m Mktcpip) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	o, _, err := m.Env.exec(ctx, c, aixScript(c.Args["path"], "mktcpip "+MktcpipArgs(c.Args)), "", nil)
+	o, _, err := runText(m.Env, ctx, c, aixScript(c.Args["path"], "mktcpip "+MktcpipArgs(c.Args)), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("mktcpip %s/%s on %s: %w", c.Args["hostname"], c.Args["address"], c.Args["interface"], err)
 	}
@@ -128,13 +131,13 @@ func (SRC) Params() ([]string, []string) { return []string{"subsystem"}, []strin
 
 // Describe implements workflow.Action.
 func (s SRC) Describe(_ string, a map[string]string) string {
-	return s.verb() + " -s " + ShellQuote(a["subsystem"])
+	return s.verb() + " -s " + remote.ShellQuote(a["subsystem"])
 }
 
 // Run implements workflow.Action.
 func (s SRC) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	sub := c.Args["subsystem"]
-	o, res, err := s.Env.exec(ctx, c, aixScript(c.Args["path"], s.Describe(c.Host, c.Args)), "", []int{0, 1})
+	o, res, err := runText(s.Env, ctx, c, aixScript(c.Args["path"], s.Describe(c.Host, c.Args)), "", []int{0, 1})
 	if err != nil {
 		return o, fmt.Errorf("%s %s: %w", s.verb(), sub, err)
 	}
@@ -150,7 +153,7 @@ func (s SRC) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		o.Outputs = map[string]string{"changed": "no"}
 		return o, nil
 	}
-	return o, fmt.Errorf("%s %s on %s: exit status %d%s", s.verb(), sub, c.Host, res.Exit, tail(res.Stderr, res.Stdout))
+	return o, fmt.Errorf("%s %s on %s: exit status %d%s", s.verb(), sub, c.Host, res.Exit, act.Tail(res.Stderr, res.Stdout))
 }
 
 // Lssrc checks an AIX subsystem's state: success when it is as wanted.
@@ -165,13 +168,13 @@ func (Lssrc) Params() ([]string, []string) { return []string{"subsystem"}, []str
 
 // Describe implements workflow.Action.
 func (Lssrc) Describe(_ string, a map[string]string) string {
-	return "lssrc -s " + ShellQuote(a["subsystem"]) + " (want " + withDefault(a["want"], "active") + ")"
+	return "lssrc -s " + remote.ShellQuote(a["subsystem"]) + " (want " + withDefault(a["want"], "active") + ")"
 }
 
 // Run implements workflow.Action.
 func (l Lssrc) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	sub, want := c.Args["subsystem"], withDefault(c.Args["want"], "active")
-	o, _, err := l.Env.exec(ctx, c, aixScript(c.Args["path"], "lssrc -s "+ShellQuote(sub)), "", nil)
+	o, _, err := runText(l.Env, ctx, c, aixScript(c.Args["path"], "lssrc -s "+remote.ShellQuote(sub)), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("lssrc %s: %w", sub, err)
 	}
@@ -208,7 +211,7 @@ func (AIXOSImages) Describe(string, map[string]string) string { return "lsdef -t
 
 // Run implements workflow.Action.
 func (a AIXOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	o, _, err := a.Env.exec(ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l"), "", nil)
+	o, _, err := runText(a.Env, ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l"), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("list osimages: %w", err)
 	}
@@ -240,12 +243,12 @@ func (NIMMaster) Params() ([]string, []string) { return []string{"device"}, []st
 
 // Describe implements workflow.Action.
 func (NIMMaster) Describe(_ string, a map[string]string) string {
-	return "lsnim -l master || nim_master_setup -a mk_resource=no -a device=" + ShellQuote(a["device"])
+	return "lsnim -l master || nim_master_setup -a mk_resource=no -a device=" + remote.ShellQuote(a["device"])
 }
 
 // Run implements workflow.Action.
 func (n NIMMaster) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	o, res, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], "lsnim -l master"), "", []int{0, 1})
+	o, res, err := runText(n.Env, ctx, c, aixScript(c.Args["path"], "lsnim -l master"), "", []int{0, 1})
 	if err != nil {
 		return o, fmt.Errorf("look for the NIM master: %w", err)
 	}
@@ -253,7 +256,7 @@ func (n NIMMaster) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		o.Outputs = map[string]string{"initialized": "no"}
 		return o, nil
 	}
-	o, _, err = n.Env.exec(ctx, c, aixScript(c.Args["path"], "nim_master_setup -a mk_resource=no -a device="+ShellQuote(c.Args["device"])), "", nil)
+	o, _, err = runText(n.Env, ctx, c, aixScript(c.Args["path"], "nim_master_setup -a mk_resource=no -a device="+remote.ShellQuote(c.Args["device"])), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("initialise the NIM master from %s: %w", c.Args["device"], err)
 	}
@@ -265,23 +268,23 @@ func (n NIMMaster) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 // SPOT, nim -Fo define for the rest.
 func defineCommand(r NIMResource, server string) string {
 	if r.Type == "spot" {
-		return "m_mkspot -o -a server=" + ShellQuote(server) + " -a location=" + ShellQuote(r.Location) + " -a source=no " + ShellQuote(r.Name)
+		return "m_mkspot -o -a server=" + remote.ShellQuote(server) + " -a location=" + remote.ShellQuote(r.Location) + " -a source=no " + remote.ShellQuote(r.Name)
 	}
-	return "nim -Fo define -t " + ShellQuote(r.Type) + " -a server=" + ShellQuote(server) + " -a location=" + ShellQuote(r.Location) + " " + ShellQuote(r.Name)
+	return "nim -Fo define -t " + remote.ShellQuote(r.Type) + " -a server=" + remote.ShellQuote(server) + " -a location=" + remote.ShellQuote(r.Location) + " " + remote.ShellQuote(r.Name)
 }
 
 // ensureResource defines r unless "lsnim -l NAME" finds it; it reports
 // whether it defined it.
-func (e *Env) ensureResource(ctx context.Context, c Call, r NIMResource, server string) (bool, workflow.Outcome, error) {
+func ensureResource(e *Env, ctx context.Context, c Call, r NIMResource, server string) (bool, workflow.Outcome, error) {
 	path := c.Args["path"]
-	o, res, err := e.exec(ctx, c, aixScript(path, "lsnim -l "+ShellQuote(r.Name)), "", []int{0, 1})
+	o, res, err := runText(e, ctx, c, aixScript(path, "lsnim -l "+remote.ShellQuote(r.Name)), "", []int{0, 1})
 	if err != nil {
 		return false, o, fmt.Errorf("look for NIM resource %s: %w", r.Name, err)
 	}
 	if res.Exit == 0 {
 		return false, o, nil
 	}
-	o, _, err = e.exec(ctx, c, aixScript(path, defineCommand(r, server)), "", nil)
+	o, _, err = runText(e, ctx, c, aixScript(path, defineCommand(r, server)), "", nil)
 	if err != nil {
 		return false, o, fmt.Errorf("define NIM %s resource %s at %s: %w", r.Type, r.Name, r.Location, err)
 	}
@@ -303,13 +306,13 @@ func (NIMDefine) Params() ([]string, []string) {
 // Describe implements workflow.Action.
 func (NIMDefine) Describe(_ string, a map[string]string) string {
 	r := NIMResource{Name: a["name"], Type: a["type"], Location: a["location"]}
-	return "lsnim -l " + ShellQuote(r.Name) + " || " + defineCommand(r, withDefault(a["server"], "master"))
+	return "lsnim -l " + remote.ShellQuote(r.Name) + " || " + defineCommand(r, withDefault(a["server"], "master"))
 }
 
 // Run implements workflow.Action.
 func (d NIMDefine) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	r := NIMResource{Name: c.Args["name"], Type: c.Args["type"], Location: c.Args["location"]}
-	made, o, err := d.Env.ensureResource(ctx, c, r, withDefault(c.Args["server"], "master"))
+	made, o, err := ensureResource(d.Env, ctx, c, r, withDefault(c.Args["server"], "master"))
 	o.Outputs = map[string]string{"created": yesNo(made)}
 	return o, err
 }
@@ -357,7 +360,7 @@ func (NIMOSImage) Describe(_ string, a map[string]string) string {
 	}
 	lines := make([]string, len(rs))
 	for i, r := range rs {
-		lines[i] = "lsnim -l " + ShellQuote(r.Name) + " || " + defineCommand(r, server)
+		lines[i] = "lsnim -l " + remote.ShellQuote(r.Name) + " || " + defineCommand(r, server)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -369,7 +372,7 @@ func (n NIMOSImage) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var created, existing []string
 	var all workflow.Outcome
 	for _, r := range img.NIMResources(c.Args["installdir"]) {
-		made, o, err := n.Env.ensureResource(ctx, c, r, server)
+		made, o, err := ensureResource(n.Env, ctx, c, r, server)
 		all.Command += o.Command + "\n"
 		all.Stdout += o.Stdout
 		all.Stderr += o.Stderr
@@ -408,11 +411,11 @@ func (n NIMExists) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var names []string
 	for _, s := range strings.Split(c.Args["names"], ",") {
 		if s = strings.TrimSpace(s); s != "" {
-			names = append(names, ShellQuote(s))
+			names = append(names, remote.ShellQuote(s))
 		}
 	}
 	script := "for n in " + strings.Join(names, " ") + "; do lsnim -l \"$n\" >/dev/null 2>&1 || echo \"$n\"; done"
-	o, _, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], script), "", nil)
+	o, _, err := runText(n.Env, ctx, c, aixScript(c.Args["path"], script), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("look for NIM objects %s: %w", c.Args["names"], err)
 	}
@@ -444,14 +447,14 @@ func (NIMNodes) Describe(_ string, a map[string]string) string {
 	if cmd == "" {
 		cmd = "nimnodeset|mkdsklsnode (by the osimage's nimtype)"
 	}
-	return cmd + " -i " + ShellQuote(a["osimage"]) + " " + ShellQuote(a["nodes"])
+	return cmd + " -i " + remote.ShellQuote(a["osimage"]) + " " + remote.ShellQuote(a["nodes"])
 }
 
 // Run implements workflow.Action.
 func (n NIMNodes) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	cmd, image := c.Args["command"], c.Args["osimage"]
 	if cmd == "" {
-		o, _, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l "+ShellQuote(image)), "", nil)
+		o, _, err := runText(n.Env, ctx, c, aixScript(c.Args["path"], "lsdef -t osimage -l "+remote.ShellQuote(image)), "", nil)
 		if err != nil {
 			return o, fmt.Errorf("look up osimage %s: %w", image, err)
 		}
@@ -467,7 +470,7 @@ func (n NIMNodes) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if cmd != "nimnodeset" && cmd != "mkdsklsnode" {
 		return workflow.Outcome{}, fmt.Errorf("command %q: use nimnodeset or mkdsklsnode", cmd)
 	}
-	o, _, err := n.Env.exec(ctx, c, aixScript(c.Args["path"], cmd+" -i "+ShellQuote(image)+" "+ShellQuote(c.Args["nodes"])), "", nil)
+	o, _, err := runText(n.Env, ctx, c, aixScript(c.Args["path"], cmd+" -i "+remote.ShellQuote(image)+" "+remote.ShellQuote(c.Args["nodes"])), "", nil)
 	if err != nil {
 		return o, fmt.Errorf("%s -i %s %s: %w", cmd, image, c.Args["nodes"], err)
 	}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 func TestParseOSImages(t *testing.T) {
@@ -163,7 +165,7 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 	write("lsnim", `for a; do n=$a; done; test -e `+dir+`/"$n"`)
 	write("nim", `for a; do n=$a; done; case "$n" in *_script) echo "0042-154 m_mkres: no such file" >&2; exit 1;; esac; touch `+dir+`/"$n"`)
 	write("m_mkspot", `for a; do n=$a; done; touch `+dir+`/"$n"`)
-	env := &Env{Transport: Router{Local: Local{}}}
+	env := &Env{Transport: remote.Router{Local: remote.Local{}}}
 	act := textActions(env)["nim_osimage"]
 	args := map[string]string{"osimage": "61cosi", "lpp_source": "61cosi_lpp_source", "spot": "61cosi",
 		"installp_bundle": "/install/nim/installp_bundle/61cosi.bnd", "script": "/install/nim/scripts/61cosi_script", "path": bin}
@@ -207,7 +209,7 @@ func TestSRCIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	acts := textActions(&Env{Transport: Router{Local: Local{}}})
+	acts := textActions(&Env{Transport: remote.Router{Local: remote.Local{}}})
 	for _, name := range []string{"startsrc", "stopsrc"} {
 		o, err := acts[name].Run(context.Background(), Call{Args: map[string]string{"subsystem": "xcatd", "path": dir}})
 		if err != nil || o.Outputs["changed"] != "no" {

@@ -6,6 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -96,21 +99,21 @@ func (ct Crontab) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		return workflow.Outcome{}, err
 	}
 	o := workflow.Outcome{Command: cronRead}
-	h, err := ct.Env.host(c.Host)
+	h, err := hostOf(ct.Env, c.Host)
 	if err != nil {
 		return o, err
 	}
-	res, err := ct.Env.Transport.Exec(ctx, h, Command{Script: cronRead, AsUser: s.user})
+	res, err := ct.Env.Transport.Exec(ctx, h, remote.Command{Script: cronRead, AsUser: s.user})
 	// Stdout stays empty: the other lines of the crontab are not ours to
 	// journal (they may hold passwords).
 	o.Stderr, o.Exit = string(res.Stderr), res.Exit
 	if err != nil {
-		return o, fmt.Errorf("read the crontab of %s on %s: %w", s.whose(), h.label(), err)
+		return o, fmt.Errorf("read the crontab of %s on %s: %w", s.whose(), h.Label(), err)
 	}
 	old := string(res.Stdout)
 	if res.Exit != 0 {
 		if !noCrontab(string(res.Stderr)) {
-			return o, fmt.Errorf("read the crontab of %s on %s: exit status %d%s", s.whose(), h.label(), res.Exit, tail(res.Stderr, nil))
+			return o, fmt.Errorf("read the crontab of %s on %s: exit status %d%s", s.whose(), h.Label(), res.Exit, act.Tail(res.Stderr, nil))
 		}
 		old = ""
 	}
@@ -121,7 +124,7 @@ func (ct Crontab) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		tab, err = RemoveCronBlock(old, s.block)
 	}
 	if err != nil {
-		return o, fmt.Errorf("crontab of %s on %s: %w", s.whose(), h.label(), err)
+		return o, fmt.Errorf("crontab of %s on %s: %w", s.whose(), h.Label(), err)
 	}
 	o.Ran = true
 	o.Outputs = map[string]string{"changed": "false", "entries": strconv.Itoa(len(s.entries))}
@@ -133,14 +136,14 @@ func (ct Crontab) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		return o, nil
 	}
 	o.Command = cronRead + "\n" + cronWrite
-	res, err = ct.Env.Transport.Exec(ctx, h, Command{Script: cronWrite, AsUser: s.user, Stdin: strings.NewReader(tab)})
+	res, err = ct.Env.Transport.Exec(ctx, h, remote.Command{Script: cronWrite, AsUser: s.user, Stdin: strings.NewReader(tab)})
 	o.Stderr, o.Exit = string(res.Stderr), res.Exit
 	if err != nil {
 		o.Ran = false
-		return o, fmt.Errorf("write the crontab of %s on %s: %w", s.whose(), h.label(), err)
+		return o, fmt.Errorf("write the crontab of %s on %s: %w", s.whose(), h.Label(), err)
 	}
 	if res.Exit != 0 {
-		return o, fmt.Errorf("write the crontab of %s on %s: exit status %d%s", s.whose(), h.label(), res.Exit, tail(res.Stderr, nil))
+		return o, fmt.Errorf("write the crontab of %s on %s: exit status %d%s", s.whose(), h.Label(), res.Exit, act.Tail(res.Stderr, nil))
 	}
 	o.Outputs["changed"] = "true"
 	return o, nil

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -151,13 +154,13 @@ func splice(cmd string, secrets []string) string {
 			break
 		}
 		if at > 0 {
-			b.WriteString(ShellQuote(rest[:at]))
+			b.WriteString(remote.ShellQuote(rest[:at]))
 		}
 		fmt.Fprintf(&b, `"$HF_S%d"`, which+1)
 		rest = rest[at+len(secrets[which]):]
 	}
 	if rest != "" || b.Len() == 0 {
-		b.WriteString(ShellQuote(rest))
+		b.WriteString(remote.ShellQuote(rest))
 	}
 	return b.String()
 }
@@ -180,14 +183,14 @@ func clpScript(lines []clpLine, secrets []string) (script, stdin string, err err
 	for _, l := range lines {
 		if l.shell {
 			fmt.Fprintf(&b, "( %s ) || { hf_r=$?; echo \"hamnflow: shell command failed with exit $hf_r: \"%s >&2; exit 8; }\n",
-				l.text, ShellQuote(mask(l.text, secrets)))
+				l.text, remote.ShellQuote(mask(l.text, secrets)))
 			continue
 		}
-		fmt.Fprintf(&b, "printf '%%s\\n' %s\n", ShellQuote(db2.MarkIn+mask(l.text, secrets)))
+		fmt.Fprintf(&b, "printf '%%s\\n' %s\n", remote.ShellQuote(db2.MarkIn+mask(l.text, secrets)))
 		fmt.Fprintf(&b, "db2 %s >\"$hf_t\" 2>&1; hf_r=$?\ncat \"$hf_t\"\n", splice(l.text, secrets))
 		b.WriteString("if [ \"$hf_r\" -ge 4 ]; then\n  hf_ok=\n")
 		for _, c := range l.ok {
-			fmt.Fprintf(&b, "  if tr '\\n' ' ' <\"$hf_t\" | grep -Eq %s; then hf_ok=1; fi\n", ShellQuote(c.grep()))
+			fmt.Fprintf(&b, "  if tr '\\n' ' ' <\"$hf_t\" | grep -Eq %s; then hf_ok=1; fi\n", remote.ShellQuote(c.grep()))
 		}
 		fmt.Fprintf(&b, "  if [ -n \"$hf_ok\" ]; then printf '%%s\\n' \"%s$hf_r tolerated\"\n", db2.MarkOut)
 		fmt.Fprintf(&b, "  else printf '%%s\\n' \"%s$hf_r\"; db2 terminate >/dev/null 2>&1; exit \"$hf_r\"; fi\n", db2.MarkOut)
@@ -206,36 +209,36 @@ type session struct {
 
 // runCLP runs lines as owner on the call's host. It returns the first
 // failed command as a *db2.CLPError wrapped with the host.
-func (e *Env) runCLP(ctx context.Context, c Call, own string, lines []clpLine) (session, error) {
+func runCLP(e *Env, ctx context.Context, c Call, own string, lines []clpLine) (session, error) {
 	script, stdin, err := clpScript(lines, c.Secrets)
 	if err != nil {
 		return session{}, err
 	}
 	o := workflow.Outcome{Command: mask(describeCLP(own, lines), c.Secrets)}
-	h, err := e.host(c.Host)
+	h, err := hostOf(e, c.Host)
 	if err != nil {
 		return session{out: o}, err
 	}
-	cmd := Command{Script: script, AsUser: own, Stream: c.Output}
+	cmd := remote.Command{Script: script, AsUser: own, Stream: c.Output}
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
 	res, err := e.Transport.Exec(ctx, h, cmd)
 	o.Stdout, o.Stderr, o.Exit = mask(string(res.Stdout), c.Secrets), mask(string(res.Stderr), c.Secrets), res.Exit
 	if err != nil {
-		return session{out: o}, fmt.Errorf("db2 on %s as %s: %s", h.label(), own, mask(err.Error(), c.Secrets))
+		return session{out: o}, fmt.Errorf("db2 on %s as %s: %s", h.Label(), own, mask(err.Error(), c.Secrets))
 	}
 	o.Ran = true
 	s := session{out: o, cmds: db2.ParseSession([]byte(o.Stdout))}
 	for _, cmd := range s.cmds {
 		if err := cmd.Err(); err != nil {
-			return s, fmt.Errorf("on %s: %w", h.label(), err)
+			return s, fmt.Errorf("on %s: %w", h.Label(), err)
 		}
 	}
 	if res.Exit >= db2.ExitError {
 		// A shell line failed, or the session died between commands.
-		return s, fmt.Errorf("db2 session on %s as %s: exit status %d%s", h.label(), own, res.Exit,
-			mask(tail(res.Stderr, nil), c.Secrets))
+		return s, fmt.Errorf("db2 session on %s as %s: exit status %d%s", h.Label(), own, res.Exit,
+			mask(act.Tail(res.Stderr, nil), c.Secrets))
 	}
 	return s, nil
 }
@@ -310,7 +313,7 @@ func (d Db2) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if len(lines) == 0 {
 		return workflow.Outcome{}, errors.New("script: no Db2 command given")
 	}
-	s, err := d.Env.runCLP(ctx, c, owner(c.Args), lines)
+	s, err := runCLP(d.Env, ctx, c, owner(c.Args), lines)
 	s.out.Outputs = sessionOutputs(s)
 	if err != nil {
 		return s.out, err
@@ -421,7 +424,7 @@ func (d Db2HADRStatus) Run(ctx context.Context, c Call) (workflow.Outcome, error
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		o, st, err := d.Env.hadrStatus(ctx, c)
+		o, st, err := hadrStatus(d.Env, ctx, c)
 		if err != nil || want == "" {
 			return o, err
 		}
@@ -451,21 +454,21 @@ func (d Db2HADRStatus) Run(ctx context.Context, c Call) (workflow.Outcome, error
 // hadrStatus reads and parses the status once. A database that is not
 // active or not in HADR is a status (active=false, role Standard), not an
 // error.
-func (e *Env) hadrStatus(ctx context.Context, c Call) (workflow.Outcome, db2.HADRStatus, error) {
+func hadrStatus(e *Env, ctx context.Context, c Call) (workflow.Outcome, db2.HADRStatus, error) {
 	cmd, err := statusCommand(c.Args)
 	if err != nil {
 		return workflow.Outcome{}, db2.HADRStatus{}, err
 	}
-	h, err := e.host(c.Host)
+	h, err := hostOf(e, c.Host)
 	if err != nil {
 		return workflow.Outcome{}, db2.HADRStatus{}, err
 	}
 	own := owner(c.Args)
 	o := workflow.Outcome{Command: "[as " + own + "] " + cmd}
-	res, err := e.Transport.Exec(ctx, h, Command{Script: cmd, AsUser: own})
+	res, err := e.Transport.Exec(ctx, h, remote.Command{Script: cmd, AsUser: own})
 	o.Stdout, o.Stderr, o.Exit = mask(string(res.Stdout), c.Secrets), mask(string(res.Stderr), c.Secrets), res.Exit
 	if err != nil {
-		return o, db2.HADRStatus{}, fmt.Errorf("read HADR status on %s: %w", h.label(), err)
+		return o, db2.HADRStatus{}, fmt.Errorf("read HADR status on %s: %w", h.Label(), err)
 	}
 	o.Ran = true
 	var st db2.HADRStatus
@@ -473,15 +476,15 @@ func (e *Env) hadrStatus(ctx context.Context, c Call) (workflow.Outcome, db2.HAD
 		if res.Exit >= db2.ExitError {
 			if codes := db2.MessageCodes(res.Stdout); len(codes) > 0 && codes[0] == "SQL1776N" {
 				// GET SNAPSHOT cannot connect to a standby; db2pd can.
-				return o, st, fmt.Errorf("GET SNAPSHOT on %s: the database is an HADR standby, which takes no connections: use source db2pd", h.label())
+				return o, st, fmt.Errorf("GET SNAPSHOT on %s: the database is an HADR standby, which takes no connections: use source db2pd", h.Label())
 			}
 			err := db2.CLPCommand{Command: cmd, Exit: res.Exit, Output: string(res.Stdout), Codes: db2.MessageCodes(res.Stdout)}.Err()
-			return o, st, fmt.Errorf("on %s: %w", h.label(), err)
+			return o, st, fmt.Errorf("on %s: %w", h.Label(), err)
 		}
 		st, err = db2.ParseSnapshot(res.Stdout)
 	} else {
 		if res.Exit != 0 {
-			return o, st, fmt.Errorf("%s on %s: exit status %d%s", cmd, h.label(), res.Exit, tail(res.Stderr, res.Stdout))
+			return o, st, fmt.Errorf("%s on %s: exit status %d%s", cmd, h.Label(), res.Exit, act.Tail(res.Stderr, res.Stdout))
 		}
 		st, err = db2.ParseDb2pdHADR(res.Stdout)
 	}
@@ -492,7 +495,7 @@ func (e *Env) hadrStatus(ctx context.Context, c Call) (workflow.Outcome, db2.HAD
 	case errors.Is(err, db2.ErrHADRNotActive):
 		st.Role = db2.RoleStandard
 	case err != nil:
-		return o, st, fmt.Errorf("HADR status on %s: %w", h.label(), err)
+		return o, st, fmt.Errorf("HADR status on %s: %w", h.Label(), err)
 	}
 	o.Outputs = statusOutputs(st)
 	o.Outputs["active"] = active
@@ -537,7 +540,7 @@ func (Db2Backup) Params() ([]string, []string) { return []string{"dir"}, []strin
 func backupLines(a map[string]string) []clpLine {
 	db := database(a)
 	return []clpLine{
-		{text: "mkdir -p " + ShellQuote(a["dir"]), shell: true},
+		{text: "mkdir -p " + remote.ShellQuote(a["dir"]), shell: true},
 		{text: "DEACTIVATE DATABASE " + db},
 		{text: "BACKUP DATABASE " + db + " TO " + a["dir"]},
 	}
@@ -550,7 +553,7 @@ func (Db2Backup) Describe(_ string, a map[string]string) string {
 
 // Run implements workflow.Action.
 func (d Db2Backup) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	s, err := d.Env.runCLP(ctx, c, owner(c.Args), backupLines(c.Args))
+	s, err := runCLP(d.Env, ctx, c, owner(c.Args), backupLines(c.Args))
 	s.out.Outputs = sessionOutputs(s)
 	if err != nil {
 		return s.out, fmt.Errorf("backup %s: %w", database(c.Args), err)
@@ -603,7 +606,7 @@ func (d Db2Restore) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if strings.ContainsAny(c.Args["dir"], "\"\n") {
 		return workflow.Outcome{}, fmt.Errorf("dir %q: a directory name with quotes or line breaks cannot be given to RESTORE", c.Args["dir"])
 	}
-	s, err := d.Env.runCLP(ctx, c, owner(c.Args), restoreLines(c.Args))
+	s, err := runCLP(d.Env, ctx, c, owner(c.Args), restoreLines(c.Args))
 	s.out.Outputs = sessionOutputs(s)
 	if err != nil {
 		return s.out, fmt.Errorf("restore %s from image %s: %w", database(c.Args), c.Args["timestamp"], err)
@@ -680,7 +683,7 @@ func allowed(allow string, k db2.TakeoverKind) (bool, error) {
 func (d Db2Takeover) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	statusCall := c
 	statusCall.Args = map[string]string{"owner": c.Args["owner"], "database": c.Args["database"]}
-	o, st, err := d.Env.hadrStatus(ctx, statusCall)
+	o, st, err := hadrStatus(d.Env, ctx, statusCall)
 	if err != nil {
 		return o, fmt.Errorf("takeover on %s: %w", c.Host, err)
 	}
@@ -720,7 +723,7 @@ func (d Db2Takeover) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 			"(hamnflow run hadr-takeover --set fenced=true)", mask(cmd, c.Secrets), c.Host, dec.Reason, dec.LossWarning)
 	}
 	outs["command"] = mask(cmd, c.Secrets)
-	s, err := d.Env.runCLP(ctx, c, owner(c.Args), []clpLine{{text: cmd}})
+	s, err := runCLP(d.Env, ctx, c, owner(c.Args), []clpLine{{text: cmd}})
 	o.Command = s.out.Command
 	o.Ran, o.Exit = s.out.Ran, s.out.Exit
 	o.Stdout = o.Stdout + s.out.Stdout
@@ -736,7 +739,7 @@ func (d Db2Takeover) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 	// Wait until the database reports itself primary.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, after, err := d.Env.hadrStatus(ctx, statusCall)
+		_, after, err := hadrStatus(d.Env, ctx, statusCall)
 		if err == nil && after.Role == db2.RolePrimary {
 			outs["role"], outs["new_state"] = after.Role, after.State
 			return o, nil
@@ -794,38 +797,38 @@ func (d Db2Services) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 		return workflow.Outcome{}, err
 	}
 	file := servicesFile(c.Args)
-	h, err := d.Env.host(c.Host)
+	h, err := hostOf(d.Env, c.Host)
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	read := "cat " + ShellQuote(file)
+	read := "cat " + remote.ShellQuote(file)
 	o := workflow.Outcome{Command: read}
-	res, err := d.Env.Transport.Exec(ctx, h, Command{Script: read})
+	res, err := d.Env.Transport.Exec(ctx, h, remote.Command{Script: read})
 	if err != nil {
-		return o, fmt.Errorf("read %s on %s: %w", file, h.label(), err)
+		return o, fmt.Errorf("read %s on %s: %w", file, h.Label(), err)
 	}
 	if res.Exit != 0 {
-		return o, fmt.Errorf("read %s on %s: exit status %d%s", file, h.label(), res.Exit, tail(res.Stderr, nil))
+		return o, fmt.Errorf("read %s on %s: exit status %d%s", file, h.Label(), res.Exit, act.Tail(res.Stderr, nil))
 	}
 	text, changed, err := db2.EnsureServices(string(res.Stdout), svcs)
 	if err != nil {
-		return o, fmt.Errorf("%s on %s: %w", file, h.label(), err)
+		return o, fmt.Errorf("%s on %s: %w", file, h.Label(), err)
 	}
 	o.Ran, o.Outputs = true, map[string]string{"changed": strconv.FormatBool(changed)}
 	if !changed {
 		o.Stdout = "HADR services already in " + file + "\n"
 		return o, nil
 	}
-	q := ShellQuote(file)
+	q := remote.ShellQuote(file)
 	write := fmt.Sprintf("t=$(mktemp %s.hamnflow.XXXXXX) && cat >\"$t\" && chmod 644 \"$t\" && mv -f \"$t\" %s", q, q)
 	o.Command = write
-	res, err = d.Env.Transport.Exec(ctx, h, Command{Script: write, Stdin: strings.NewReader(text)})
+	res, err = d.Env.Transport.Exec(ctx, h, remote.Command{Script: write, Stdin: strings.NewReader(text)})
 	o.Stdout, o.Stderr, o.Exit = string(res.Stdout), string(res.Stderr), res.Exit
 	if err != nil {
-		return o, fmt.Errorf("write %s on %s: %w", file, h.label(), err)
+		return o, fmt.Errorf("write %s on %s: %w", file, h.Label(), err)
 	}
 	if res.Exit != 0 {
-		return o, fmt.Errorf("write %s on %s: exit status %d%s", file, h.label(), res.Exit, tail(res.Stderr, nil))
+		return o, fmt.Errorf("write %s on %s: exit status %d%s", file, h.Label(), res.Exit, act.Tail(res.Stderr, nil))
 	}
 	return o, nil
 }

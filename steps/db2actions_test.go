@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -29,7 +31,7 @@ terminate) echo "DB20000I The TERMINATE command completed successfully."; exit 0
 "TAKEOVER HADR ON DATABASE XCATDB USER xcatdb USING s3cr3t"*) echo primary > "$FAKE/role"; echo "DB20000I The TAKEOVER HADR ON DATABASE command completed successfully."; exit 0 ;;
 "TAKEOVER"*) echo primary > "$FAKE/role"; echo "DB20000I The TAKEOVER HADR ON DATABASE command completed successfully."; exit 0 ;;
 esac
-echo "DB21034E The command was processed as an SQL statement because it was not a valid Command Line Processor command. During SQL processing it returned:"
+echo "DB21034E The command was processed as an SQL statement because it was not a valid remote.Command Line Processor command. During SQL processing it returned:"
 echo "SQL0104N An unexpected token \"$*\" was found following \"BEGIN-OF-STATEMENT\". SQLSTATE=42601"
 exit 4
 `
@@ -50,16 +52,16 @@ func standbyPd(state, conn string) string {
 type fakeTransport struct {
 	dir  string
 	mu   sync.Mutex
-	cmds []Command
+	cmds []remote.Command
 }
 
-func (f *fakeTransport) Exec(ctx context.Context, h Host, c Command) (Result, error) {
+func (f *fakeTransport) Exec(ctx context.Context, h remote.Host, c remote.Command) (remote.Result, error) {
 	f.mu.Lock()
 	f.cmds = append(f.cmds, c)
 	f.mu.Unlock()
 	c.Script = "PATH=" + f.dir + ":$PATH FAKE=" + f.dir + "; export PATH FAKE\n" + c.Script
 	c.AsUser = ""
-	return Local{}.Exec(ctx, Host{Name: "local", Local: true}, c)
+	return remote.Local{}.Exec(ctx, remote.Host{Name: "local", Local: true}, c)
 }
 
 func (f *fakeTransport) Close() error { return nil }
@@ -73,7 +75,7 @@ func newFake(t *testing.T) (*fakeTransport, map[string]textAction) {
 		}
 	}
 	f := &fakeTransport{dir: dir}
-	env := &Env{Transport: f, Hosts: func(name string) (Host, error) { return Host{Name: name, Address: name}, nil }}
+	env := &Env{Transport: f, Hosts: func(name string) (remote.Host, error) { return remote.Host{Name: name, Address: name}, nil }}
 	return f, db2Actions(env)
 }
 

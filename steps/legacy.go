@@ -3,9 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -77,3 +80,35 @@ func (t *textArgs) DecodeArgs(vals map[string]any, _ map[string]bool) []error {
 	}
 	return errs
 }
+
+// Env is what the actions of this package run on.
+type Env = act.Env
+
+// wf is the call as the engine made it, for act's helpers.
+func (c Call) wf() workflow.Call {
+	var out io.Writer
+	if c.Output != nil {
+		out = c.Output
+	}
+	return workflow.Call{RunID: c.RunID, Step: c.Step, Host: c.Host, Attempt: c.Attempt, Secrets: c.Secrets, Output: out}
+}
+
+func hostOf(e *Env, name string) (remote.Host, error) { return e.Host(name) }
+
+// runText runs a script on the call's host (see act.Env.Run).
+func runText(e *Env, ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, remote.Result, error) {
+	return e.Run(ctx, c.wf(), act.Script{Text: script, AsUser: asUser, OK: okExit})
+}
+
+// runReach is runText for a host that may be down (if_reachable "true").
+func runReach(e *Env, ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, bool, error) {
+	return e.RunReach(ctx, c.wf(), act.Script{Text: script, AsUser: asUser, OK: okExit}, c.Args["if_reachable"] == "true")
+}
+
+// runStdin is runText with one line of stdin.
+func runStdin(e *Env, ctx context.Context, c Call, script, asUser, stdin string) (workflow.Outcome, error) {
+	o, _, err := e.Run(ctx, c.wf(), act.Script{Text: script, AsUser: asUser, Stdin: stdin})
+	return o, err
+}
+
+func say(c Call, o *workflow.Outcome, line string) { act.Say(c.wf(), o, line) }

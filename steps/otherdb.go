@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -118,13 +121,13 @@ func (s SQLiteSync) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		script := c.Args["script"]
 		inst := "set -e\nmkdir -p $(dirname " + script + ")\ncat > " + script + ".tmp <<'HAMNFLOW_EOF'\n#!/bin/sh\n# written by hamnflow: copy the xCAT SQLite database to the standby MN\n" +
 			body + "HAMNFLOW_EOF\nchmod 755 " + script + ".tmp\nmv " + script + ".tmp " + script + "\n"
-		o, _, err := s.Env.exec(ctx, c, inst, "", nil)
+		o, _, err := runText(s.Env, ctx, c, inst, "", nil)
 		if err != nil {
 			return o, fmt.Errorf("install the SQLite sync script %s: %w", script, err)
 		}
 		return o, nil
 	}
-	o, _, err := s.Env.exec(ctx, c, body, "", nil)
+	o, _, err := runText(s.Env, ctx, c, body, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("copy SQLite %s to %s: %w", c.Args["path"], c.Args["to"], err)
 	}
@@ -150,9 +153,9 @@ func (SQLiteCheck) Describe(_ string, a map[string]string) string {
 
 // Run implements workflow.Action.
 func (s SQLiteCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	script := "src=" + ShellQuote(c.Args["path"]) + "\n" + sqliteFiles +
+	script := "src=" + remote.ShellQuote(c.Args["path"]) + "\n" + sqliteFiles +
 		`for f in "$@"; do echo "== $f"; sqlite3 "$f" ".timeout 10000" "PRAGMA integrity_check;" 2>&1 || echo "sqlite3 exit $?"; done`
-	o, _, err := s.Env.exec(ctx, c, script, "", nil)
+	o, _, err := runText(s.Env, ctx, c, script, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("integrity check of SQLite %s: %w", c.Args["path"], err)
 	}
@@ -174,37 +177,37 @@ func (s SQLiteCheck) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 // sql runs SQL given on stdin with the MySQL client on host (the call's
 // host when host is ""). The SQL may hold secrets: it never reaches a
 // command line, and the Outcome shows only what.
-func (e *Env) sql(ctx context.Context, c Call, host, client, sql, what string) (workflow.Outcome, error) {
+func runSQL(e *Env, ctx context.Context, c Call, host, client, sql, what string) (workflow.Outcome, error) {
 	if host == "" {
 		host = c.Host
 	}
 	o := workflow.Outcome{Command: what}
-	h, err := e.host(host)
+	h, err := hostOf(e, host)
 	if err != nil {
 		return o, err
 	}
-	res, err := e.Transport.Exec(ctx, h, Command{Script: withDefault(client, "mysql") + " --batch", Stdin: strings.NewReader(sql)})
+	res, err := e.Transport.Exec(ctx, h, remote.Command{Script: withDefault(client, "mysql") + " --batch", Stdin: strings.NewReader(sql)})
 	o.Stdout, o.Stderr, o.Exit = string(res.Stdout), string(res.Stderr), res.Exit
 	if err != nil {
-		return o, fmt.Errorf("%s on %s: %w", what, h.label(), err)
+		return o, fmt.Errorf("%s on %s: %w", what, h.Label(), err)
 	}
 	o.Ran = true
 	if res.Exit != 0 {
-		return o, fmt.Errorf("%s on %s: exit status %d%s", what, h.label(), res.Exit, tail(res.Stderr, res.Stdout))
+		return o, fmt.Errorf("%s on %s: exit status %d%s", what, h.Label(), res.Exit, act.Tail(res.Stderr, res.Stdout))
 	}
 	return o, nil
 }
 
 // query runs one statement without secrets and returns its tab-separated
 // output without column names.
-func (e *Env) query(ctx context.Context, c Call, host, client, q string) (string, error) {
-	o, err := e.sql(ctx, c, host, withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
+func query(e *Env, ctx context.Context, c Call, host, client, q string) (string, error) {
+	o, err := runSQL(e, ctx, c, host, withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
 	return strings.TrimSpace(o.Stdout), err
 }
 
 // syntaxOn asks host's server for its version and the syntax it takes.
-func (e *Env) syntaxOn(ctx context.Context, c Call, host, client string) (ReplicationSyntax, error) {
-	v, err := e.query(ctx, c, host, client, "SELECT VERSION()")
+func syntaxOn(e *Env, ctx context.Context, c Call, host, client string) (ReplicationSyntax, error) {
+	v, err := query(e, ctx, c, host, client, "SELECT VERSION()")
 	if err != nil {
 		return ReplicationSyntax{}, err
 	}
@@ -251,19 +254,19 @@ func (m MySQLConfig) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 	}
 	want := c.Args["server_id"] + "\t1\t" + wantRO
 	conf := mysqlConf(c.Args)
-	file := ShellQuote(c.Args["conf_file"])
+	file := remote.ShellQuote(c.Args["conf_file"])
 	current := func() string {
-		v, _ := m.Env.query(ctx, c, "", client, "SELECT @@server_id, @@log_bin, @@read_only")
+		v, _ := query(m.Env, ctx, c, "", client, "SELECT @@server_id, @@log_bin, @@read_only")
 		return v
 	}
-	same, _, _ := m.Env.exec(ctx, c, "cat "+file+" 2>/dev/null", "", []int{0, 1})
+	same, _, _ := runText(m.Env, ctx, c, "cat "+file+" 2>/dev/null", "", []int{0, 1})
 	if current() == want && same.Stdout == conf {
 		return workflow.Outcome{Ran: true, Command: "nothing to change", Outputs: map[string]string{"changed": "no"}}, nil
 	}
 	script := "set -e\nmkdir -p \"$(dirname " + file + ")\"\ncat > " + file + ".tmp <<'HAMNFLOW_EOF'\n" + conf + "HAMNFLOW_EOF\nmv " + file + ".tmp " + file + "\n" +
 		c.Args["restart"] + "\n" +
 		"i=0; until " + withDefault(client, "mysql") + " -e 'SELECT 1' >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 60 ] || { echo 'the server did not come back within 60s' >&2; exit 1; }; sleep 1; done\n"
-	o, _, err := m.Env.exec(ctx, c, script, "", nil)
+	o, _, err := runText(m.Env, ctx, c, script, "", nil)
 	if err != nil {
 		return o, fmt.Errorf("configure MySQL replication settings in %s: %w", c.Args["conf_file"], err)
 	}
@@ -297,7 +300,7 @@ func (MySQLReplUser) Describe(_ string, a map[string]string) string { return rep
 // Run implements workflow.Action.
 func (m MySQLReplUser) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	shown := replUserSQL(map[string]string{"user": c.Args["user"], "host": c.Args["host"], "password": workflow.Mask})
-	return m.Env.sql(ctx, c, "", c.Args["client"], replUserSQL(c.Args), shown)
+	return runSQL(m.Env, ctx, c, "", c.Args["client"], replUserSQL(c.Args), shown)
 }
 
 // MySQLReplicaStart makes the step's host a replica of source: a
@@ -332,12 +335,12 @@ func (m MySQLReplicaStart) Run(ctx context.Context, c Call) (workflow.Outcome, e
 		return workflow.Outcome{}, fmt.Errorf("port %q: want a number", c.Args["port"])
 	}
 	client, src := c.Args["client"], c.Args["source"]
-	here, err := m.Env.syntaxOn(ctx, c, "", client)
+	here, err := syntaxOn(m.Env, ctx, c, "", client)
 	if err != nil {
 		return workflow.Outcome{}, fmt.Errorf("replica %s: %w", c.Host, err)
 	}
 	if c.Args["reseed"] != "yes" {
-		o, err := m.Env.sql(ctx, c, "", client, here.Status+"\\G\n", here.Status)
+		o, err := runSQL(m.Env, ctx, c, "", client, here.Status+"\\G\n", here.Status)
 		if err != nil {
 			return o, fmt.Errorf("replica %s: %w", c.Host, err)
 		}
@@ -346,30 +349,30 @@ func (m MySQLReplicaStart) Run(ctx context.Context, c Call) (workflow.Outcome, e
 			return o, nil
 		}
 	}
-	there, err := m.Env.syntaxOn(ctx, c, src, client)
+	there, err := syntaxOn(m.Env, ctx, c, src, client)
 	if err != nil {
 		return workflow.Outcome{}, fmt.Errorf("source %s: %w", src, err)
 	}
-	h, err := m.Env.host(src)
+	h, err := hostOf(m.Env, src)
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	dumpCmd := withDefault(c.Args["dump"], "mysqldump") + " --single-transaction " + there.DumpFlag + "=1 --databases " + ShellQuote(c.Args["database"])
-	res, err := m.Env.Transport.Exec(ctx, h, Command{Script: dumpCmd})
+	dumpCmd := withDefault(c.Args["dump"], "mysqldump") + " --single-transaction " + there.DumpFlag + "=1 --databases " + remote.ShellQuote(c.Args["database"])
+	res, err := m.Env.Transport.Exec(ctx, h, remote.Command{Script: dumpCmd})
 	if err == nil && res.Exit != 0 {
-		err = fmt.Errorf("exit status %d%s", res.Exit, tail(res.Stderr, nil))
+		err = fmt.Errorf("exit status %d%s", res.Exit, act.Tail(res.Stderr, nil))
 	}
 	if err != nil {
-		return workflow.Outcome{Command: dumpCmd, Stderr: string(res.Stderr)}, fmt.Errorf("dump %s on %s: %w", c.Args["database"], h.label(), err)
+		return workflow.Outcome{Command: dumpCmd, Stderr: string(res.Stderr)}, fmt.Errorf("dump %s on %s: %w", c.Args["database"], h.Label(), err)
 	}
 	if !bytes.Contains(res.Stdout, []byte("_LOG_POS=")) {
-		return workflow.Outcome{Command: dumpCmd}, fmt.Errorf("dump of %s on %s has no binary log position: is log_bin on there?", c.Args["database"], h.label())
+		return workflow.Outcome{Command: dumpCmd}, fmt.Errorf("dump of %s on %s has no binary log position: is log_bin on there?", c.Args["database"], h.Label())
 	}
 	change := here.ChangeSource(c.Args["source_address"], port, c.Args["user"], c.Args["password"])
 	sql := here.Stop + ";\n" + change + ";\n" + string(res.Stdout) + "\n" + here.Start + ";\n"
 	shown := fmt.Sprintf("%s; %s; (dump of %s from %s, %d bytes); %s",
 		here.Stop, here.ChangeSource(c.Args["source_address"], port, c.Args["user"], workflow.Mask), c.Args["database"], src, len(res.Stdout), here.Start)
-	o, err := m.Env.sql(ctx, c, "", client, sql, shown)
+	o, err := runSQL(m.Env, ctx, c, "", client, sql, shown)
 	if err != nil {
 		return o, fmt.Errorf("start replication from %s: %w", src, err)
 	}
@@ -397,11 +400,11 @@ func (MySQLReplicaStatus) Describe(_ string, a map[string]string) string {
 
 // Run implements workflow.Action.
 func (m MySQLReplicaStatus) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	syn, err := m.Env.syntaxOn(ctx, c, "", c.Args["client"])
+	syn, err := syntaxOn(m.Env, ctx, c, "", c.Args["client"])
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	o, err := m.Env.sql(ctx, c, "", c.Args["client"], syn.Status+"\\G\n", syn.Status)
+	o, err := runSQL(m.Env, ctx, c, "", c.Args["client"], syn.Status+"\\G\n", syn.Status)
 	if err != nil {
 		return o, err
 	}
@@ -469,24 +472,24 @@ func (MySQLPromote) Describe(_ string, a map[string]string) string {
 // Run implements workflow.Action.
 func (m MySQLPromote) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	client := c.Args["client"]
-	syn, err := m.Env.syntaxOn(ctx, c, "", client)
+	syn, err := syntaxOn(m.Env, ctx, c, "", client)
 	if err != nil {
 		return workflow.Outcome{}, fmt.Errorf("promote %s: %w", c.Host, err)
 	}
 	q := syn.Stop + ";\n" + syn.ResetAll + ";\nSET GLOBAL read_only = OFF;\n"
-	o, err := m.Env.sql(ctx, c, "", client, q, strings.ReplaceAll(strings.TrimSpace(q), "\n", " "))
+	o, err := runSQL(m.Env, ctx, c, "", client, q, strings.ReplaceAll(strings.TrimSpace(q), "\n", " "))
 	if err != nil {
 		return o, fmt.Errorf("promote %s: %w", c.Host, err)
 	}
 	if f := c.Args["conf_file"]; f != "" {
-		fo, _, err := m.Env.exec(ctx, c, "if [ -f "+ShellQuote(f)+" ]; then sed -i 's/^read_only *=.*/read_only = OFF/' "+ShellQuote(f)+"; fi", "", nil)
+		fo, _, err := runText(m.Env, ctx, c, "if [ -f "+remote.ShellQuote(f)+" ]; then sed -i 's/^read_only *=.*/read_only = OFF/' "+remote.ShellQuote(f)+"; fi", "", nil)
 		if err != nil {
 			return fo, fmt.Errorf("promote %s: read_only in %s: %w", c.Host, f, err)
 		}
 	}
 	// The server may take a moment to drop read_only for clients.
 	for i := 0; ; i++ {
-		v, err := m.Env.query(ctx, c, "", client, "SELECT @@read_only")
+		v, err := query(m.Env, ctx, c, "", client, "SELECT @@read_only")
 		if err == nil && v == "0" {
 			break
 		}
@@ -533,11 +536,11 @@ func (m MySQLCatchUp) Run(ctx context.Context, c Call) (workflow.Outcome, error)
 		return workflow.Outcome{}, fmt.Errorf("wait %q: want seconds above 0", c.Args["wait"])
 	}
 	client, src := c.Args["client"], c.Args["source"]
-	there, err := m.Env.syntaxOn(ctx, c, src, client)
+	there, err := syntaxOn(m.Env, ctx, c, src, client)
 	if err != nil {
 		return workflow.Outcome{}, fmt.Errorf("source %s: %w", src, err)
 	}
-	so, err := m.Env.sql(ctx, c, src, client, there.SourceStatus+"\\G\n", there.SourceStatus)
+	so, err := runSQL(m.Env, ctx, c, src, client, there.SourceStatus+"\\G\n", there.SourceStatus)
 	if err != nil {
 		return so, fmt.Errorf("binary log position of %s: %w", src, err)
 	}
@@ -545,12 +548,12 @@ func (m MySQLCatchUp) Run(ctx context.Context, c Call) (workflow.Outcome, error)
 	if err != nil {
 		return so, fmt.Errorf("%s on %s: %w", there.SourceStatus, src, err)
 	}
-	here, err := m.Env.syntaxOn(ctx, c, "", client)
+	here, err := syntaxOn(m.Env, ctx, c, "", client)
 	if err != nil {
 		return so, fmt.Errorf("replica %s: %w", c.Host, err)
 	}
 	q := fmt.Sprintf("SELECT %s(%s, %d, %d)", here.PosWait, sqlString(pos.File), pos.Position, wait)
-	o, err := m.Env.sql(ctx, c, "", withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
+	o, err := runSQL(m.Env, ctx, c, "", withDefault(client, "mysql")+" --skip-column-names", q+";\n", q)
 	o.Command = there.SourceStatus + " on " + src + ": " + pos.File + " " + strconv.FormatInt(pos.Position, 10) + "\n" + q
 	o.Outputs = map[string]string{"file": pos.File, "position": strconv.FormatInt(pos.Position, 10)}
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 func TestParseReplicaStatus(t *testing.T) {
@@ -163,7 +165,7 @@ func TestSQLiteCheckLocal(t *testing.T) {
 			t.Fatalf("%v: %s", err, out)
 		}
 	}
-	check := textActions(&Env{Transport: Router{Local: Local{}}})["sqlite_check"]
+	check := textActions(&Env{Transport: remote.Router{Local: remote.Local{}}})["sqlite_check"]
 	o, err := check.Run(context.Background(), Call{Args: map[string]string{"path": dir}})
 	if err != nil || o.Outputs["files"] != "2" {
 		t.Fatalf("check of two sound files: %v %v", o.Outputs, err)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
 
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -49,33 +51,33 @@ func pgFrom(a map[string]string) pgArgs {
 }
 
 func (p pgArgs) exe(name string) string {
-	return ShellQuote(strings.TrimRight(p.bin, "/") + "/" + name)
+	return remote.ShellQuote(strings.TrimRight(p.bin, "/") + "/" + name)
 }
 
 // psql is a psql command line running each query with its own -c.
 func (p pgArgs) psql(db string, queries ...string) string {
-	s := p.exe("psql") + " -X -A -t -q -v ON_ERROR_STOP=1 -p " + ShellQuote(p.port) + " -d " + ShellQuote(db)
+	s := p.exe("psql") + " -X -A -t -q -v ON_ERROR_STOP=1 -p " + remote.ShellQuote(p.port) + " -d " + remote.ShellQuote(db)
 	if p.socket != "" {
-		s += " -h " + ShellQuote(p.socket)
+		s += " -h " + remote.ShellQuote(p.socket)
 	}
 	for _, q := range queries {
-		s += " -c " + ShellQuote(q)
+		s += " -c " + remote.ShellQuote(q)
 	}
 	return s
 }
 
 // pgctl is pg_ctl on the data directory with extra arguments.
 func (p pgArgs) pgctl(args string) string {
-	s := p.exe("pg_ctl") + " -D " + ShellQuote(p.data)
+	s := p.exe("pg_ctl") + " -D " + remote.ShellQuote(p.data)
 	if p.conf != p.data {
-		s += " -o " + ShellQuote("-c config_file="+strings.TrimRight(p.conf, "/")+"/postgresql.conf")
+		s += " -o " + remote.ShellQuote("-c config_file="+strings.TrimRight(p.conf, "/")+"/postgresql.conf")
 	}
 	return s + " " + args
 }
 
 // start starts the server with its log in p.log.
 func (p pgArgs) start() string {
-	return p.pgctl("-l " + ShellQuote(p.log) + " -w -t 120 start")
+	return p.pgctl("-l " + remote.ShellQuote(p.log) + " -w -t 120 start")
 }
 
 var pgCommon = []string{"user", "port", "socket"}
@@ -125,7 +127,7 @@ func (PGStatusAction) Describe(_ string, a map[string]string) string {
 // Run implements workflow.Action.
 func (s PGStatusAction) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
-	o, _, err := s.Env.exec(ctx, c, p.psql("postgres", pgStatusSQL...), p.user, nil)
+	o, _, err := runText(s.Env, ctx, c, p.psql("postgres", pgStatusSQL...), p.user, nil)
 	if err != nil {
 		if c.Args["allow_down"] == "true" && ctx.Err() == nil {
 			o.Outputs = map[string]string{"role": "down", "current_lsn": "", "receive_lsn": "", "replay_lsn": "", "loss_bytes": "-1",
@@ -159,7 +161,7 @@ func (s PGStatusAction) Run(ctx context.Context, c Call) (workflow.Outcome, erro
 		say(c, &o, "loss window: "+words)
 	}
 	if want := c.Args["expect_role"]; want != "" && want != st.Role() {
-		return o, fmt.Errorf("PostgreSQL on %s is a %s, expected a %s", hostLabel(c.Host), st.Role(), want)
+		return o, fmt.Errorf("PostgreSQL on %s is a %s, expected a %s", act.HostLabel(c.Host), st.Role(), want)
 	}
 	if v := c.Args["min_replicas"]; v != "" {
 		n, err := strconv.Atoi(v)
@@ -167,7 +169,7 @@ func (s PGStatusAction) Run(ctx context.Context, c Call) (workflow.Outcome, erro
 			return o, fmt.Errorf("min_replicas %q is not a number", v)
 		}
 		if streaming < n {
-			return o, fmt.Errorf("PostgreSQL on %s has %d streaming replica(s), want at least %d (pg_stat_replication: %d row(s))", hostLabel(c.Host), streaming, n, len(st.Replicas))
+			return o, fmt.Errorf("PostgreSQL on %s has %d streaming replica(s), want at least %d (pg_stat_replication: %d row(s))", act.HostLabel(c.Host), streaming, n, len(st.Replicas))
 		}
 	}
 	if v := c.Args["min_replay_lsn"]; v != "" {
@@ -177,7 +179,7 @@ func (s PGStatusAction) Run(ctx context.Context, c Call) (workflow.Outcome, erro
 		}
 		got, err := ParseLSN(st.ReplayLSN)
 		if err != nil || got < want {
-			return o, fmt.Errorf("standby %s replayed WAL up to %s, not yet %s", hostLabel(c.Host), orNone(st.ReplayLSN), v)
+			return o, fmt.Errorf("standby %s replayed WAL up to %s, not yet %s", act.HostLabel(c.Host), orNone(st.ReplayLSN), v)
 		}
 	}
 	return o, nil
@@ -213,11 +215,11 @@ r=$(` + p.psql("postgres", "SELECT pg_is_in_recovery()") + `)
 [ "$r" = f ] || { echo "still in recovery after pg_ctl promote" >&2; exit 1; }
 echo "promoted=yes"
 `
-	o, _, err := pr.Env.exec(ctx, c, script, p.user, nil)
+	o, _, err := runText(pr.Env, ctx, c, script, p.user, nil)
 	if err != nil {
-		return o, fmt.Errorf("promote PostgreSQL on %s: %w", hostLabel(c.Host), err)
+		return o, fmt.Errorf("promote PostgreSQL on %s: %w", act.HostLabel(c.Host), err)
 	}
-	o.Outputs = map[string]string{"promoted": strconv.FormatBool(strings.HasPrefix(keyValues(o.Stdout)["promoted"], "yes"))}
+	o.Outputs = map[string]string{"promoted": strconv.FormatBool(strings.HasPrefix(act.KeyValues(o.Stdout)["promoted"], "yes"))}
 	return o, nil
 }
 
@@ -266,7 +268,7 @@ func (pc PGConf) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	h, err := pc.Env.host(c.Host)
+	h, err := hostOf(pc.Env, c.Host)
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
@@ -275,19 +277,19 @@ func (pc PGConf) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	var changed []string
 	edit := func(name string, f func(string) (string, []string)) error {
 		path := strings.TrimRight(p.conf, "/") + "/" + name
-		res, err := pc.Env.Transport.Exec(ctx, h, Command{Script: "cat " + ShellQuote(path)})
+		res, err := pc.Env.Transport.Exec(ctx, h, remote.Command{Script: "cat " + remote.ShellQuote(path)})
 		if err != nil {
 			return fmt.Errorf("read %s: %w", path, err)
 		}
 		if res.Exit != 0 {
-			return fmt.Errorf("read %s: exit %d%s", path, res.Exit, tail(res.Stderr, res.Stdout))
+			return fmt.Errorf("read %s: exit %d%s", path, res.Exit, act.Tail(res.Stderr, res.Stdout))
 		}
 		text, what := f(string(res.Stdout))
 		if len(what) == 0 {
 			fmt.Fprintf(&log, "%s: already as wanted\n", path)
 			return nil
 		}
-		q := ShellQuote(path)
+		q := remote.ShellQuote(path)
 		write := `set -e
 [ -e ` + q + `.hamnflow-bak ] || cp -p ` + q + ` ` + q + `.hamnflow-bak
 cat > ` + q + `.hamnflow-new
@@ -295,12 +297,12 @@ chown --reference=` + q + ` ` + q + `.hamnflow-new
 chmod --reference=` + q + ` ` + q + `.hamnflow-new
 mv ` + q + `.hamnflow-new ` + q + `
 `
-		res, err = pc.Env.Transport.Exec(ctx, h, Command{Script: write, Stdin: strings.NewReader(text)})
+		res, err = pc.Env.Transport.Exec(ctx, h, remote.Command{Script: write, Stdin: strings.NewReader(text)})
 		if err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		if res.Exit != 0 {
-			return fmt.Errorf("write %s: exit %d%s", path, res.Exit, tail(res.Stderr, res.Stdout))
+			return fmt.Errorf("write %s: exit %d%s", path, res.Exit, act.Tail(res.Stderr, res.Stdout))
 		}
 		fmt.Fprintf(&log, "%s: %s\n", path, strings.Join(what, "; "))
 		changed = append(changed, what...)
@@ -347,13 +349,13 @@ if [ -n "$pending" ]; then
 	echo "restarted=yes"
 else echo "reloaded"; fi
 `
-	ro, _, err := pc.Env.exec(ctx, c, script, p.user, nil)
+	ro, _, err := runText(pc.Env, ctx, c, script, p.user, nil)
 	o.Stdout = log.String() + ro.Stdout
 	o.Stderr, o.Exit = ro.Stderr, ro.Exit
 	if err != nil {
-		return o, fmt.Errorf("apply PostgreSQL configuration on %s: %w", hostLabel(c.Host), err)
+		return o, fmt.Errorf("apply PostgreSQL configuration on %s: %w", act.HostLabel(c.Host), err)
 	}
-	if keyValues(ro.Stdout)["restarted"] == "yes" {
+	if act.KeyValues(ro.Stdout)["restarted"] == "yes" {
 		o.Outputs["restarted"] = "true"
 	}
 	return o, nil
@@ -400,37 +402,37 @@ func (ps PGService) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	if state != "running" && state != "stopped" {
 		return workflow.Outcome{}, fmt.Errorf("state %q: use running or stopped", state)
 	}
-	var act string
+	var verb string
 	switch {
 	case c.Args["check"] == "true":
-		act = `[ "$was" = ` + state + ` ] || { echo "PostgreSQL is $was, not ` + state + `" >&2; exit 1; }`
+		verb = `[ "$was" = ` + state + ` ] || { echo "PostgreSQL is $was, not ` + state + `" >&2; exit 1; }`
 	case state == "running":
-		act = `[ "$was" = running ] || ` + p.start() + ` >/dev/null`
+		verb = `[ "$was" = running ] || ` + p.start() + ` >/dev/null`
 	default:
-		act = `[ "$was" = stopped ] || ` + p.pgctl("-m fast -w -t 120 stop") + ` >/dev/null`
+		verb = `[ "$was" = stopped ] || ` + p.pgctl("-m fast -w -t 120 stop") + ` >/dev/null`
 	}
 	script := `if ` + p.pgctl("status") + ` >/dev/null 2>&1; then was=running; else was=stopped; fi
 echo "was=$was"
 set -e
-` + act + `
+` + verb + `
 if ` + p.pgctl("status") + ` >/dev/null 2>&1; then echo "state=running"; else echo "state=stopped"
-	` + p.exe("pg_controldata") + ` -D ` + ShellQuote(p.data) + ` 2>/dev/null || true; fi
+	` + p.exe("pg_controldata") + ` -D ` + remote.ShellQuote(p.data) + ` 2>/dev/null || true; fi
 `
-	o, reached, err := ps.Env.execReach(ctx, c, script, p.user, nil)
+	o, reached, err := runReach(ps.Env, ctx, c, script, p.user, nil)
 	if !reached {
 		return o, nil
 	}
 	if err != nil {
-		return o, fmt.Errorf("PostgreSQL %s on %s: %w", state, hostLabel(c.Host), err)
+		return o, fmt.Errorf("PostgreSQL %s on %s: %w", state, act.HostLabel(c.Host), err)
 	}
-	kv := keyValues(o.Stdout)
+	kv := act.KeyValues(o.Stdout)
 	o.Outputs = map[string]string{"was": kv["was"], "state": kv["state"], "reachable": "true", "cluster_state": "", "checkpoint_lsn": ""}
 	if kv["state"] == "stopped" {
 		cd := ParsePGControlData(o.Stdout)
 		o.Outputs["cluster_state"], o.Outputs["checkpoint_lsn"] = cd.State, cd.CheckpointLSN
 	}
 	if kv["state"] != state {
-		return o, fmt.Errorf("PostgreSQL on %s is %s, wanted %s", hostLabel(c.Host), kv["state"], state)
+		return o, fmt.Errorf("PostgreSQL on %s is %s, wanted %s", act.HostLabel(c.Host), kv["state"], state)
 	}
 	return o, nil
 }
@@ -439,8 +441,8 @@ if ` + p.pgctl("status") + ` >/dev/null 2>&1; then echo "state=running"; else ec
 // standby: the clone is made beside the data directory, which is only
 // replaced once the clone is complete; then the server starts.
 func basebackupScript(p pgArgs, a map[string]string) string {
-	d := ShellQuote(p.data)
-	conn := "-h " + ShellQuote(a["primary"]) + " -p " + ShellQuote(p.port) + " -U " + ShellQuote(replUser(a))
+	d := remote.ShellQuote(p.data)
+	conn := "-h " + remote.ShellQuote(a["primary"]) + " -p " + remote.ShellQuote(p.port) + " -U " + remote.ShellQuote(replUser(a))
 	return `new=` + d + `.hamnflow-new; old=` + d + `.hamnflow-old
 rm -rf "$new" "$old"
 ` + p.exe("pg_basebackup") + ` ` + conn + ` -D "$new" -R -X stream -c fast -w
@@ -490,9 +492,9 @@ func (PGBasebackup) Describe(_ string, a map[string]string) string {
 func (b PGBasebackup) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 	p := pgFrom(c.Args)
 	script := "set -e\n" + passwordPrelude + stopIfRunning(p) + basebackupScript(p, c.Args) + p.start() + "\n"
-	o, err := b.Env.execStdin(ctx, c, script, p.user, c.Args["password"])
+	o, err := runStdin(b.Env, ctx, c, script, p.user, c.Args["password"])
 	if err != nil {
-		return o, fmt.Errorf("clone %s into %s on %s: %w", c.Args["primary"], p.data, hostLabel(c.Host), err)
+		return o, fmt.Errorf("clone %s into %s on %s: %w", c.Args["primary"], p.data, act.HostLabel(c.Host), err)
 	}
 	o.Outputs = map[string]string{"role": "standby", "method": "basebackup"}
 	return o, nil
@@ -540,37 +542,16 @@ func (r PGRewind) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 		fallback = `echo "pg_rewind was not possible: re-cloning with pg_basebackup"
 ` + basebackupScript(p, pa) + `echo "method=basebackup"`
 	}
-	script := "set -e\n" + passwordPrelude + stopIfRunning(p) + `if ` + p.exe("pg_rewind") + ` -D ` + ShellQuote(p.data) + ` --source-server=` + ShellQuote(src) + ` -R --progress; then
+	script := "set -e\n" + passwordPrelude + stopIfRunning(p) + `if ` + p.exe("pg_rewind") + ` -D ` + remote.ShellQuote(p.data) + ` --source-server=` + remote.ShellQuote(src) + ` -R --progress; then
 	echo "method=rewind"
 else
 	` + fallback + `
 fi
 ` + p.start() + "\n"
-	o, err := r.Env.execStdin(ctx, c, script, p.user, c.Args["password"])
+	o, err := runStdin(r.Env, ctx, c, script, p.user, c.Args["password"])
 	if err != nil {
-		return o, fmt.Errorf("make %s a standby of %s: %w", hostLabel(c.Host), c.Args["source"], err)
+		return o, fmt.Errorf("make %s a standby of %s: %w", act.HostLabel(c.Host), c.Args["source"], err)
 	}
-	o.Outputs = map[string]string{"method": keyValues(o.Stdout)["method"], "role": "standby"}
-	return o, nil
-}
-
-// execStdin runs script on the call's host as asUser with stdin (one line),
-// for values that must not appear on a command line.
-func (e *Env) execStdin(ctx context.Context, c Call, script, asUser, stdin string) (workflow.Outcome, error) {
-	o := workflow.Outcome{Command: script}
-	h, err := e.host(c.Host)
-	if err != nil {
-		return o, err
-	}
-	start := time.Now()
-	res, err := e.Transport.Exec(ctx, h, Command{Script: script, AsUser: asUser, Stdin: strings.NewReader(stdin + "\n"), Stream: c.Output})
-	o.Stdout, o.Stderr, o.Exit = string(res.Stdout), string(res.Stderr), res.Exit
-	if err != nil {
-		return o, err
-	}
-	o.Ran = true
-	if res.Exit != 0 {
-		return o, fmt.Errorf("exit status %d on %s after %s%s", res.Exit, h.label(), time.Since(start).Round(time.Second), tail(res.Stderr, res.Stdout))
-	}
+	o.Outputs = map[string]string{"method": act.KeyValues(o.Stdout)["method"], "role": "standby"}
 	return o, nil
 }

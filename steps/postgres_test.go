@@ -5,16 +5,18 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 // pgFakeTransport answers scripts by a function and records what it ran.
 type pgFakeTransport struct {
-	ran    []Command
+	ran    []remote.Command
 	stdins []string
-	answer func(script string) Result
+	answer func(script string) remote.Result
 }
 
-func (f *pgFakeTransport) Exec(_ context.Context, _ Host, c Command) (Result, error) {
+func (f *pgFakeTransport) Exec(_ context.Context, _ remote.Host, c remote.Command) (remote.Result, error) {
 	f.ran = append(f.ran, c)
 	in := ""
 	if c.Stdin != nil {
@@ -27,9 +29,9 @@ func (f *pgFakeTransport) Exec(_ context.Context, _ Host, c Command) (Result, er
 
 func (f *pgFakeTransport) Close() error { return nil }
 
-func pgFakeEnv(answer func(string) Result) (*Env, *pgFakeTransport) {
+func pgFakeEnv(answer func(string) remote.Result) (*Env, *pgFakeTransport) {
 	ft := &pgFakeTransport{answer: answer}
-	return &Env{Transport: ft, Hosts: func(name string) (Host, error) { return Host{Name: name, Address: name}, nil }}, ft
+	return &Env{Transport: ft, Hosts: func(name string) (remote.Host, error) { return remote.Host{Name: name, Address: name}, nil }}, ft
 }
 
 var pgTestArgs = map[string]string{"bin_dir": "/usr/lib/postgresql/15/bin", "data_dir": "/var/lib/postgresql/15/main", "user": "postgres"}
@@ -48,7 +50,7 @@ func withArgs(extra map[string]string) map[string]string {
 // The replication password reaches pg_basebackup through stdin only.
 func TestBasebackupPasswordOnStdin(t *testing.T) {
 	const pw = "s3cret-pw"
-	env, ft := pgFakeEnv(func(string) Result { return Result{Exit: 0} })
+	env, ft := pgFakeEnv(func(string) remote.Result { return remote.Result{Exit: 0} })
 	args := withArgs(map[string]string{"primary": "198.51.100.11", "repl_user": "replicator", "password": pw})
 	o, err := PGBasebackup{Env: env}.Run(context.Background(), Call{Host: "mn2", Args: args, Secrets: []string{pw}})
 	if err != nil {
@@ -79,14 +81,14 @@ func TestPGConfEditsAndReloads(t *testing.T) {
 		"/var/lib/postgresql/15/main/postgresql.conf": "listen_addresses = 'localhost'\nport = 5432\n",
 		"/var/lib/postgresql/15/main/pg_hba.conf":     "host all all 198.51.100.10/32 md5\n",
 	}
-	env, ft := pgFakeEnv(func(script string) Result {
+	env, ft := pgFakeEnv(func(script string) remote.Result {
 		if p, ok := strings.CutPrefix(script, "cat "); ok {
-			return Result{Stdout: []byte(files[p])}
+			return remote.Result{Stdout: []byte(files[p])}
 		}
 		if strings.Contains(script, "pending_restart") {
-			return Result{Stdout: []byte("restart needed for: listen_addresses\nrestarted=yes\n")}
+			return remote.Result{Stdout: []byte("restart needed for: listen_addresses\nrestarted=yes\n")}
 		}
-		return Result{}
+		return remote.Result{}
 	})
 	args := withArgs(map[string]string{"set": "listen_addresses += 198.51.100.10", "hba": "host all all 198.51.100.10/32 md5"})
 	o, err := PGConf{Env: env}.Run(context.Background(), Call{Host: "mn2", Args: args})
@@ -115,7 +117,7 @@ func TestPGConfEditsAndReloads(t *testing.T) {
 
 // A dead host counts as stopped only where the step says so.
 func TestIfReachable(t *testing.T) {
-	env := &Env{Transport: pgDeadTransport{}, Hosts: func(name string) (Host, error) { return Host{Name: name}, nil }}
+	env := &Env{Transport: pgDeadTransport{}, Hosts: func(name string) (remote.Host, error) { return remote.Host{Name: name}, nil }}
 	args := map[string]string{"service": "xcatd", "state": "stopped", "if_reachable": "true"}
 	o, err := XCATService{Env: env}.Run(context.Background(), Call{Host: "mn1", Args: args})
 	if err != nil || o.Outputs["reachable"] != "false" {
@@ -129,7 +131,7 @@ func TestIfReachable(t *testing.T) {
 
 type pgDeadTransport struct{}
 
-func (pgDeadTransport) Exec(context.Context, Host, Command) (Result, error) {
-	return Result{Exit: -1}, io.ErrUnexpectedEOF
+func (pgDeadTransport) Exec(context.Context, remote.Host, remote.Command) (remote.Result, error) {
+	return remote.Result{Exit: -1}, io.ErrUnexpectedEOF
 }
 func (pgDeadTransport) Close() error { return nil }

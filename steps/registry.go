@@ -4,6 +4,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -43,7 +44,7 @@ func textActions(env *Env) map[string]textAction {
 // Funcs are the template functions playbooks may use besides secret.
 func Funcs() template.FuncMap {
 	return template.FuncMap{
-		"quote": ShellQuote,
+		"quote": remote.ShellQuote,
 		"join": func(sep string, l any) string {
 			switch v := l.(type) {
 			case []string:

@@ -10,67 +10,6 @@ import (
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-// Env is what actions need: a way to run commands and to find hosts.
-type Env struct {
-	Transport Transport
-	// Hosts resolves an inventory host name; "local" is this machine.
-	Hosts func(name string) (Host, error)
-}
-
-func (e *Env) host(name string) (Host, error) {
-	if name == "" || name == "local" {
-		return Host{Name: "local", Local: true}, nil
-	}
-	if e.Hosts == nil {
-		return Host{}, fmt.Errorf("no inventory to find host %q", name)
-	}
-	return e.Hosts(name)
-}
-
-// exec runs one script on a host and turns the result into an Outcome. A
-// non-zero exit (unless allowed) is an error with the status and the end
-// of stderr.
-func (e *Env) exec(ctx context.Context, c Call, script, asUser string, okExit []int) (workflow.Outcome, Result, error) {
-	o := workflow.Outcome{Command: script}
-	h, err := e.host(c.Host)
-	if err != nil {
-		return o, Result{Exit: -1}, err
-	}
-	res, err := e.Transport.Exec(ctx, h, Command{Script: script, AsUser: asUser, Stream: c.Output})
-	o.Stdout, o.Stderr, o.Exit = string(res.Stdout), string(res.Stderr), res.Exit
-	if err != nil {
-		return o, res, err
-	}
-	o.Ran = true
-	for _, ok := range okExit {
-		if res.Exit == ok {
-			return o, res, nil
-		}
-	}
-	if res.Exit == 0 && len(okExit) == 0 {
-		return o, res, nil
-	}
-	return o, res, fmt.Errorf("exit status %d on %s%s", res.Exit, h.label(), tail(res.Stderr, res.Stdout))
-}
-
-// tail gives the last line of stderr (or stdout) for an error message.
-func tail(stderr, stdout []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if s == "" {
-		s = strings.TrimSpace(string(stdout))
-	}
-	if s == "" {
-		return ""
-	}
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		s = s[i+1:]
-	}
-	if len(s) > 300 {
-		s = s[:300] + "..."
-	}
-	return ": " + s
-}
-
 // Shell runs a shell script on the step's host.
 //
 //	with:
@@ -108,7 +47,7 @@ func (s Shell) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
 			ok = append(ok, n)
 		}
 	}
-	o, res, err := s.Env.exec(ctx, c, c.Args["cmd"], c.Args["user"], ok)
+	o, res, err := runText(s.Env, ctx, c, c.Args["cmd"], c.Args["user"], ok)
 	o.Outputs = map[string]string{"stdout": strings.TrimSpace(o.Stdout), "exit": strconv.Itoa(res.Exit)}
 	if c.Args["items"] == "lines" {
 		for _, l := range strings.Split(o.Stdout, "\n") {

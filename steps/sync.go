@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -115,17 +117,17 @@ func (s syncSpec) command(itemize, dryRun bool) string {
 		w = append(w, "-i")
 	}
 	for _, x := range s.excludes {
-		w = append(w, "--exclude="+ShellQuote(x))
+		w = append(w, "--exclude="+remote.ShellQuote(x))
 	}
-	w = append(w, "-e", ShellQuote(rsyncSSH))
+	w = append(w, "-e", remote.ShellQuote(rsyncSSH))
 	for _, p := range s.paths {
-		w = append(w, ShellQuote(p))
+		w = append(w, remote.ShellQuote(p))
 	}
 	dest := s.dest
 	if dest == "" {
 		dest = "/"
 	}
-	return strings.Join(append(w, ShellQuote(s.to+":"+dest)), " ")
+	return strings.Join(append(w, remote.ShellQuote(s.to+":"+dest)), " ")
 }
 
 // Rsync copies files from the step's host (the primary MN) to another host
@@ -202,7 +204,7 @@ func runSync(ctx context.Context, env *Env, c Call, dryRun bool) (workflow.Outco
 	if dryRun {
 		what = "compare"
 	}
-	o, res, err := env.exec(ctx, c, s.command(true, dryRun), "", nil)
+	o, res, err := runText(env, ctx, c, s.command(true, dryRun), "", nil)
 	switch {
 	case err != nil && o.Ran:
 		// rsync's last line only says "rsync error: ... (code N)": the

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -256,7 +258,7 @@ func TestCrontabAction(t *testing.T) {
 	if _, err := exec.LookPath("crontab"); err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{Transport: Local{}}
+	env := &Env{Transport: remote.Local{}}
 	ct := Crontab{Env: env}
 	run := func(args map[string]string) workflow.Outcome {
 		t.Helper()

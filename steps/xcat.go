@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
+
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -75,37 +78,37 @@ func (x XCATService) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 	}
 	var cands []string
 	for _, n := range initCandidates(c.Args["service"]) {
-		cands = append(cands, ShellQuote("/etc/init.d/"+n))
+		cands = append(cands, remote.ShellQuote("/etc/init.d/"+n))
 	}
-	act := map[string]string{"running": `"$s" start`, "stopped": `"$s" stop`}[state]
+	verb := map[string]string{"running": `"$s" start`, "stopped": `"$s" stop`}[state]
 	if c.Args["check"] == "true" {
-		act = "true"
+		verb = "true"
 	}
 	script := `s=""
 for f in ` + strings.Join(cands, " ") + `; do if [ -x "$f" ]; then s=$f; break; fi; done
 status() { if [ -z "$s" ]; then echo absent; return; fi
 	"$s" status >/dev/null 2>&1; case $? in 0) echo running ;; *) echo stopped ;; esac; }
 was=$(status); echo "script=$s"; echo "was=$was"
-if [ -n "$s" ] && [ "$was" != ` + state + ` ]; then ` + act + ` || exit $?; fi
+if [ -n "$s" ] && [ "$was" != ` + state + ` ]; then ` + verb + ` || exit $?; fi
 echo "state=$(status)"
 `
-	o, reached, err := x.Env.execReach(ctx, c, script, "", nil)
+	o, reached, err := runReach(x.Env, ctx, c, script, "", nil)
 	if !reached {
 		return o, nil
 	}
 	if err != nil {
-		return o, fmt.Errorf("%s %s on %s: %w", c.Args["service"], state, hostLabel(c.Host), err)
+		return o, fmt.Errorf("%s %s on %s: %w", c.Args["service"], state, act.HostLabel(c.Host), err)
 	}
-	kv := keyValues(o.Stdout)
+	kv := act.KeyValues(o.Stdout)
 	o.Outputs = map[string]string{"was": kv["was"], "state": kv["state"], "script": kv["script"], "reachable": "true"}
 	got := kv["state"]
 	if got == state || (state == "stopped" && got == "absent") {
 		return o, nil
 	}
 	if got == "absent" {
-		return o, fmt.Errorf("%s on %s: no init script (%s)", c.Args["service"], hostLabel(c.Host), strings.Join(cands, ", "))
+		return o, fmt.Errorf("%s on %s: no init script (%s)", c.Args["service"], act.HostLabel(c.Host), strings.Join(cands, ", "))
 	}
-	return o, fmt.Errorf("%s on %s is %s, wanted %s", c.Args["service"], hostLabel(c.Host), got, state)
+	return o, fmt.Errorf("%s on %s is %s, wanted %s", c.Args["service"], act.HostLabel(c.Host), got, state)
 }
 
 // xcatCommands are the xCAT commands xcat_cmd runs.
@@ -134,13 +137,13 @@ func (x XCATCommand) Run(ctx context.Context, c Call) (workflow.Outcome, error) 
 	if !slices.Contains(xcatCommands, cmd) {
 		return workflow.Outcome{}, fmt.Errorf("command %q is not an xCAT command hamnflow runs (%s)", cmd, strings.Join(xcatCommands, ", "))
 	}
-	o, _, err := x.Env.exec(ctx, c, xcatPath+strings.TrimSpace(cmd+" "+c.Args["args"]), "", nil)
+	o, _, err := runText(x.Env, ctx, c, xcatPath+strings.TrimSpace(cmd+" "+c.Args["args"]), "", nil)
 	o.Outputs = map[string]string{"stdout": strings.TrimSpace(o.Stdout)}
 	for _, r := range NodeLines(o.Stdout) {
 		o.Items = append(o.Items, map[string]string{"name": r[0], "text": r[1]})
 	}
 	if err != nil {
-		return o, fmt.Errorf("%s on %s: %w", cmd, hostLabel(c.Host), err)
+		return o, fmt.Errorf("%s on %s: %w", cmd, act.HostLabel(c.Host), err)
 	}
 	return o, nil
 }
@@ -169,9 +172,9 @@ func (XCATOSImages) Describe(_ string, a map[string]string) string {
 
 // Run implements workflow.Action.
 func (x XCATOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error) {
-	o, _, err := x.Env.exec(ctx, c, xcatPath+"lsdef -t osimage -l", "", nil)
+	o, _, err := runText(x.Env, ctx, c, xcatPath+"lsdef -t osimage -l", "", nil)
 	if err != nil {
-		return o, fmt.Errorf("list osimages on %s: %w", hostLabel(c.Host), err)
+		return o, fmt.Errorf("list osimages on %s: %w", act.HostLabel(c.Host), err)
 	}
 	imgs := ParseLsdef(o.Stdout)
 	var names []string
@@ -190,18 +193,18 @@ func (x XCATOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error)
 	for _, im := range imgs {
 		for _, p := range im.InstallPaths(dir) {
 			if owner[p] == nil {
-				checks = append(checks, ShellQuote(p))
+				checks = append(checks, remote.ShellQuote(p))
 			}
 			owner[p] = append(owner[p], im.Name)
 		}
 	}
-	script := "test -d " + ShellQuote(dir) + ` || echo "missing ` + dir + `"` + "\n"
+	script := "test -d " + remote.ShellQuote(dir) + ` || echo "missing ` + dir + `"` + "\n"
 	if len(checks) > 0 {
 		script += "for p in " + strings.Join(checks, " ") + `; do [ -e "$p" ] || echo "missing $p"; done` + "\n"
 	}
-	co, _, err := x.Env.exec(ctx, c, script, "", nil)
+	co, _, err := runText(x.Env, ctx, c, script, "", nil)
 	if err != nil {
-		return o, fmt.Errorf("check %s on %s: %w", dir, hostLabel(c.Host), err)
+		return o, fmt.Errorf("check %s on %s: %w", dir, act.HostLabel(c.Host), err)
 	}
 	var missing []string
 	for _, l := range strings.Split(co.Stdout, "\n") {
@@ -215,7 +218,7 @@ func (x XCATOSImages) Run(ctx context.Context, c Call) (workflow.Outcome, error)
 	o.Stdout += co.Stdout
 	o.Outputs["missing"] = strings.Join(missing, "; ")
 	if len(missing) > 0 {
-		return o, fmt.Errorf("%d osimage file(s) missing on %s: %s; synchronise %s from the primary (guide 6.2)", len(missing), hostLabel(c.Host), strings.Join(missing, "; "), dir)
+		return o, fmt.Errorf("%d osimage file(s) missing on %s: %s; synchronise %s from the primary (guide 6.2)", len(missing), act.HostLabel(c.Host), strings.Join(missing, "; "), dir)
 	}
 	say(c, &o, fmt.Sprintf("%d osimage(s), files present under %s", len(imgs), dir))
 	return o, nil

@@ -18,7 +18,7 @@ import (
 	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
 	"github.com/hamnflow/hamnflow/steps"
-	"github.com/hamnflow/hamnflow/steps/sshx"
+	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -147,16 +147,16 @@ type wired struct {
 // newEngine wires an engine for a prepared playbook and inventory.
 func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) *wired {
 	log := newLogger(c)
-	env := &steps.Env{Transport: steps.Router{Local: steps.Local{}}}
+	env := &steps.Env{Transport: remote.Router{Local: remote.Local{}}}
 	var secrets workflow.Secrets = noSecrets{}
-	var pool *sshx.Pool
+	var pool *remote.Pool
 	if inv := p.Inventory; inv != nil {
-		pool = sshx.New(sshx.Config{
+		pool = remote.NewPool(remote.SSHConfig{
 			KnownHostsFile: inv.KnownHostsFile(),
 			AcceptNew:      c.Bool("accept-new-host-keys"),
 			Logger:         log,
 		})
-		env.Transport = steps.Router{Local: steps.Local{}, Remote: pool}
+		env.Transport = remote.Router{Local: remote.Local{}, Remote: pool}
 		env.Hosts = inv.Host
 		secrets = playbooks.NewSecrets(inv)
 	}

@@ -11,14 +11,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/hamnflow/hamnflow/playbooks"
-	"github.com/hamnflow/hamnflow/steps"
-	"github.com/hamnflow/hamnflow/steps/sshx"
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 // checkRemote reaches every host of the inventory and reports, per host,
 // whether SSH works, the host key is known and the OS matches.
 func checkRemote(c *cli.Context, inv *playbooks.Inventory) error {
-	pool := sshx.New(sshx.Config{KnownHostsFile: inv.KnownHostsFile(), AcceptNew: c.Bool("accept-new-host-keys"), Logger: newLogger(c)})
+	pool := remote.NewPool(remote.SSHConfig{KnownHostsFile: inv.KnownHostsFile(), AcceptNew: c.Bool("accept-new-host-keys"), Logger: newLogger(c)})
 	defer pool.Close()
 	names := sortedHostNames(inv)
 	lines := make([]string, len(names))
@@ -48,11 +47,11 @@ func checkRemote(c *cli.Context, inv *playbooks.Inventory) error {
 }
 
 // checkHost runs uname and hostname on one host and says how it went.
-func checkHost(ctx context.Context, pool *sshx.Pool, inv *playbooks.Inventory, name string) string {
+func checkHost(ctx context.Context, pool *remote.Pool, inv *playbooks.Inventory, name string) string {
 	h, _ := inv.Host(name)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	res, err := pool.Exec(ctx, h, steps.Command{Script: "uname -s; hostname"})
+	res, err := pool.Exec(ctx, h, remote.Command{Script: "uname -s; hostname"})
 	want := inv.Hosts[name].OS
 	f := strings.Fields(string(res.Stdout))
 	switch {

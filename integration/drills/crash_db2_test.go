@@ -11,8 +11,8 @@ import (
 
 	"github.com/hamnflow/hamnflow/integration/lab"
 	"github.com/hamnflow/hamnflow/integration/labtest"
-	"github.com/hamnflow/hamnflow/steps"
 	"github.com/hamnflow/hamnflow/steps/db2"
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 // db2EffectCalls are the effect calls of the failover's Db2 path (floating
@@ -81,7 +81,7 @@ func db2Session(script string) string {
 // primary) and fails the test if it fails.
 func (d *drill) db2SQL(host, sql string) string {
 	d.t.Helper()
-	return d.env.Exec(d.t, host, db2Session("db2 CONNECT TO XCATDB >/dev/null || exit 8\ndb2 "+steps.ShellQuote(sql)+
+	return d.env.Exec(d.t, host, db2Session("db2 CONNECT TO XCATDB >/dev/null || exit 8\ndb2 "+remote.ShellQuote(sql)+
 		"\nrc=$?\ndb2 CONNECT RESET >/dev/null\nexit $rc"))
 }
 
@@ -90,7 +90,7 @@ func (d *drill) db2SQL(host, sql string) string {
 func (d *drill) db2Count(host, row string) string {
 	d.t.Helper()
 	out := d.env.Exec(d.t, host, db2Session("db2 CONNECT TO XCATDB >/dev/null || { echo no-connect; exit 0; }\n"+
-		"db2 "+steps.ShellQuote("SELECT COUNT(*) FROM nodelist WHERE node = '"+row+"'")+"\ndb2 CONNECT RESET >/dev/null\nexit 0"))
+		"db2 "+remote.ShellQuote("SELECT COUNT(*) FROM nodelist WHERE node = '"+row+"'")+"\ndb2 CONNECT RESET >/dev/null\nexit 0"))
 	if m := countRE.FindStringSubmatch(out); m != nil {
 		return m[1]
 	}

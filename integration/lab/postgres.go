@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 // setupPostgres initialises PostgreSQL 15 on both MNs, each inside its own
@@ -93,7 +93,7 @@ as_pg "$PGBIN/psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -d postgres" 
 // only: one row a line, columns separated by |) and returns the output.
 func (l *Lab) PSQL(ctx context.Context, host, sql string) (string, error) {
 	psql := PGBinDir + "/psql -X -A -t -v ON_ERROR_STOP=1 -h /var/run/postgresql -p " + fmt.Sprint(PGPort) +
-		" -d " + PGDBName + " -c " + steps.ShellQuote(sql)
-	out, err := l.Exec(ctx, host, "su postgres -s /bin/sh -c "+steps.ShellQuote(psql))
+		" -d " + PGDBName + " -c " + remote.ShellQuote(sql)
+	out, err := l.Exec(ctx, host, "su postgres -s /bin/sh -c "+remote.ShellQuote(psql))
 	return string(out), err
 }

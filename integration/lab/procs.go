@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 // startTimeout bounds how long a host's init or sshd may take to be ready.
@@ -58,7 +58,7 @@ func (l *Lab) startInits(ctx context.Context) error {
 // Dir (e.g. /tmp) do not hide later sources.
 func initScript(h *Host) string {
 	var b strings.Builder
-	b.WriteString("set -e\ncd " + steps.ShellQuote(h.Root) + "\n")
+	b.WriteString("set -e\ncd " + remote.ShellQuote(h.Root) + "\n")
 	for _, m := range hostMounts {
 		if m == "/etc" {
 			b.WriteString("mount -n -t overlay overlay -o lowerdir=/etc,upperdir=./etc,workdir=./.etc-work /etc\n")

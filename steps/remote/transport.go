@@ -1,7 +1,9 @@
-// Package steps holds hamnflow's actions: local and remote commands, file
-// sync, crontab entries, database, address-takeover and xCAT service steps.
-// Each action parses what its commands print into types, in one place.
-package steps
+// Package remote runs hamnflow's commands on hosts: a Host as the
+// inventory names it, a Command (a shell script, its user, stdin and
+// timeout), its Result, and the transports that run it, on this machine
+// (Local) or over SSH (Pool), with shell quoting in one place. It knows
+// nothing of actions or the engine.
+package remote
 
 import (
 	"context"

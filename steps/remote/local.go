@@ -1,4 +1,4 @@
-package steps
+package remote
 
 import (
 	"bytes"
@@ -45,7 +45,7 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	err := cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start), Exit: -1}
 	if ctx.Err() != nil {
-		return res, fmt.Errorf("command on %s stopped after %s (it may have partly run): %w", h.label(), res.Duration.Round(time.Millisecond), ctx.Err())
+		return res, fmt.Errorf("command on %s stopped after %s (it may have partly run): %w", h.Label(), res.Duration.Round(time.Millisecond), ctx.Err())
 	}
 	var ee *exec.ExitError
 	switch {
@@ -54,7 +54,7 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	case errors.As(err, &ee) && ee.Exited():
 		res.Exit = ee.ExitCode()
 	default:
-		return res, fmt.Errorf("run command on %s: %w", h.label(), err)
+		return res, fmt.Errorf("run command on %s: %w", h.Label(), err)
 	}
 	return res, nil
 }
@@ -62,7 +62,8 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 // Close does nothing.
 func (Local) Close() error { return nil }
 
-func (h Host) label() string {
+// Label names the host in messages.
+func (h Host) Label() string {
 	if h.Local || h.Name == "" {
 		return "this machine"
 	}
@@ -84,7 +85,7 @@ func (r Router) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 		return r.Local.Exec(ctx, h, c)
 	}
 	if r.Remote == nil {
-		return Result{Exit: -1}, fmt.Errorf("host %s is remote and no SSH transport is configured", h.label())
+		return Result{Exit: -1}, fmt.Errorf("host %s is remote and no SSH transport is configured", h.Label())
 	}
 	return r.Remote.Exec(ctx, h, c)
 }

@@ -1,8 +1,4 @@
-// Package sshx runs hamnflow's remote commands over SSH. A Pool keeps one
-// connection per host and opens a new session for each command, checks host
-// keys against known_hosts the way OpenSSH does, and resolves hosts through
-// ~/.ssh/config.
-package sshx
+package remote
 
 import (
 	"context"
@@ -14,14 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hamnflow/hamnflow/steps"
 	"github.com/kevinburke/ssh_config"
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 )
 
 // Config configures a Pool. The zero value is usable.
-type Config struct {
+type SSHConfig struct {
 	KnownHostsFile string        // default ~/.ssh/known_hosts
 	AcceptNew      bool          // record unknown host keys (like StrictHostKeyChecking=accept-new); default: refuse
 	SSHConfigFile  string        // default ~/.ssh/config; "none" disables
@@ -38,14 +33,16 @@ type Config struct {
 const maxSessions = 8
 
 var (
-	errPoolClosed     = errors.New("sshx: pool closed")
+	errPoolClosed     = errors.New("ssh: pool closed")
 	errCommandTimeout = errors.New("command timeout")
 )
 
-// Pool runs commands on hosts over SSH. It implements steps.Transport and is
-// safe for concurrent use.
+// Pool runs commands on hosts over SSH. It keeps one connection per host
+// and opens a new session for each command, checks host keys against
+// known_hosts the way OpenSSH does, and resolves hosts through
+// ~/.ssh/config. It implements Transport and is safe for concurrent use.
 type Pool struct {
-	cfg     Config
+	cfg     SSHConfig
 	log     zerolog.Logger
 	sshConf *ssh_config.UserSettings // nil: no ssh_config
 	confErr error                    // why ssh_config could not be used
@@ -64,10 +61,10 @@ type slot struct {
 	err   error
 }
 
-var _ steps.Transport = (*Pool)(nil)
+var _ Transport = (*Pool)(nil)
 
 // New returns a Pool configured by cfg, with defaults filled in.
-func New(cfg Config) *Pool {
+func NewPool(cfg SSHConfig) *Pool {
 	home, _ := os.UserHomeDir()
 	if cfg.KnownHostsFile == "" {
 		cfg.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
@@ -100,10 +97,10 @@ func New(cfg Config) *Pool {
 }
 
 // Exec runs c on h. It returns an error only when the command could not be
-// run or its exit status could not be read; see steps.Transport.
-func (p *Pool) Exec(ctx context.Context, h steps.Host, c steps.Command) (steps.Result, error) {
+// run or its exit status could not be read; see Transport.
+func (p *Pool) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	start := time.Now()
-	res := steps.Result{Exit: -1}
+	res := Result{Exit: -1}
 	t, err := p.resolve(h)
 	if err != nil {
 		return res, err
@@ -132,7 +129,7 @@ func (p *Pool) Exec(ctx context.Context, h steps.Host, c steps.Command) (steps.R
 			return res, fmt.Errorf("command on %s: %w", t, err)
 		}
 	}
-	script := out.wrap(steps.AsUser(c.Script, c.AsUser, t.user == "root"))
+	script := out.wrap(AsUser(c.Script, c.AsUser, t.user == "root"))
 
 	done := make(chan error, 1)
 	go func() {
@@ -181,7 +178,7 @@ func (p *Pool) Exec(ctx context.Context, h steps.Host, c steps.Command) (steps.R
 
 // ctxErr words the error of a command stopped by its timeout or ctx;
 // killErr says why it could not be killed.
-func ctxErr(ctx context.Context, t *target, c steps.Command, killErr error) error {
+func ctxErr(ctx context.Context, t *target, c Command, killErr error) error {
 	what := "was canceled"
 	switch {
 	case errors.Is(context.Cause(ctx), errCommandTimeout):

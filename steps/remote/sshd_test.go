@@ -1,4 +1,4 @@
-package sshx
+package remote
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hamnflow/hamnflow/steps"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -120,8 +119,8 @@ LogLevel INFO
 }
 
 // Host returns the inventory entry for the test sshd, logging in as root.
-func (s *testSSHD) Host(name string) steps.Host {
-	return steps.Host{Name: name, Address: "127.0.0.1", Port: s.Port, User: "root", IdentityFiles: []string{s.ClientKey}}
+func (s *testSSHD) Host(name string) Host {
+	return Host{Name: name, Address: "127.0.0.1", Port: s.Port, User: "root", IdentityFiles: []string{s.ClientKey}}
 }
 
 // Logins counts the logins sshd accepted so far.

@@ -1,4 +1,4 @@
-package sshx
+package remote
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hamnflow/hamnflow/steps"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -97,9 +96,9 @@ func (c *conn) killTree(pid int) error {
 // shCommand returns the command line that makes the login shell, whatever
 // it is, run script with /bin/sh -c and args.
 func shCommand(script string, args ...string) string {
-	cmd := "exec /bin/sh -c " + steps.ShellQuote(script)
+	cmd := "exec /bin/sh -c " + ShellQuote(script)
 	for _, a := range args {
-		cmd += " " + steps.ShellQuote(a)
+		cmd += " " + ShellQuote(a)
 	}
 	return cmd
 }

@@ -1,12 +1,10 @@
-package sshx
+package remote
 
 import (
 	"context"
 	"os/exec"
 	"strconv"
 	"testing"
-
-	"github.com/hamnflow/hamnflow/steps"
 )
 
 // BenchmarkExecSequential runs `true` on the test sshd over the pooled
@@ -16,11 +14,11 @@ func BenchmarkExecSequential(b *testing.B) {
 	p := newPool(b, s, nil)
 	h := s.Host("mn1")
 	ctx := context.Background()
-	if _, err := p.Exec(ctx, h, steps.Command{Script: "true"}); err != nil {
+	if _, err := p.Exec(ctx, h, Command{Script: "true"}); err != nil {
 		b.Fatal(err) // dial outside the loop
 	}
 	for b.Loop() {
-		if _, err := p.Exec(ctx, h, steps.Command{Script: "true"}); err != nil {
+		if _, err := p.Exec(ctx, h, Command{Script: "true"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package sshx
+package remote
 
 import (
 	"bufio"
@@ -21,26 +21,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hamnflow/hamnflow/steps"
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 )
 
 // newPool returns a Pool for s that ignores ~/.ssh and the ssh-agent, after
 // applying mod to its Config.
-func newPool(t testing.TB, s *testSSHD, mod func(*Config)) *Pool {
+func newPool(t testing.TB, s *testSSHD, mod func(*SSHConfig)) *Pool {
 	t.Helper()
 	t.Setenv("SSH_AUTH_SOCK", "")
-	cfg := Config{KnownHostsFile: s.KnownHosts, SSHConfigFile: "none", Logger: zerolog.New(zerolog.NewTestWriter(t))}
+	cfg := SSHConfig{KnownHostsFile: s.KnownHosts, SSHConfigFile: "none", Logger: zerolog.New(zerolog.NewTestWriter(t))}
 	if mod != nil {
 		mod(&cfg)
 	}
-	p := New(cfg)
+	p := NewPool(cfg)
 	t.Cleanup(func() { p.Close() })
 	return p
 }
 
-func exec1(t *testing.T, p *Pool, h steps.Host, c steps.Command) steps.Result {
+func exec1(t *testing.T, p *Pool, h Host, c Command) Result {
 	t.Helper()
 	res, err := p.Exec(context.Background(), h, c)
 	if err != nil {
@@ -55,7 +54,7 @@ func TestExec(t *testing.T) {
 	h := s.Host("mn1")
 
 	var stream syncBuffer
-	res := exec1(t, p, h, steps.Command{Script: "echo out; echo err >&2; exit 3", Stream: &stream})
+	res := exec1(t, p, h, Command{Script: "echo out; echo err >&2; exit 3", Stream: &stream})
 	if string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.Exit != 3 {
 		t.Errorf("got stdout %q stderr %q exit %d, want out, err, 3", res.Stdout, res.Stderr, res.Exit)
 	}
@@ -66,7 +65,7 @@ func TestExec(t *testing.T) {
 		t.Errorf("Duration %v", res.Duration)
 	}
 
-	res = exec1(t, p, h, steps.Command{Script: "tr a-z A-Z", Stdin: strings.NewReader("hello\n")})
+	res = exec1(t, p, h, Command{Script: "tr a-z A-Z", Stdin: strings.NewReader("hello\n")})
 	if string(res.Stdout) != "HELLO\n" || res.Exit != 0 {
 		t.Errorf("stdin: got %q exit %d", res.Stdout, res.Exit)
 	}
@@ -74,23 +73,23 @@ func TestExec(t *testing.T) {
 	// A command that does not read its stdin does not wait for it.
 	pr, pw := io.Pipe()
 	defer pw.Close()
-	res = exec1(t, p, h, steps.Command{Script: "echo done", Stdin: pr, Timeout: 5 * time.Second})
+	res = exec1(t, p, h, Command{Script: "echo done", Stdin: pr, Timeout: 5 * time.Second})
 	if string(res.Stdout) != "done\n" {
 		t.Errorf("unread stdin: got %q", res.Stdout)
 	}
 
 	// Killed by a signal: ran, so a Result and no error.
-	res = exec1(t, p, h, steps.Command{Script: "kill -9 $$"})
+	res = exec1(t, p, h, Command{Script: "kill -9 $$"})
 	if res.Exit != 128+9 {
 		t.Errorf("killed by signal: exit %d, want 137", res.Exit)
 	}
 }
 
-func TestAsUser(t *testing.T) {
+func TestSSHAsUser(t *testing.T) {
 	s := startSSHD(t)
 	p := newPool(t, s, nil)
 	user := loginUser(t)
-	res := exec1(t, p, s.Host("mn1"), steps.Command{Script: "id -un; echo \"it's $HOME\"", AsUser: user})
+	res := exec1(t, p, s.Host("mn1"), Command{Script: "id -un; echo \"it's $HOME\"", AsUser: user})
 	lines := strings.Split(string(res.Stdout), "\n")
 	if res.Exit != 0 || lines[0] != user || !strings.HasPrefix(lines[1], "it's /") {
 		t.Errorf("as %s: got %q %q exit %d", user, res.Stdout, res.Stderr, res.Exit)
@@ -124,8 +123,8 @@ func loginUser(t *testing.T) string {
 
 func TestUnknownHostKey(t *testing.T) {
 	s := startSSHD(t)
-	p := newPool(t, s, func(c *Config) { c.KnownHostsFile = filepath.Join(t.TempDir(), "known_hosts") })
-	_, err := p.Exec(context.Background(), s.Host("mn9"), steps.Command{Script: "true"})
+	p := newPool(t, s, func(c *SSHConfig) { c.KnownHostsFile = filepath.Join(t.TempDir(), "known_hosts") })
+	_, err := p.Exec(context.Background(), s.Host("mn9"), Command{Script: "true"})
 	var unknown *UnknownHostKeyError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("got %v, want an UnknownHostKeyError", err)
@@ -158,8 +157,8 @@ func TestChangedHostKey(t *testing.T) {
 	writeFile(t, known, line)
 
 	for _, accept := range []bool{false, true} {
-		p := newPool(t, s, func(c *Config) { c.KnownHostsFile, c.AcceptNew = known, accept })
-		_, err := p.Exec(context.Background(), s.Host("mn1"), steps.Command{Script: "true"})
+		p := newPool(t, s, func(c *SSHConfig) { c.KnownHostsFile, c.AcceptNew = known, accept })
+		_, err := p.Exec(context.Background(), s.Host("mn1"), Command{Script: "true"})
 		var changed *ChangedHostKeyError
 		if !errors.As(err, &changed) {
 			t.Fatalf("AcceptNew %v: got %v, want a ChangedHostKeyError", accept, err)
@@ -185,8 +184,8 @@ func TestKnownKeyType(t *testing.T) {
 	for typ, k := range s.HostKeys {
 		known := filepath.Join(t.TempDir(), "known_hosts")
 		writeFile(t, known, fmt.Sprintf("[127.0.0.1]:%d %s", s.Port, ssh.MarshalAuthorizedKey(k)))
-		p := newPool(t, s, func(c *Config) { c.KnownHostsFile = known })
-		if _, err := p.Exec(context.Background(), s.Host("mn1"), steps.Command{Script: "true"}); err != nil {
+		p := newPool(t, s, func(c *SSHConfig) { c.KnownHostsFile = known })
+		if _, err := p.Exec(context.Background(), s.Host("mn1"), Command{Script: "true"}); err != nil {
 			t.Errorf("only %s known: %v", typ, err)
 		}
 	}
@@ -195,8 +194,8 @@ func TestKnownKeyType(t *testing.T) {
 func TestAcceptNew(t *testing.T) {
 	s := startSSHD(t)
 	known := filepath.Join(t.TempDir(), "ssh", "known_hosts")
-	p := newPool(t, s, func(c *Config) { c.KnownHostsFile, c.AcceptNew = known, true })
-	exec1(t, p, s.Host("mn1"), steps.Command{Script: "true"})
+	p := newPool(t, s, func(c *SSHConfig) { c.KnownHostsFile, c.AcceptNew = known, true })
+	exec1(t, p, s.Host("mn1"), Command{Script: "true"})
 	b, err := os.ReadFile(known)
 	if err != nil {
 		t.Fatal(err)
@@ -208,15 +207,15 @@ func TestAcceptNew(t *testing.T) {
 		t.Errorf("known_hosts is %q (%v), want one line with the host's key", b, err)
 	}
 
-	p2 := newPool(t, s, func(c *Config) { c.KnownHostsFile = known })
-	exec1(t, p2, s.Host("mn1"), steps.Command{Script: "true"})
+	p2 := newPool(t, s, func(c *SSHConfig) { c.KnownHostsFile = known })
+	exec1(t, p2, s.Host("mn1"), Command{Script: "true"})
 }
 
 func TestOneConnection(t *testing.T) {
 	s := startSSHD(t)
 	p := newPool(t, s, nil)
 	for i := range 50 {
-		res := exec1(t, p, s.Host("mn1"), steps.Command{Script: "echo " + strconv.Itoa(i)})
+		res := exec1(t, p, s.Host("mn1"), Command{Script: "echo " + strconv.Itoa(i)})
 		if got := strings.TrimSpace(string(res.Stdout)); got != strconv.Itoa(i) {
 			t.Fatalf("command %d printed %q", i, got)
 		}
@@ -233,7 +232,7 @@ func TestConcurrent(t *testing.T) {
 	errs := make(chan error, 16)
 	for i := range 16 {
 		wg.Go(func() {
-			res, err := p.Exec(context.Background(), s.Host("mn1"), steps.Command{Script: fmt.Sprintf("sleep 0.2; echo %d", i)})
+			res, err := p.Exec(context.Background(), s.Host("mn1"), Command{Script: fmt.Sprintf("sleep 0.2; echo %d", i)})
 			if err == nil && strings.TrimSpace(string(res.Stdout)) != strconv.Itoa(i) {
 				err = fmt.Errorf("command %d printed %q (stderr %q)", i, res.Stdout, res.Stderr)
 			}
@@ -267,7 +266,7 @@ func TestTimeout(t *testing.T) {
 		t.Run("as="+as, func(t *testing.T) {
 			pidFile := filepath.Join(dir, "pid"+as)
 			start := time.Now()
-			res, err := p.Exec(context.Background(), s.Host("mn1"), steps.Command{
+			res, err := p.Exec(context.Background(), s.Host("mn1"), Command{
 				Script:  fmt.Sprintf("echo before; echo $$ > %s; exec sleep 30", pidFile),
 				AsUser:  as,
 				Timeout: 500 * time.Millisecond,
@@ -294,7 +293,7 @@ func TestTimeout(t *testing.T) {
 	}
 
 	// The connection survives timed-out commands.
-	exec1(t, p, s.Host("mn1"), steps.Command{Script: "true"})
+	exec1(t, p, s.Host("mn1"), Command{Script: "true"})
 	if n := s.Logins(); n != 1 {
 		t.Errorf("%d logins, want 1", n)
 	}
@@ -323,12 +322,12 @@ func (w *startedWriter) Write(b []byte) (int, error) {
 
 // runUntilStarted runs script on h in the background and returns once it
 // printed something, with a channel that gets Exec's error.
-func runUntilStarted(t *testing.T, p *Pool, h steps.Host, script string) <-chan error {
+func runUntilStarted(t *testing.T, p *Pool, h Host, script string) <-chan error {
 	t.Helper()
 	w := &startedWriter{started: make(chan struct{})}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := p.Exec(context.Background(), h, steps.Command{Script: script, Stream: w})
+		_, err := p.Exec(context.Background(), h, Command{Script: script, Stream: w})
 		errc <- err
 	}()
 	select {
@@ -369,7 +368,7 @@ func TestLostConnection(t *testing.T) {
 		t.Fatal("Exec did not notice the lost connection")
 	}
 
-	exec1(t, p, h, steps.Command{Script: "true"})
+	exec1(t, p, h, Command{Script: "true"})
 	if n := s.Logins(); n != 2 {
 		t.Errorf("%d logins, want 2 (the redial)", n)
 	}
@@ -377,7 +376,7 @@ func TestLostConnection(t *testing.T) {
 
 func TestKeepAlive(t *testing.T) {
 	s := startSSHD(t)
-	p := newPool(t, s, func(c *Config) { c.KeepAlive = 100 * time.Millisecond })
+	p := newPool(t, s, func(c *SSHConfig) { c.KeepAlive = 100 * time.Millisecond })
 	errc := runUntilStarted(t, p, s.Host("mn1"), "echo started; sleep 30")
 
 	// A hung host: its sshd answers nothing, the TCP connection stays up.
@@ -400,15 +399,15 @@ func TestSSHConfig(t *testing.T) {
 	conf := filepath.Join(t.TempDir(), "config")
 	writeFile(t, conf, fmt.Sprintf("Host cfghost\n  HostName 127.0.0.1\n  Port %d\n  User nosuchuser\n  IdentityFile %s\n\nHost *\n  Port 1\n",
 		s.Port, s.ClientKey))
-	p := newPool(t, s, func(c *Config) { c.SSHConfigFile = conf })
+	p := newPool(t, s, func(c *SSHConfig) { c.SSHConfigFile = conf })
 
 	// HostName, Port and IdentityFile from the config; User from the inventory.
-	res := exec1(t, p, steps.Host{Name: "cfghost", User: "root"}, steps.Command{Script: "id -un"})
+	res := exec1(t, p, Host{Name: "cfghost", User: "root"}, Command{Script: "id -un"})
 	if got := strings.TrimSpace(string(res.Stdout)); got != "root" {
 		t.Errorf("inventory User: logged in as %q, want root", got)
 	}
 	// User from the config.
-	_, err := p.Exec(context.Background(), steps.Host{Name: "cfghost"}, steps.Command{Script: "id -un"})
+	_, err := p.Exec(context.Background(), Host{Name: "cfghost"}, Command{Script: "id -un"})
 	want := fmt.Sprintf("log in to cfghost (127.0.0.1:%d) as nosuchuser", s.Port)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
@@ -423,7 +422,7 @@ func TestSSHConfig(t *testing.T) {
 	h.Port = l.Addr().(*net.TCPAddr).Port
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err = p.Exec(ctx, h, steps.Command{Script: "true"})
+	_, err = p.Exec(ctx, h, Command{Script: "true"})
 	if want := fmt.Sprintf("cfghost (127.0.0.1:%d)", h.Port); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want an error about %s", err, want)
 	}
@@ -439,7 +438,7 @@ func TestDialRefused(t *testing.T) {
 	h.Port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	p := newPool(t, s, nil)
-	_, err = p.Exec(context.Background(), h, steps.Command{Script: "true"})
+	_, err = p.Exec(context.Background(), h, Command{Script: "true"})
 	want := fmt.Sprintf("dial mn2 (127.0.0.1:%d): connection refused: is sshd running there", h.Port)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
@@ -453,10 +452,10 @@ func TestPassphraseKeySkipped(t *testing.T) {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
 	var log syncBuffer
-	p := newPool(t, s, func(c *Config) { c.Logger = zerolog.New(&log).Level(zerolog.DebugLevel) })
+	p := newPool(t, s, func(c *SSHConfig) { c.Logger = zerolog.New(&log).Level(zerolog.DebugLevel) })
 	h := s.Host("mn1")
 	h.IdentityFiles = []string{locked, s.ClientKey}
-	exec1(t, p, h, steps.Command{Script: "true"})
+	exec1(t, p, h, Command{Script: "true"})
 	if !strings.Contains(log.String(), "passphrase") || !strings.Contains(log.String(), locked) {
 		t.Errorf("no debug line about the skipped key: %s", log.String())
 	}
@@ -467,7 +466,7 @@ func TestCanceled(t *testing.T) {
 	p := newPool(t, s, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	_, err := p.Exec(ctx, s.Host("mn1"), steps.Command{Script: "sleep 30"})
+	_, err := p.Exec(ctx, s.Host("mn1"), Command{Script: "sleep 30"})
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "may have partly run") {
 		t.Errorf("got %v, want a cancellation error", err)
 	}
@@ -492,9 +491,9 @@ func TestConnectTimeout(t *testing.T) {
 	}()
 	h := s.Host("mn3")
 	h.Port = l.Addr().(*net.TCPAddr).Port
-	p := newPool(t, s, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond })
+	p := newPool(t, s, func(c *SSHConfig) { c.ConnectTimeout = 300 * time.Millisecond })
 	start := time.Now()
-	_, err = p.Exec(context.Background(), h, steps.Command{Script: "true"})
+	_, err = p.Exec(context.Background(), h, Command{Script: "true"})
 	want := fmt.Sprintf("dial mn3 (127.0.0.1:%d): no answer within 300ms", h.Port)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
@@ -533,7 +532,7 @@ func TestAgent(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	h := s.Host("mn1")
 	h.IdentityFiles = nil
-	res := exec1(t, p, h, steps.Command{Script: "echo via-agent"})
+	res := exec1(t, p, h, Command{Script: "echo via-agent"})
 	if got := strings.TrimSpace(string(res.Stdout)); got != "via-agent" {
 		t.Errorf("got %q", got)
 	}
@@ -545,7 +544,7 @@ func TestAgent(t *testing.T) {
 	}
 	t.Setenv("SSH_AUTH_SOCK", "")
 	p2 := newPool(t, s, nil)
-	_, err := p2.Exec(context.Background(), h, steps.Command{Script: "true"})
+	_, err := p2.Exec(context.Background(), h, Command{Script: "true"})
 	if err == nil || !strings.Contains(err.Error(), "load a key into ssh-agent") {
 		t.Errorf("no key at all: %v", err)
 	}

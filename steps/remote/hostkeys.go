@@ -1,4 +1,4 @@
-package sshx
+package remote
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package sshx
+package remote
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hamnflow/hamnflow/steps"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -36,14 +35,14 @@ func (t *target) key() string { return t.user + "@" + t.addr() }
 func (t *target) String() string { return t.name + " (" + t.addr() + ")" }
 
 // resolve fills in what h leaves empty from ssh_config and defaults.
-func (p *Pool) resolve(h steps.Host) (*target, error) {
+func (p *Pool) resolve(h Host) (*target, error) {
 	alias := h.Name
 	if alias == "" {
 		alias = h.Address
 	}
 	t := &target{name: alias, host: h.Address, port: h.Port, user: h.User}
 	if alias == "" {
-		return nil, errors.New("sshx: host has neither a name nor an address: check the inventory")
+		return nil, errors.New("ssh: host has neither a name nor an address: check the inventory")
 	}
 	if p.confErr != nil {
 		return nil, fmt.Errorf("%s: %w: fix it or pass an existing file", alias, p.confErr)

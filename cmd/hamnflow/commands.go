@@ -17,6 +17,7 @@ import (
 	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
 	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -29,7 +30,7 @@ func checker(p *playbooks.Prepared) workflow.Checker {
 	if p.Inventory != nil {
 		secrets = playbooks.NewSecrets(p.Inventory)
 	}
-	return workflow.Checker{Actions: steps.Actions(&steps.Env{}), Funcs: steps.Funcs(), Secrets: secrets}
+	return workflow.Checker{Actions: steps.Actions(&act.Env{}, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets}
 }
 
 func runCommand() *cli.Command {

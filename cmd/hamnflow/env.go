@@ -166,7 +166,7 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) *wired
 		prompter = newTermPrompter(os.Stdin, os.Stderr, who)
 	}
 	e := &workflow.Engine{
-		Store: j, Actions: steps.Actions(env), Funcs: steps.Funcs(), Secrets: secrets,
+		Store: j, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
 		Prompter: prompter, Who: who,
 		Parallel: c.Int("parallel"), StepMode: c.Bool("step"), AssumeYes: c.Bool("yes"),
 		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) {

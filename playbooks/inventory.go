@@ -134,6 +134,12 @@ func (inv *Inventory) applyDefaults() {
 		if h.OS == "" {
 			h.OS = "linux"
 		}
+		if h.Init == "" {
+			h.Init = map[string]string{"aix": "src"}[h.OS]
+			if h.Init == "" {
+				h.Init = "systemd"
+			}
+		}
 		inv.Hosts[name] = h
 	}
 }
@@ -201,6 +207,17 @@ func (inv *Inventory) check() workflow.Diagnostics {
 		}
 		if h.OS != "linux" && h.OS != "aix" {
 			add(at+".os", "host %s: os %q: use linux or aix", name, h.OS)
+		}
+		switch {
+		case h.Init != "systemd" && h.Init != "sysv" && h.Init != "src":
+			add(at+".init", "host %s: init %q: use systemd, sysv (init scripts only) or src (AIX)", name, h.Init)
+		case (h.Init == "src") != (h.OS == "aix"):
+			add(at+".init", "host %s: init %s does not go with os %s (AIX uses src; Linux systemd or sysv)", name, h.Init, h.OS)
+		}
+		for _, role := range sortedKeys(h.Services) {
+			if !validService(h.Services[role]) {
+				add(at+".services."+role, "host %s: service %s: %q is not a service name", name, role, h.Services[role])
+			}
 		}
 		if (name == inv.Primary || name == inv.Standby) && h.Interface == "" {
 			add(at, "management node %s: give its cluster-facing interface (e.g. eth0, en1)", name)
@@ -296,7 +313,21 @@ func (inv *Inventory) Host(name string) (remote.Host, error) {
 	for _, f := range append(slices.Clone(h.IdentityFiles), inv.SSH.IdentityFiles...) {
 		ids = append(ids, inv.path(f))
 	}
-	return remote.Host{Name: name, Address: addr, Port: h.Port, User: user, IdentityFiles: ids}, nil
+	return remote.Host{Name: name, Address: addr, Port: h.Port, User: user, IdentityFiles: ids,
+		Env: h.Env, Init: h.Init, Services: h.Services}, nil
+}
+
+// validService accepts a systemd unit, init script or SRC subsystem name.
+func validService(s string) bool {
+	if s == "" || len(s) > 200 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.@", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Data is the inventory as playbook templates see it under .inv.

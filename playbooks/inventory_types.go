@@ -45,6 +45,16 @@ type InvHost struct {
 	// SSHAddress, when set, is dialled instead of Address (e.g. an
 	// administrative network distinct from the cluster-facing one).
 	SSHAddress string `yaml:"ssh_address,omitempty"`
+	// Init is the host's service manager: systemd (Linux's default), sysv
+	// (init scripts only) or src (AIX's System Resource Controller, AIX's
+	// default).
+	Init string `yaml:"init,omitempty"`
+	// Services names services by role where the host's differ from the
+	// usual names, e.g. {dhcp: kea-dhcp4-server, console: goconserver}.
+	Services map[string]string `yaml:"services,omitempty"`
+	// Env is set for every command on the host, e.g. PATH on an AIX MN
+	// whose xCAT and NIM commands are outside root's login PATH.
+	Env map[string]string `yaml:"env,omitempty"`
 }
 
 // Database describes the xCAT database and its replication.

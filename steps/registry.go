@@ -6,6 +6,7 @@ import (
 
 	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/remote"
+	"github.com/hamnflow/hamnflow/steps/services"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -25,7 +26,7 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 		set[name] = legacy{a}
 	}
 	for _, domain := range []map[string]workflow.Action{
-		// e.g. postgres.Actions(env, cfg.Postgres),
+		services.Actions(env),
 	} {
 		for name, a := range domain {
 			set[name] = a

@@ -53,12 +53,18 @@ func (l *Lab) Inventory() playbooks.Inventory {
 		if h.Role == RoleOperator {
 			continue
 		}
-		inv.Hosts[h.Name] = playbooks.InvHost{
+		ih := playbooks.InvHost{
 			Address:    h.Address,
 			SSHAddress: h.AdminAddress,
 			Interface:  h.Interface,
 			OS:         l.os(),
 		}
+		if l.os() == "linux" {
+			// The namespace hosts have no systemd of their own: their
+			// services are init scripts.
+			ih.Init = "sysv"
+		}
+		inv.Hosts[h.Name] = ih
 		if h.Role == RoleSN {
 			inv.Groups["service_nodes"] = append(inv.Groups["service_nodes"], h.Name)
 		}

@@ -23,7 +23,7 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	script := c.Script
+	script := h.WithEnv(c.Script)
 	if c.AsUser != "" {
 		u, err := user.Current()
 		if err != nil {

@@ -87,3 +87,17 @@ func TestLocalTimeoutKillsTree(t *testing.T) {
 		t.Error("a child of the timed-out command survived and ran")
 	}
 }
+
+func TestHostEnv(t *testing.T) {
+	h := Host{Name: "local", Local: true, Env: map[string]string{"PATH": "/opt/xcat/bin:/usr/bin:/bin", "GREETING": "it's here"}}
+	res, err := Local{}.Exec(context.Background(), h, Command{Script: `echo "$PATH|$GREETING"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(res.Stdout)); got != "/opt/xcat/bin:/usr/bin:/bin|it's here" {
+		t.Errorf("the command saw %q", got)
+	}
+	if got := h.WithEnv("true"); got != "GREETING='it'\\''s here'; export GREETING\nPATH=/opt/xcat/bin:/usr/bin:/bin; export PATH\ntrue" {
+		t.Errorf("WithEnv = %q", got)
+	}
+}

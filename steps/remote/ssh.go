@@ -129,7 +129,7 @@ func (p *Pool) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 			return res, fmt.Errorf("command on %s: %w", t, err)
 		}
 	}
-	script := out.wrap(AsUser(c.Script, c.AsUser, t.user == "root"))
+	script := out.wrap(AsUser(h.WithEnv(c.Script), c.AsUser, t.user == "root"))
 
 	done := make(chan error, 1)
 	go func() {

@@ -8,6 +8,8 @@ package remote
 import (
 	"context"
 	"io"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,31 @@ type Host struct {
 	User          string   // "": ~/.ssh/config's User, else the current user
 	IdentityFiles []string // private keys, tried after the ssh-agent
 	Local         bool     // run on this machine, no SSH
+	// Env is set for every command on the host, e.g. PATH on an AIX MN
+	// whose xCAT and NIM commands live outside the login PATH.
+	Env map[string]string
+	// Init is the host's service manager: systemd, sysv or src (AIX).
+	Init string
+	// Services names the host's services by role where they differ from
+	// the usual names (e.g. dhcp: kea-dhcp4-server).
+	Services map[string]string
+}
+
+// WithEnv prefixes script with the host's environment.
+func (h Host) WithEnv(script string) string {
+	if len(h.Env) == 0 {
+		return script
+	}
+	keys := make([]string, 0, len(h.Env))
+	for k := range h.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + ShellQuote(h.Env[k]) + "; export " + k + "\n")
+	}
+	return b.String() + script
 }
 
 // Command is one shell script to run on a host.

@@ -3,26 +3,31 @@ GO        ?= go
 BIN       ?= bin/hamnflow
 TESTFLAGS ?= -count=1 -timeout 25m
 
-.PHONY: all build test unit demo bench man clean
+.PHONY: all build deps test unit demo bench man clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/hamnflow
+	$(GO) build -o bin/hamnflow-lab ./cmd/hamnflow-lab
 
-# Every test: unit, CLI scripts, crash tests and the lab end-to-end tests.
-# The lab tests need root (network namespaces); .ci/run installs their packages.
+# What the lab and its tests need (Debian packages), installed if missing.
+deps:
+	./integration/deps.sh
+
+# Every test: unit, CLI scripts, crash tests and the lab end-to-end tests
+# (build tag lab: they need root, network namespaces and deps' packages).
 # Then the engine, journal, steps and CLI once more under the race detector.
-test:
-	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -race $(TESTFLAGS) ./workflow ./journal ./steps/... ./playbooks ./cmd/...
+test: deps
+	$(GO) test -tags lab $(TESTFLAGS) ./...
+	$(GO) test -race $(TESTFLAGS) ./workflow/... ./journal ./steps/... ./playbooks ./cmd/...
 
-# Tests that need no lab.
+# Tests that need no lab and no root: what `go test ./...` runs.
 unit:
-	$(GO) test -count=1 ./workflow/... ./journal/... ./playbooks/... ./steps/...
+	$(GO) test -count=1 ./...
 
 # Build, bring up the lab, run a failover on it, show the history, tear down.
-demo: build
+demo: deps build
 	./integration/demo/demo.sh $(BIN)
 
 # Benchmarks whose figures are in the README (the lab ones need root, jq,

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"strings"
 	"time"
 )
 
@@ -69,6 +70,33 @@ func Summarize(evs []Event) []StepSummary {
 			s.Duration = s.Ended.Sub(s.Started)
 		}
 		out = append(out, *s)
+	}
+	return out
+}
+
+// WithPending lists every step of pb's DAG, in its order, with the
+// summaries the events gave (fan-out children after their parent) and
+// "pending" for the steps that never started.
+func WithPending(pb *Playbook, sums []StepSummary) []StepSummary {
+	byStep := map[string][]StepSummary{}
+	for _, s := range sums {
+		id, _, _ := strings.Cut(s.Step, "[")
+		byStep[id] = append(byStep[id], s)
+	}
+	out := make([]StepSummary, 0, len(pb.Steps))
+	for _, st := range Order(pb) {
+		if l := byStep[st.ID]; len(l) > 0 {
+			out = append(out, l...)
+			delete(byStep, st.ID)
+			continue
+		}
+		out = append(out, StepSummary{Step: st.ID, Status: string(stPending)})
+	}
+	for _, s := range sums { // steps the DAG does not have (none, normally)
+		id, _, _ := strings.Cut(s.Step, "[")
+		if byStep[id] != nil {
+			out = append(out, s)
+		}
 	}
 	return out
 }

@@ -29,8 +29,8 @@ cleanup() {
 	local rc=$?
 	for h in mn1 mn2; do ssh -o ControlPath="$work/cm-$h" -O exit x >/dev/null 2>&1 || true; done
 	if [ -f "$lab/state.json" ]; then
-		if ! "$hf" lab down --dir "$lab"; then
-			echo "bench/failover: lab down failed; retry with: $hf lab down --dir $lab" >&2
+		if ! "$work/hamnflow-lab" down --dir "$lab"; then
+			echo "bench/failover: lab down failed; retry with: $work/hamnflow-lab down --dir $lab" >&2
 			exit 1
 		fi
 	fi
@@ -42,8 +42,9 @@ trap 'exit 130' INT TERM
 
 echo "building hamnflow and the xCAT stand-in" >&2
 go build -o "$hf" ./cmd/hamnflow
+go build -o "$work/hamnflow-lab" ./cmd/hamnflow-lab
 go build -o "$work/xcat-standin" ./integration/standins/cmd/xcat-standin
-"$hf" lab up --dir "$lab" --postgres --xcat --sn 1 >/dev/null
+"$work/hamnflow-lab" up --dir "$lab" --postgres --xcat --sn 1 >/dev/null
 prefix=$(jq -r .prefix "$lab/state.json")
 op=$prefix-op
 initpid() { jq -r --arg h "$1" '.hosts[] | select(.name==$h) | .init_pid' "$lab/state.json"; }

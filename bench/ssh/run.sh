@@ -35,8 +35,8 @@ hf=$work/hamnflow
 cleanup() {
 	local rc=$?
 	if [ -f "$lab/state.json" ]; then
-		if ! "$hf" lab down --dir "$lab"; then
-			echo "bench/ssh: lab down failed; retry with: $hf lab down --dir $lab" >&2
+		if ! "$work/hamnflow-lab" down --dir "$lab"; then
+			echo "bench/ssh: lab down failed; retry with: $work/hamnflow-lab down --dir $lab" >&2
 			exit 1
 		fi
 	fi
@@ -48,8 +48,9 @@ trap 'exit 130' INT TERM
 
 echo "building hamnflow" >&2
 go build -o "$hf" ./cmd/hamnflow
+go build -o "$work/hamnflow-lab" ./cmd/hamnflow-lab
 echo "bringing up a lab with $SNS service nodes" >&2
-"$hf" lab up --dir "$lab" --sn "$SNS" >/dev/null
+"$work/hamnflow-lab" up --dir "$lab" --sn "$SNS" >/dev/null
 prefix=$(jq -r .prefix "$lab/state.json")
 op=$prefix-op
 addr=$(jq -r '.hosts[] | select(.name=="mn1") | .admin_address' "$lab/state.json")

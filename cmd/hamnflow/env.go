@@ -18,6 +18,7 @@ import (
 	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
 	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -53,17 +54,27 @@ func inventoryPath(c *cli.Context) string {
 	return ""
 }
 
-func newLogger(c *cli.Context) zerolog.Logger {
+func library(c *cli.Context) playbooks.Library {
+	return playbooks.Library{Dir: c.String("playbook-dir")}
+}
+
+// newLogger logs to w: readable on a terminal (or with --log-format
+// text), JSON otherwise.
+func newLogger(c *cli.Context, w io.Writer, terminal bool) zerolog.Logger {
 	level, err := zerolog.ParseLevel(c.String("log-level"))
 	if err != nil {
 		level = zerolog.InfoLevel
 	}
-	var w io.Writer = os.Stderr
 	format := c.String("log-format")
-	if format == "text" || (format == "auto" && isatty.IsTerminal(os.Stderr.Fd())) {
-		w = zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05", NoColor: !isatty.IsTerminal(os.Stderr.Fd())}
+	if format == "text" || (format == "auto" && terminal) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: !terminal || os.Getenv("NO_COLOR") != ""}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// stderrLogger is the log of commands that run no steps.
+func stderrLogger(c *cli.Context) zerolog.Logger {
+	return newLogger(c, os.Stderr, isatty.IsTerminal(os.Stderr.Fd()))
 }
 
 // whoAmI says who the operator is: login user, sudo user, terminal, host.
@@ -79,83 +90,87 @@ func whoAmI() workflow.Who {
 	return w
 }
 
-func parseSets(sets []string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return nil, cli.Exit(fmt.Sprintf("--set %q: use --set NAME=VALUE", s), exitBadInput)
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-// prepare finds the playbook and inventory named on the command line, for
-// a command that renders the steps (run, plan).
-func prepare(c *cli.Context, name string) (*playbooks.Prepared, error) {
-	given, err := parseSets(c.StringSlice("set"))
-	if err != nil {
-		return nil, err
-	}
-	return prepareWith(c, name, given, true)
-}
-
 // usesInventory finds a template's or a foreach's reference to the inventory.
 var usesInventory = regexp.MustCompile(`(^|[^A-Za-z0-9_])\.?inv\.`)
 
-// prepareWith is prepare with the parameter values given. With needInv, a
-// playbook that uses the inventory, given none, is refused with one message
-// rather than a diagnostic for every reference (validate checks against a
-// sample inventory instead).
-func prepareWith(c *cli.Context, name string, given map[string]string, needInv bool) (*playbooks.Prepared, error) {
-	file, text, err := playbooks.Library{Dir: c.String("playbook-dir")}.Find(name)
+// prepare finds the playbook named on the command line and composes it
+// for the inventory. A playbook that uses the inventory, given none, is
+// refused with one message rather than a diagnostic for every reference.
+func prepare(c *cli.Context, name string) (*playbooks.Prepared, error) {
+	given, err := parseSets(c)
 	if err != nil {
-		return nil, cli.Exit(err.Error(), exitBadInput)
+		return nil, err
+	}
+	lib := library(c)
+	file, text, err := lib.Find(name)
+	if err != nil {
+		return nil, usage("hamnflow playbooks", "%v", err)
 	}
 	var invText []byte
 	invPath := inventoryPath(c)
 	switch {
 	case invPath != "":
 		if invText, err = os.ReadFile(invPath); err != nil {
-			return nil, cli.Exit(fmt.Sprintf("read inventory: %v", err), exitBadInput)
+			return nil, usage("hamnflow inventory check --inventory FILE", "read inventory: %v", err)
 		}
-	case needInv && usesInventory.Match(text):
-		return nil, cli.Exit(fmt.Sprintf("%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory), exitBadInput)
+	case usesInventory.Match(text):
+		return nil, usage("hamnflow "+c.Command.Name+" "+name+" --inventory FILE",
+			"%s uses the cluster inventory, and none was given: name it with --inventory FILE or $HAMNFLOW_INVENTORY, or create %s", file, systemInventory)
 	}
-	return playbooks.Library{Dir: c.String("playbook-dir")}.Prepare(file, text, invPath, invText, given)
+	return lib.Prepare(file, text, invPath, invText, given)
 }
 
-// engineFlags are the flags of every command that runs steps.
-func engineFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.BoolFlag{Name: "step", Usage: "step through: show each step and ask before it runs"},
-		&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "answer yes to every confirmation (unattended; journaled as --yes)"},
-		&cli.IntFlag{Name: "parallel", Value: 4, Usage: "run at most `N` independent steps at once"},
-		&cli.BoolFlag{Name: "stream", Usage: "stream the steps' output to the terminal"},
-		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are always refused"},
-		&cli.BoolFlag{Name: "prompt-stdin", Hidden: true, Usage: "read answers from standard input even when it is not a terminal (scripts, tests)"},
+// checker validates and plans for a prepared playbook.
+func checker(p *playbooks.Prepared) workflow.Checker {
+	var secrets workflow.Secrets = noSecrets{}
+	if p.Inventory != nil {
+		secrets = playbooks.NewSecrets(p.Inventory)
 	}
+	return workflow.Checker{Actions: steps.Actions(&act.Env{}, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets}
 }
 
 // wired is an engine and what must be closed after it.
 type wired struct {
 	engine *workflow.Engine
+	view   *view // nil without a terminal
 	close  func()
 }
 
-// newEngine wires an engine for a prepared playbook and inventory.
-func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) *wired {
-	log := newLogger(c)
-	env := &steps.Env{Transport: remote.Router{Local: remote.Local{}}}
+// newEngine wires an engine for a prepared playbook and inventory. On a
+// terminal it shows a live list of the steps and writes the log to a file;
+// otherwise (or with --verbose) the log goes to stderr.
+func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wired, error) {
+	w := &wired{}
+	var closers []func()
+	w.close = func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	terminal := isatty.IsTerminal(os.Stderr.Fd())
+	log := newLogger(c, os.Stderr, terminal)
+	if terminal && !c.Bool("verbose") && !c.Bool("stream") && c.String("log-format") == "auto" {
+		path := c.String("log-file")
+		if path == "" {
+			path = journalPath(c) + ".log"
+		}
+		f, err := openLogFile(path)
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, func() { f.Close() })
+		log = newLogger(c, f, false)
+		w.view = newView(os.Stderr, p.Playbook, path)
+	}
+	env := &act.Env{Transport: remote.Router{Local: remote.Local{}}}
 	var secrets workflow.Secrets = noSecrets{}
-	var pool *remote.Pool
 	if inv := p.Inventory; inv != nil {
-		pool = remote.NewPool(remote.SSHConfig{
+		pool := remote.NewPool(remote.SSHConfig{
 			KnownHostsFile: inv.KnownHostsFile(),
 			AcceptNew:      c.Bool("accept-new-host-keys"),
 			Logger:         log,
 		})
+		closers = append(closers, func() { pool.Close() })
 		env.Transport = remote.Router{Local: remote.Local{}, Remote: pool}
 		env.Hosts = inv.Host
 		secrets = playbooks.NewSecrets(inv)
@@ -164,24 +179,42 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) *wired
 	var prompter workflow.Prompter = workflow.NoOperator{}
 	if isatty.IsTerminal(os.Stdin.Fd()) || c.Bool("prompt-stdin") {
 		prompter = newTermPrompter(os.Stdin, os.Stderr, who)
+		if w.view != nil {
+			prompter = pausing{prompter, w.view}
+		}
 	}
-	e := &workflow.Engine{
+	observe := progress(log)
+	if w.view != nil {
+		observe = func(run string, ev workflow.Event) {
+			progress(log)(run, ev)
+			w.view.Observe(run, ev)
+		}
+	}
+	w.engine = &workflow.Engine{
 		Store: j, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
 		Prompter: prompter, Who: who,
 		Parallel: c.Int("parallel"), StepMode: c.Bool("step"), AssumeYes: c.Bool("yes"),
 		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) {
 			return p.Playbook, p.Data, nil
 		},
-		Observe: progress(log),
+		Observe: observe,
 	}
 	if c.Bool("stream") {
-		e.Stream = func(_, step string) io.Writer { return &prefixWriter{w: os.Stderr, prefix: step + " | "} }
+		w.engine.Stream = func(_, step string) io.Writer { return &prefixWriter{w: os.Stderr, prefix: step + " | "} }
 	}
-	return &wired{engine: e, close: func() {
-		if pool != nil {
-			pool.Close()
-		}
-	}}
+	return w, nil
+}
+
+// openLogFile opens a run's log for appending, never through a symlink.
+func openLogFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("log file %s: %w; give another with --log-file, or --verbose to log to the terminal", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|noFollow, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("log file %s: %w; give another with --log-file, or --verbose to log to the terminal", path, err)
+	}
+	return f, nil
 }
 
 type noSecrets struct{}
@@ -223,11 +256,10 @@ func progress(log zerolog.Logger) func(string, workflow.Event) {
 		if ev.Exit != nil && *ev.Exit != 0 {
 			e = e.Int("exit", *ev.Exit)
 		}
-		msg := ev.Message
 		if ev.Type == workflow.EvStepStarted && ev.Command != "" {
 			e = e.Str("cmd", firstLine(ev.Command))
 		}
-		e.Msg(msg)
+		e.Msg(ev.Message)
 	}
 }
 

@@ -1,3 +1,5 @@
+//go:build lab
+
 package main
 
 import (
@@ -15,7 +17,7 @@ import (
 // without running a finished step again.
 func TestFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a small tmpfs in a private mount namespace")
+		t.Fatal("needs root: mounts a small tmpfs in a private mount namespace (run make test as root)")
 	}
 	bin := buildBinary(t)
 	dir := t.TempDir()

@@ -1,68 +1,37 @@
 // Command hamnflow runs the xCAT high-availability management node
 // procedures (failover, failback, replication and sync setup) as journaled,
 // resumable workflows with an operator in the loop.
+//
+// One file per command: run.go, resume.go, ... Flags common to several
+// commands are in flags.go, the wiring of the engine in env.go, and
+// errors.go maps every error to its exit code, in one place.
 package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/hamnflow/hamnflow/workflow"
-)
-
-// Exit codes, documented in the README and the man page.
-const (
-	exitOK          = 0
-	exitStepFailed  = 1
-	exitBadInput    = 2
-	exitWaiting     = 3
-	exitLocked      = 4
-	exitInterrupted = 5
-	exitJournal     = 6
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	// SIGHUP (the operator's terminal went away) ends a run like SIGTERM:
+	// the step in flight is journaled as interrupted, and resume goes on.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	app := newApp()
-	err := app.RunContext(ctx, interspersed(app, os.Args))
+	err := app.RunContext(ctx, normalizeArgs(app, os.Args))
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hamnflow:", err)
+		fmt.Fprintln(os.Stderr, "hamnflow:", message(err))
 	}
 	os.Exit(exitCode(err))
 }
 
-func exitCode(err error) int {
-	var locked *workflow.LockedError
-	var diags workflow.Diagnostics
-	var ec cli.ExitCoder
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &locked):
-		return exitLocked
-	case errors.Is(err, workflow.ErrJournal):
-		return exitJournal
-	case errors.Is(err, workflow.ErrWaiting):
-		return exitWaiting
-	case errors.Is(err, workflow.ErrInterrupted), errors.Is(err, context.Canceled):
-		return exitInterrupted
-	case errors.Is(err, workflow.ErrStepFailed):
-		return exitStepFailed
-	case errors.As(err, &diags), errors.As(err, &ec):
-		return exitBadInput
-	}
-	return exitBadInput
-}
-
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "hamnflow",
 		Usage: "run xCAT management-node failover, failback and sync procedures as resumable, journaled workflows",
 		Description: `hamnflow turns the xCAT high-availability management node procedures into
@@ -73,30 +42,42 @@ unwound (hamnflow rollback), with an operator confirming what matters.
 Exit codes: 0 success; 1 a step failed; 2 bad input (usage, playbook,
 inventory or journal); 3 waiting for an operator (confirmation or an
 in-doubt step); 4 refused: another run holds the cluster's lock;
-5 interrupted (SIGINT/SIGTERM or aborted by the operator); 6 the journal
-could not be written (a full disk, say): nothing more ran.`,
+5 interrupted (SIGINT/SIGTERM/SIGHUP or aborted by the operator); 6 the
+journal could not be written (a full disk, say): nothing more ran.`,
 		EnableBashCompletion: true,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return cli.Exit(fmt.Sprintf("unknown command %q: see `hamnflow help`", c.Args().First()), exitBadInput)
-			}
-			return cli.ShowAppHelp(c)
-		},
 		// --set nodes=cn01,cn02 is one value: noderanges have commas.
 		DisableSliceFlagSeparator: true,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "journal", EnvVars: []string{"HAMNFLOW_JOURNAL"}, Usage: "journal file (default " + defaultJournalHelp + ")"},
-			&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, EnvVars: []string{"HAMNFLOW_INVENTORY"}, Usage: "cluster inventory (default /etc/hamnflow/inventory.yaml if it exists)"},
-			&cli.StringFlag{Name: "playbook-dir", EnvVars: []string{"HAMNFLOW_PLAYBOOKS"}, Usage: "directory whose NAME.yaml files override built-in playbooks"},
-			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "auto (readable on a terminal, JSON otherwise), text or json"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-		},
+		Flags:                     globalFlags(),
+		Before:                    checkGlobalFlags,
 		Commands: []*cli.Command{
 			runCommand(), resumeCommand(), retryCommand(), rollbackCommand(),
 			historyCommand(), showCommand(),
-			planCommand(), graphCommand(), validateCommand(), playbooksCommand(),
-			inventoryCommand(), labCommand(),
+			planCommand(), graphCommand(), validateCommand(), playbooksCommand(), actionsCommand(),
+			inventoryCommand(),
 			manCommand(), completionCommand(),
 		},
+		CommandNotFound: func(c *cli.Context, name string) {}, // reported by the app's Action
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return unknownCommand(c, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
+		// Errors are reported once, by main, with their exit code.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	app.OnUsageError = onUsageError
+	for _, cmd := range app.Commands {
+		setUsageErrors(cmd)
+	}
+	return app
+}
+
+// setUsageErrors makes every command report a usage error in one line
+// with a hint, instead of printing its whole help.
+func setUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	for _, sub := range cmd.Subcommands {
+		setUsageErrors(sub)
 	}
 }

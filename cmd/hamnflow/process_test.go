@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 
 	"github.com/hamnflow/hamnflow/journal"
 )

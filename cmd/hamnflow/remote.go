@@ -17,7 +17,7 @@ import (
 // checkRemote reaches every host of the inventory and reports, per host,
 // whether SSH works, the host key is known and the OS matches.
 func checkRemote(c *cli.Context, inv *playbooks.Inventory) error {
-	pool := remote.NewPool(remote.SSHConfig{KnownHostsFile: inv.KnownHostsFile(), AcceptNew: c.Bool("accept-new-host-keys"), Logger: newLogger(c)})
+	pool := remote.NewPool(remote.SSHConfig{KnownHostsFile: inv.KnownHostsFile(), AcceptNew: c.Bool("accept-new-host-keys"), Logger: stderrLogger(c)})
 	defer pool.Close()
 	names := sortedHostNames(inv)
 	lines := make([]string, len(names))
@@ -41,7 +41,7 @@ func checkRemote(c *cli.Context, inv *playbooks.Inventory) error {
 		fmt.Fprintln(c.App.Writer, l)
 	}
 	if failed > 0 {
-		return cli.Exit(fmt.Sprintf("%d host(s) failed the remote check", failed), exitBadInput)
+		return fmt.Errorf("%d host(s) failed the remote check; see the lines marked FAIL", failed)
 	}
 	return nil
 }

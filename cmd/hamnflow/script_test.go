@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/workflow"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	bolt "go.etcd.io/bbolt"

@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package aix tests hamnflow's AIX steps end to end on a lab whose MNs
 // carry the AIX and xCAT stand-ins: NIM re-creation (guide 8.0 step 8),
 // the mktcpip takeover (step 4) and the failback that gives hostname and

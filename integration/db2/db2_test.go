@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package db2 holds hamnflow's end-to-end tests of the Db2 HADR playbooks
 // (hadr-setup, hadr-verify, hadr-check, hadr-takeover, hadr-stop) on the lab,
 // against the Db2 model (integration/db2model): Db2 itself cannot be

@@ -23,23 +23,16 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 # What the lab needs (a fresh Debian 12 machine has none of it).
-pkgs=(openssh-server openssh-client rsync postgresql iproute2 iputils-ping arping cron)
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-	echo "demo: installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+./integration/deps.sh
 
 bindir=$(dirname "$bin")
 mkdir -p "$bindir"
 go build -o "$bin" ./cmd/hamnflow
+go build -o "$bindir/hamnflow-lab" ./cmd/hamnflow-lab
 go build -o "$bindir/xcat-standin" ./integration/standins/cmd/xcat-standin
 go build -o "$bindir/db2model" ./integration/db2model/cmd/db2model
 bin=$(realpath "$bin")
+labbin=$(dirname "$bin")/hamnflow-lab
 
 work=$(mktemp -d /tmp/hamnflow-demo-XXXXXX)
 labdir=$work/lab
@@ -47,14 +40,14 @@ export HAMNFLOW_JOURNAL=$work/journal.db
 down() {
 	echo
 	echo "== tearing the lab down"
-	"$bin" lab down --dir "$labdir" || true
+	"$labbin" down --dir "$labdir" || true
 	rm -rf "$work"
 }
 trap down EXIT
 trap 'exit 130' INT TERM
 
 echo "== bringing up the lab"
-"$bin" lab up --dir "$labdir" --postgres --xcat --service-nodes 2 >/dev/null
+"$labbin" up --dir "$labdir" --postgres --xcat --service-nodes 2 >/dev/null
 prefix=$(sed -n 's/.*"prefix": *"\([^"]*\)".*/\1/p' "$labdir/state.json" | head -1)
 op() { ip netns exec "$prefix-op" "$bin" --inventory "$labdir/inventory.yaml" --log-format text "$@"; }
 

@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package linux holds hamnflow's end-to-end tests of the Linux HAMN
 // playbooks (prereq, pg-setup, failover, failback) on the lab: real sshd,
 // PostgreSQL 15 streaming replication, kernel addresses and ARP, and the

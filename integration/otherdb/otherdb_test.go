@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package otherdb tests hamnflow's replication of the databases of guide
 // 5.3 end to end: SQLite (file copies) and MariaDB (binary log
 // replication), each on a lab of its own with the real programs, through

@@ -1,3 +1,5 @@
+//go:build lab
+
 package remote
 
 import (
@@ -21,7 +23,7 @@ func TestInventoryCheckRemote(t *testing.T) {
 
 	inv := env.Lab.Inventory()
 	h := inv.Hosts["sn02"]
-	h.OS = "aix"
+	h.OS, h.Init = "aix", "src"
 	inv.Hosts["sn02"] = h
 	if err := env.Lab.WriteInventory(inv); err != nil {
 		t.Fatal(err)

@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package remote holds hamnflow's end-to-end tests of remote execution
 // against the lab: commands on both MNs, fan-out to service nodes with
 // per-host results, host key checking, a link cut mid-command, secrets kept

@@ -13,40 +13,37 @@ import (
 	"github.com/hamnflow/hamnflow/integration/lab"
 )
 
-// labCommand brings up, inspects and tears down a rehearsal lab.
-func labCommand() *cli.Command {
+// labCommands bring up, inspect and tear down a rehearsal lab. The lab is
+// an operator host, two management nodes and service nodes, each in its own
+// network, mount and PID namespace with a real sshd, on 198.51.100.0/24.
+// Run hamnflow against it from the operator namespace:
+//
+//	ip netns exec PREFIX-op hamnflow --inventory DIR/inventory.yaml run failover
+func labCommands() []*cli.Command {
 	dirFlag := &cli.StringFlag{Name: "dir", Usage: "the lab's state directory (keys, inventory, known_hosts)"}
-	return &cli.Command{
-		Name:  "lab",
-		Usage: "bring up, inspect or tear down a rehearsal lab of namespaced hosts (root)",
-		Description: "The lab is an operator host, two management nodes and service nodes, each in\n" +
-			"its own network, mount and PID namespace with a real sshd, on 198.51.100.0/24.\n" +
-			"Run hamnflow against it from the operator namespace:\n" +
-			"  ip netns exec PREFIX-op hamnflow --inventory DIR/inventory.yaml run failover",
-		Subcommands: []*cli.Command{
-			{
-				Name:  "up",
-				Usage: "build a lab; prints its state directory",
-				Flags: []cli.Flag{
-					dirFlag,
-					&cli.StringFlag{Name: "prefix", Usage: "namespace prefix (default: hf + 4 random hex digits)"},
-					&cli.IntFlag{Name: "service-nodes", Aliases: []string{"sn"}, Value: 2, Usage: "number of service nodes"},
-					&cli.BoolFlag{Name: "postgres", Usage: "PostgreSQL 15 on the MNs (running on mn1)"},
-					&cli.BoolFlag{Name: "xcat", Usage: "xCAT stand-ins on MNs and SNs (program xcat-standin next to hamnflow, or --standin)"},
-					&cli.BoolFlag{Name: "db2", Usage: "the Db2 model on the MNs (program db2model next to hamnflow, or --db2model)"},
-					&cli.StringFlag{Name: "os", Value: "linux", Usage: "linux or aix (which stand-ins answer)"},
-					&cli.StringFlag{Name: "standin", Usage: "path of the xcat-standin program"},
-					&cli.StringFlag{Name: "db2model", Usage: "path of the db2model program"},
-				},
-				Action: labUp,
+	return []*cli.Command{
+		{
+			Name:  "up",
+			Usage: "build a lab; prints its state directory",
+			Flags: []cli.Flag{
+				dirFlag,
+				&cli.StringFlag{Name: "prefix", Usage: "namespace prefix (default: hf + 4 random hex digits)"},
+				&cli.IntFlag{Name: "service-nodes", Aliases: []string{"sn"}, Value: 2, Usage: "number of service nodes"},
+				&cli.BoolFlag{Name: "postgres", Usage: "PostgreSQL 15 on the MNs (running on mn1)"},
+				&cli.BoolFlag{Name: "xcat", Usage: "xCAT stand-ins on MNs and SNs (program xcat-standin next to hamnflow-lab, or --standin)"},
+				&cli.BoolFlag{Name: "db2", Usage: "the Db2 model on the MNs (program db2model next to hamnflow-lab, or --db2model)"},
+				&cli.StringFlag{Name: "os", Value: "linux", Usage: "linux or aix (which stand-ins answer)"},
+				&cli.StringFlag{Name: "standin", Usage: "path of the xcat-standin program"},
+				&cli.StringFlag{Name: "db2model", Usage: "path of the db2model program"},
 			},
-			{Name: "status", Usage: "show the lab's hosts and their health", Flags: []cli.Flag{dirFlag}, Action: labStatus},
-			{Name: "down", Usage: "tear the lab down (namespaces, processes, files)", Flags: []cli.Flag{dirFlag}, Action: labDown},
+			Action: labUp,
 		},
+		{Name: "status", Usage: "show the lab's hosts and their health", Flags: []cli.Flag{dirFlag}, Action: labStatus},
+		{Name: "down", Usage: "tear the lab down (namespaces, processes, files)", Flags: []cli.Flag{dirFlag}, Action: labDown},
 	}
 }
 
-// besideSelf finds a program next to the hamnflow executable.
+// besideSelf finds a program next to the hamnflow-lab executable.
 func besideSelf(flag, name string) string {
 	if flag != "" {
 		return flag
@@ -81,16 +78,9 @@ func labUp(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "lab %s up in %v\n  inventory:   %s\n  known_hosts: %s\n  run:         ip netns exec %s %s --inventory %s ...\n  tear down:   hamnflow lab down --dir %s\n",
 		l.Prefix, time.Since(start).Round(time.Millisecond), l.InventoryPath(), l.KnownHostsPath(),
-		l.OperatorNamespace(), selfPath(), l.InventoryPath(), l.Dir)
+		l.OperatorNamespace(), besideSelf("", "hamnflow"), l.InventoryPath(), l.Dir)
 	fmt.Fprintln(c.App.Writer, l.Dir)
 	return nil
-}
-
-func selfPath() string {
-	if exe, err := os.Executable(); err == nil {
-		return exe
-	}
-	return "hamnflow"
 }
 
 func loadLab(c *cli.Context) (*lab.Lab, error) {
@@ -123,7 +113,7 @@ func labStatus(c *cli.Context) error {
 		fmt.Fprintf(c.App.Writer, "%-6s %-14s %s\n", s.Name, s.Namespace, state)
 	}
 	if bad > 0 {
-		return fmt.Errorf("lab %s: %d host(s) unhealthy; tear it down with: hamnflow lab down --dir %s", l.Prefix, bad, l.Dir)
+		return fmt.Errorf("lab %s: %d host(s) unhealthy; tear it down with: hamnflow-lab down --dir %s", l.Prefix, bad, l.Dir)
 	}
 	return nil
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "start a run of a playbook (e.g. hamnflow run failover)",
+		ArgsUsage: "PLAYBOOK",
+		Flags:     append([]cli.Flag{setFlag()}, engineFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("hamnflow run failover [--set NAME=VALUE ...]", "run: name one playbook (hamnflow playbooks lists them)")
+			}
+			if err := checkEngineFlags(c); err != nil {
+				return err
+			}
+			p, err := prepare(c, c.Args().First())
+			if err != nil {
+				return err
+			}
+			if diags := checker(p).Validate(p.Playbook, p.Data); len(diags) > 0 {
+				return diags
+			}
+			j, err := openJournal(c)
+			if err != nil {
+				return err
+			}
+			w, err := newEngine(c, j, p)
+			if err != nil {
+				return err
+			}
+			defer w.close()
+			p.Source.Options = map[string]string{"parallel": fmt.Sprint(c.Int("parallel"))}
+			cluster := "local"
+			if p.Inventory != nil {
+				cluster = p.Inventory.Cluster
+			}
+			id, err := w.engine.Start(c.Context, p.Playbook, p.Source, p.Data, cluster)
+			return finish(c, w, id, err, "succeeded")
+		},
+	}
+}
+
+// finish closes the run's view and prints its outcome line for people and
+// scripts.
+func finish(c *cli.Context, w *wired, id string, err error, done string) error {
+	if w.view != nil {
+		w.view.Close()
+	}
+	if id != "" && err == nil {
+		fmt.Fprintf(c.App.Writer, "run %s %s\n", id, done)
+	}
+	return err
+}

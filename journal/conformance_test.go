@@ -10,7 +10,8 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Conformance(t, func(t *testing.T) workflow.Store {
-		j, err := Open(filepath.Join(t.TempDir(), "journal.db"))
+		dir := t.TempDir()
+		j, err := OpenWith(filepath.Join(dir, "journal.db"), Options{LockDir: filepath.Join(dir, "locks")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -249,4 +250,73 @@ func TestDamagedNoPanic(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d damaged copies reported ErrCorrupt", corrupted, copies)
+}
+
+// TestNoWriteToWhatReadsDamaged: hamnflow writes to a journal only if
+// its pages check out and every run's summary reads back (so history shows
+// what it writes), and appends to a run only if that run's source and log
+// read back (so resume replays it). A journal where history or show reports
+// damage is never written there.
+func TestNoWriteToWhatReadsDamaged(t *testing.T) {
+	real := realJournal(t)
+	good, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "journal.db")
+	var historyDamaged, runDamaged int
+	for seed := range uint64(150) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		data := append([]byte(nil), good...)
+		off := 8192 + rng.IntN(len(data)-8192-64)
+		for i := range 1 + rng.IntN(64) {
+			data[off+i] = byte(rng.Uint32())
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sum := fileSum(t, path)
+		j, err := OpenWith(path, Options{LockDir: t.TempDir()})
+		if err != nil {
+			continue // refused at open: nothing can write
+		}
+		rs, err := j.Runs(workflow.Filter{})
+		if err != nil {
+			historyDamaged++
+			// history fails: nothing may be written at all.
+			w, _ := OpenWith(path, Options{LockDir: t.TempDir()})
+			if _, err := w.CreateRun(workflow.Run{Playbook: "failover", Cluster: "lab1"}, workflow.Source{}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("seed %d: a run was created in a journal whose history fails: %v", seed, err)
+			} else if strings.Contains(err.Error(), "invalid memory address") {
+				t.Errorf("seed %d: the Go runtime's words reach the operator: %v", seed, err)
+			}
+			if fileSum(t, path) != sum {
+				t.Fatalf("seed %d: a journal whose history fails was modified", seed)
+			}
+			continue
+		}
+		for _, r := range rs {
+			_, errE := j.Events(r.ID)
+			_, errS := j.Source(r.ID)
+			if errE == nil && errS == nil {
+				continue
+			}
+			runDamaged++
+			w, _ := OpenWith(path, Options{LockDir: t.TempDir()})
+			if _, err := w.Append(r.ID, nil, workflow.Event{Type: workflow.EvRunResumed}); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("seed %d: run %s, which show reports damaged, was appended to: %v", seed, r.ID, err)
+			}
+		}
+	}
+	if historyDamaged+runDamaged < 10 {
+		t.Fatalf("only %d+%d of 150 damaged copies read as damaged: the test damages too little", historyDamaged, runDamaged)
+	}
+	t.Logf("%d copies with a damaged history, %d damaged runs: none written", historyDamaged, runDamaged)
+	j, err := OpenWith(real, Options{LockDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.CreateRun(workflow.Run{Playbook: "p", Cluster: "c"}, workflow.Source{}); err != nil {
+		t.Errorf("a sound journal refused a write: %v", err)
+	}
 }

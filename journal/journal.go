@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,7 +24,12 @@ import (
 // processes can read the journal while a run is writing to it. A Journal is
 // safe for concurrent use.
 type Journal struct {
-	path         string
+	path    string
+	lockDir string // where the cluster locks live
+
+	checkMu      sync.Mutex
+	checked      bool            // the file checked before this process's first write
+	checkedRuns  map[string]bool // runs whose log was read back before the first append
 	readTimeout  time.Duration // how long a read waits for a writer
 	writeTimeout time.Duration // how long a write waits for other processes
 }
@@ -34,8 +41,20 @@ var _ workflow.Store = (*Journal)(nil)
 // mode 0700; the file gets mode 0600) if it does not exist. An existing file
 // is checked and never modified: an empty, damaged, foreign or
 // other-version file gives ErrCorrupt, ErrNotJournal or ErrVersion.
-func Open(path string) (*Journal, error) {
-	j := &Journal{path: path, readTimeout: defaultReadTimeout, writeTimeout: defaultWriteTimeout}
+func Open(path string) (*Journal, error) { return OpenWith(path, Options{}) }
+
+// Options are how a journal is opened.
+type Options struct {
+	// LockDir is where the cluster locks live; "" is DefaultLockDir().
+	LockDir string
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*Journal, error) {
+	j := &Journal{path: path, lockDir: o.LockDir, readTimeout: defaultReadTimeout, writeTimeout: defaultWriteTimeout}
+	if j.lockDir == "" {
+		j.lockDir = DefaultLockDir()
+	}
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -92,6 +111,12 @@ func (j *Journal) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, 
 	if err != nil {
 		return workflow.Run{}, fmt.Errorf("create run in %s: %w", j.path, err)
 	}
+	j.checkMu.Lock()
+	if j.checkedRuns == nil {
+		j.checkedRuns = map[string]bool{}
+	}
+	j.checkedRuns[r.ID] = true // a new run: nothing to read back
+	j.checkMu.Unlock()
 	return r, nil
 }
 
@@ -101,6 +126,9 @@ func (j *Journal) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, 
 // run, continuing the log) and its Time if zero, sets the run's UpdatedAt,
 // and returns the events as stored. update must not change the run's ID.
 func (j *Journal) Append(runID string, update func(*workflow.Run), evs ...workflow.Event) ([]workflow.Event, error) {
+	if err := j.checkRun(runID); err != nil {
+		return nil, fmt.Errorf("append to run %s: %w", runID, err)
+	}
 	out := make([]workflow.Event, len(evs))
 	var userPanic any // a panic in update is the caller's, not a damaged file
 	err := j.update(func(tx *bolt.Tx) error {

@@ -1,8 +1,9 @@
 package journal
 
 import (
-	"github.com/hamnflow/hamnflow/workflow"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/workflow"
 )
 
 // BenchmarkAppend appends one event per transaction, as the engine does

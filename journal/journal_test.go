@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,13 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamnflow/hamnflow/workflow"
+
 	bolt "go.etcd.io/bbolt"
 )
 
 // newJournal opens a new journal in a fresh directory.
 func newJournal(tb testing.TB) *Journal {
 	tb.Helper()
-	j, err := Open(filepath.Join(tb.TempDir(), "state", "journal.db"))
+	dir := tb.TempDir()
+	j, err := OpenWith(filepath.Join(dir, "state", "journal.db"), Options{LockDir: filepath.Join(dir, "locks")})
 	if err != nil {
 		tb.Fatal(err)
 	}

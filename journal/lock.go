@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,17 +27,51 @@ type Lock struct {
 	holder  workflow.Holder
 }
 
+// DefaultLockDir is where the cluster locks live unless Options say
+// otherwise: $HAMNFLOW_LOCK_DIR, else /run/lock/hamnflow as root, else
+// $XDG_RUNTIME_DIR/hamnflow, else ~/.local/state/hamnflow/locks. The place
+// is the machine's, not the journal's: two runs of one cluster on this
+// machine meet there whatever journal each writes.
+func DefaultLockDir() string {
+	if d := os.Getenv("HAMNFLOW_LOCK_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/run/lock/hamnflow"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "hamnflow")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "state", "hamnflow", "locks")
+}
+
 // Lock takes the run lock of cluster without waiting, and records h (with
 // its PID and Since filled in if zero) in the lock file. If another process
-// holds the lock it returns a *workflow.LockedError naming that process.
+// holds the lock it returns a *LockedError naming that process.
+//
+// The lock file is CLUSTER.lock in the lock directory. It is never opened
+// through a symbolic link, and the directory must be the operator's own
+// (or root's) and writable by nobody else, so that no other user can plant
+// a file there for hamnflow (run as root) to write over.
 func (j *Journal) Lock(cluster string, h workflow.Holder) (workflow.Lock, error) {
 	if cluster == "" {
 		return nil, errors.New("lock: no cluster name given")
 	}
-	path := j.path + "." + lockName(cluster) + ".lock"
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err := ownDir(j.lockDir); err != nil {
+		return nil, fmt.Errorf("lock cluster %s: %w", cluster, err)
+	}
+	path := filepath.Join(j.lockDir, lockName(cluster)+".lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("lock cluster %s: %w; check the permissions of the journal's directory", cluster, err)
+		if errors.Is(err, unix.ELOOP) {
+			return nil, fmt.Errorf("lock cluster %s: %s is a symbolic link; hamnflow does not follow links for its locks: remove it", cluster, path)
+		}
+		return nil, fmt.Errorf("lock cluster %s: %w; check the permissions of %s", cluster, err, j.lockDir)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || !ownedByUs(fi) {
+		f.Close()
+		return nil, fmt.Errorf("lock cluster %s: %s is not a regular file of this user's; remove it", cluster, path)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		defer f.Close()
@@ -55,6 +92,37 @@ func (j *Journal) Lock(cluster string, h workflow.Holder) (workflow.Lock, error)
 		return nil, err
 	}
 	return l, nil
+}
+
+// ownDir makes dir (0700) if it is missing and checks that it is a real
+// directory of this user's (or root's) that nobody else can write to.
+func ownDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("lock directory %s: %w", dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("lock directory %s: %w", dir, err)
+	case fi.Mode()&os.ModeSymlink != 0:
+		return fmt.Errorf("lock directory %s is a symbolic link; give a real directory (HAMNFLOW_LOCK_DIR)", dir)
+	case !fi.IsDir():
+		return fmt.Errorf("lock directory %s is not a directory", dir)
+	case !ownedByUs(fi):
+		return fmt.Errorf("lock directory %s belongs to another user; give one of your own (HAMNFLOW_LOCK_DIR)", dir)
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("lock directory %s can be written by others (mode %o); chmod go-w it", dir, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// ownedByUs says whether this process's user (or root) owns the file.
+func ownedByUs(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return false
+	}
+	return int(st.Uid) == os.Geteuid() || st.Uid == 0
 }
 
 // SetRun records the id of the run the holder works on.

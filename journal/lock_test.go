@@ -3,11 +3,13 @@ package journal
 import (
 	"encoding/json"
 	"errors"
-	"github.com/hamnflow/hamnflow/workflow"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 )
 
 func TestLock(t *testing.T) {
@@ -20,7 +22,7 @@ func TestLock(t *testing.T) {
 	if err := l.SetRun("20261125-200102-7f3a"); err != nil {
 		t.Fatal(err)
 	}
-	path := j.Path() + ".lab1.lock"
+	path := filepath.Join(j.lockDir, "lab1.lock")
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("lock file %s: %v, %v", path, fi, err)
 	}
@@ -80,5 +82,68 @@ func TestLockName(t *testing.T) {
 	}
 	if lockName("lab1") != "lab1" {
 		t.Errorf("plain name changed: %q", lockName("lab1"))
+	}
+}
+
+// TestLockRefusesLinksAndOthersFiles: the lock file is never opened
+// through a symbolic link (hamnflow runs as root: a link planted there
+// would have it write the holder over any file), and the lock directory
+// must be the operator's own and writable by nobody else.
+func TestLockRefusesLinksAndOthersFiles(t *testing.T) {
+	j := newJournal(t)
+	if err := os.MkdirAll(j.lockDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(victim, []byte("root:x:0:0::/root:/bin/sh\n"), 0o644)
+	if err := os.Symlink(victim, filepath.Join(j.lockDir, "lab1.lock")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := j.Lock("lab1", workflow.Holder{User: "alice"})
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link; hamnflow does not follow links for its locks: remove it") {
+		t.Errorf("lock through a symlink: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "root:x:0:0::/root:/bin/sh\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	if err := os.Chmod(j.lockDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err = j.Lock("lab2", workflow.Holder{User: "alice"})
+	if err == nil || !strings.Contains(err.Error(), "can be written by others (mode 777); chmod go-w it") {
+		t.Errorf("lock in a world-writable directory: %v", err)
+	}
+	os.Chmod(j.lockDir, 0o700)
+	link := filepath.Join(t.TempDir(), "locklink")
+	os.Symlink(j.lockDir, link)
+	j2, _ := OpenWith(filepath.Join(t.TempDir(), "j.db"), Options{LockDir: link})
+	if _, err := j2.Lock("lab3", workflow.Holder{}); err == nil || !strings.Contains(err.Error(), "is a symbolic link; give a real directory") {
+		t.Errorf("lock directory through a symlink: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		other := filepath.Join(t.TempDir(), "others")
+		os.Mkdir(other, 0o700)
+		os.Chown(other, 65534, 65534)
+		j3, _ := OpenWith(filepath.Join(t.TempDir(), "j.db"), Options{LockDir: other})
+		if _, err := j3.Lock("lab4", workflow.Holder{}); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+			t.Errorf("lock directory of another user: %v", err)
+		}
+	}
+}
+
+// TestLockIsPerClusterNotPerJournal: two journals on one machine share
+// the cluster's lock.
+func TestLockIsPerClusterNotPerJournal(t *testing.T) {
+	locks := t.TempDir()
+	a, _ := OpenWith(filepath.Join(t.TempDir(), "a.db"), Options{LockDir: locks})
+	b, _ := OpenWith(filepath.Join(t.TempDir(), "b.db"), Options{LockDir: locks})
+	l, err := a.Lock("prod", workflow.Holder{User: "alice", Host: "mn2", PID: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var le *workflow.LockedError
+	if _, err := b.Lock("prod", workflow.Holder{User: "bob"}); !errors.As(err, &le) || le.Holder.User != "alice" {
+		t.Errorf("a second journal took the cluster's lock: %v", err)
 	}
 }

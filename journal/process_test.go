@@ -4,15 +4,17 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/hamnflow/hamnflow/workflow"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hamnflow/hamnflow/workflow"
 )
 
 // The tests here run a second, real process: the test binary itself,
@@ -32,7 +34,8 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		os.Exit(2)
 	}
-	j, err := Open(args[1])
+	// newJournal's layout: DIR/state/journal.db, locks in DIR/locks.
+	j, err := OpenWith(args[1], Options{LockDir: filepath.Join(filepath.Dir(filepath.Dir(args[1])), "locks")})
 	if err != nil {
 		fail(err)
 	}

@@ -1,7 +1,9 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -127,8 +130,84 @@ func (j *Journal) create() error {
 func (j *Journal) view(fn func(*bolt.Tx) error) error { return j.do(false, fn) }
 
 // update runs fn in a read-write transaction, committed (and fsynced) before
-// update returns.
-func (j *Journal) update(fn func(*bolt.Tx) error) error { return j.do(true, fn) }
+// update returns. Before this process's first write the journal must check
+// out (checkOnce): hamnflow writes to no journal whose history it could not
+// show afterwards.
+func (j *Journal) update(fn func(*bolt.Tx) error) error {
+	if err := j.checkOnce(); err != nil {
+		return err
+	}
+	return j.do(true, fn)
+}
+
+// checkOnce checks, once per process, that what history reads reads back:
+// every run's summary, and that every run has its source and its log. (A
+// run's log is read back by checkRun before that run is written to; the
+// logs of other runs are not read, which would cost a pass over the whole
+// file before every resume.) A page fault from a damaged page is recovered
+// by do, in this goroutine.
+func (j *Journal) checkOnce() error {
+	j.checkMu.Lock()
+	defer j.checkMu.Unlock()
+	if j.checked {
+		return nil
+	}
+	err := j.do(false, func(tx *bolt.Tx) error {
+		// One pass over each bucket's keys, side by side: the three hold
+		// the same run ids in the same order.
+		srcs, logs := tx.Bucket(srcBucket).Cursor(), tx.Bucket(eventsBucket).Cursor()
+		sk, _ := srcs.First()
+		lk, _ := logs.First()
+		return tx.Bucket(runsBucket).ForEach(func(k, v []byte) error {
+			if !json.Valid(v) {
+				return corrupt(j.path, fmt.Sprintf("the record of run %s does not read back", k))
+			}
+			for sk != nil && bytes.Compare(sk, k) < 0 {
+				sk, _ = srcs.Next()
+			}
+			for lk != nil && bytes.Compare(lk, k) < 0 {
+				lk, _ = logs.Next()
+			}
+			switch {
+			case !bytes.Equal(sk, k):
+				return corrupt(j.path, fmt.Sprintf("run %s has no source", k))
+			case !bytes.Equal(lk, k):
+				return corrupt(j.path, fmt.Sprintf("run %s has no event log", k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	j.checked = true
+	return nil
+}
+
+// checkRun checks, once per process and run, that the run's source and
+// every event of its log read back, before the first event is added to
+// it: resume and rollback replay them.
+func (j *Journal) checkRun(runID string) error {
+	j.checkMu.Lock()
+	done := j.checkedRuns[runID]
+	j.checkMu.Unlock()
+	if done {
+		return nil
+	}
+	if _, err := j.Source(runID); err != nil {
+		return err
+	}
+	if _, err := j.Events(runID); err != nil {
+		return err
+	}
+	j.checkMu.Lock()
+	if j.checkedRuns == nil {
+		j.checkedRuns = map[string]bool{}
+	}
+	j.checkedRuns[runID] = true
+	j.checkMu.Unlock()
+	return nil
+}
 
 // do opens the journal, checks it, runs fn in one transaction and closes the
 // journal again. Faults and panics from a damaged file become ErrCorrupt.
@@ -147,7 +226,7 @@ func (j *Journal) do(write bool, fn func(*bolt.Tx) error) (err error) {
 				}
 				f.Close()
 			}
-			err = corrupt(j.path, p)
+			err = corrupt(j.path, fmt.Sprintf("a page points outside the file or holds garbage (%s)", faultKind(p)))
 		}
 	}()
 	// A damaged page can point outside the file: make the SIGBUS/SIGSEGV a
@@ -325,4 +404,17 @@ func (j *Journal) check(tx *bolt.Tx, size int64) error {
 		}
 	}
 	return nil
+}
+
+// faultKind says what kind of fault a damaged page caused, without the Go
+// runtime's words for it.
+func faultKind(p any) string {
+	msg := fmt.Sprint(p)
+	switch {
+	case strings.Contains(msg, "nil pointer"), strings.Contains(msg, "invalid memory address"), strings.Contains(msg, "fault"):
+		return "reading it faulted"
+	case strings.Contains(msg, "out of range"):
+		return "an index is out of range"
+	}
+	return msg
 }

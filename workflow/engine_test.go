@@ -500,6 +500,8 @@ steps:
 	}
 	// The file itself, with every page bbolt wrote, and the lock files.
 	files, _ := filepath.Glob(filepath.Join(h.dir, "*"))
+	locks, _ := filepath.Glob(filepath.Join(h.dir, "locks", "*"))
+	files = append(slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "/locks") }), locks...)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {

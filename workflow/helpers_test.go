@@ -366,7 +366,7 @@ func newHarness(t *testing.T, text string) *harness {
 		t.Fatalf("the test playbook does not validate:\n%v", diags)
 	}
 	dir := t.TempDir()
-	j, err := journal.Open(filepath.Join(dir, "journal.db"))
+	j, err := journal.OpenWith(filepath.Join(dir, "journal.db"), journal.Options{LockDir: filepath.Join(dir, "locks")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ steps:
 	// the tmpfs lives only there; markers separate the commands' outputs.
 	script := `set -u
 mount -t tmpfs -o size=512k tmpfs "$J"
-export HAMNFLOW_JOURNAL="$J/journal.db"
+export HAMNFLOW_JOURNAL="$J/journal.db" HAMNFLOW_LOCK_DIR="$J/../locks"
 "$BIN" --log-format json run "$PB"; echo "@run-exit=$?"
 "$BIN" history --output json; echo "@history-exit=$?"
 rm -f "$J/fill"

@@ -134,7 +134,7 @@ func (l *crashLab) start(args ...string) *proc {
 	l.t.Helper()
 	cmd := exec.Command(l.bin, args...)
 	cmd.Dir = l.dir
-	cmd.Env = append(os.Environ(), "HAMNFLOW_JOURNAL="+l.journal, "HAMNFLOW_INVENTORY=", "HAMNFLOW_PLAYBOOKS=")
+	cmd.Env = append(os.Environ(), "HAMNFLOW_JOURNAL="+l.journal, "HAMNFLOW_LOCK_DIR="+filepath.Join(filepath.Dir(l.journal), "locks"), "HAMNFLOW_INVENTORY=", "HAMNFLOW_PLAYBOOKS=")
 	p := &proc{cmd: cmd, lines: make(chan string, 1000), done: make(chan struct{})}
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
@@ -195,7 +195,7 @@ func (l *crashLab) run(want int, args ...string) (stdout, stderr string) {
 	l.t.Helper()
 	cmd := exec.Command(l.bin, args...)
 	cmd.Dir = l.dir
-	cmd.Env = append(os.Environ(), "HAMNFLOW_JOURNAL="+l.journal, "HAMNFLOW_INVENTORY=", "HAMNFLOW_PLAYBOOKS=")
+	cmd.Env = append(os.Environ(), "HAMNFLOW_JOURNAL="+l.journal, "HAMNFLOW_LOCK_DIR="+filepath.Join(filepath.Dir(l.journal), "locks"), "HAMNFLOW_INVENTORY=", "HAMNFLOW_PLAYBOOKS=")
 	var o, e strings.Builder
 	cmd.Stdout, cmd.Stderr = &o, &e
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

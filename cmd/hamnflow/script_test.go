@@ -31,6 +31,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("HAMNFLOW_JOURNAL", filepath.Join(env.WorkDir, "journal.db"))
+			env.Setenv("HAMNFLOW_LOCK_DIR", filepath.Join(env.WorkDir, ".locks"))
 			env.Setenv("HAMNFLOW_INVENTORY", "")
 			env.Setenv("HAMNFLOW_PLAYBOOKS", "")
 			return nil

@@ -37,7 +37,7 @@ func (f *recorder) Close() error { return nil }
 func (f *recorder) shown() []string {
 	var out []string
 	for _, c := range f.ran {
-		out = append(out, Shown(act.Script{Text: c.Script, AsUser: c.AsUser}))
+		out = append(out, act.Script{Text: c.Script, AsUser: c.AsUser}.Shown())
 	}
 	return out
 }

@@ -132,20 +132,11 @@ func cronEntries(l []string) []string {
 	return out
 }
 
-// Shown is how a plan and the journal show a script: its text, prefixed
-// with "[as USER] " when it runs as another user.
-func Shown(s act.Script) string {
-	if s.AsUser != "" {
-		return "[as " + s.AsUser + "] " + s.Text
-	}
-	return s.Text
-}
-
 // Plan implements workflow.Action: the read, then the install, which runs
 // only when the edit changes the crontab.
 func (Crontab) Plan(_ string, args any) []string {
 	read, write := args.(*CrontabArgs).scripts()
-	return []string{Shown(read), Shown(write)}
+	return []string{read.Shown(), write.Shown()}
 }
 
 // Reverse implements workflow.Reverser.
@@ -172,7 +163,7 @@ func (Crontab) Reverse(args any, outputs map[string]string) any {
 func (ct Crontab) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*CrontabArgs)
 	read, write := a.scripts()
-	o := workflow.Outcome{Command: Shown(read)}
+	o := workflow.Outcome{Command: read.Shown()}
 	if a.restore {
 		return o, fmt.Errorf("crontab of %s on %s: nothing recorded to put back in block %q", a.whose(), act.HostLabel(c.Host), a.block())
 	}
@@ -222,7 +213,7 @@ func (ct Crontab) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, e
 	if tab == withNewline(old) {
 		return o, nil
 	}
-	o.Command = Shown(read) + "\n" + Shown(write)
+	o.Command = read.Shown() + "\n" + write.Shown()
 	res, err = ct.Env.Transport.Exec(ctx, h, remote.Command{Script: write.Text, AsUser: write.AsUser, Stdin: strings.NewReader(tab)})
 	o.Stderr, o.Exit = string(res.Stderr), res.Exit
 	if err != nil {

@@ -164,10 +164,10 @@ func (Conf) Plan(_ string, args any) []string {
 	files, apply := args.(*ConfArgs).build()
 	var out []string
 	for _, f := range files {
-		out = append(out, Shown(f.read), Shown(f.write))
+		out = append(out, f.read.Shown(), f.write.Shown())
 	}
 	if apply != nil {
-		out = append(out, Shown(*apply))
+		out = append(out, apply.Shown())
 	}
 	return out
 }
@@ -194,7 +194,7 @@ func (pc Conf) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, erro
 	var log strings.Builder
 	var changed []string
 	exec := func(s act.Script, stdin string) (remote.Result, error) {
-		ran = append(ran, Shown(s))
+		ran = append(ran, s.Shown())
 		o.Command = strings.Join(ran, "\n")
 		cmd := remote.Command{Script: s.Text, AsUser: s.AsUser}
 		if stdin != "" {
@@ -238,7 +238,7 @@ func (pc Conf) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, erro
 		return o, nil
 	}
 	ro, _, err := pc.Env.Run(ctx, c, *apply)
-	ran = append(ran, Shown(*apply))
+	ran = append(ran, apply.Shown())
 	o.Command = strings.Join(ran, "\n")
 	o.Stdout = log.String() + ro.Stdout
 	o.Stderr, o.Exit, o.Ran = ro.Stderr, ro.Exit, ro.Ran

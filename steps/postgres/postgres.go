@@ -10,8 +10,7 @@
 //
 // Each action builds its commands in one function that both Plan and Run
 // call, so a plan shows exactly what runs. A plan line "[as USER] SCRIPT"
-// is SCRIPT run as USER (su - USER -c, or sudo -n -u USER when the login
-// user is not root).
+// is SCRIPT run as USER (act.Script.Shown).
 package postgres
 
 import (
@@ -178,23 +177,6 @@ func (s server) stopIfRunning() string {
 
 // script is a command run as the server's owner.
 func (s server) script(text string) act.Script { return act.Script{Text: text, AsUser: s.user} }
-
-// Shown is how a plan and the journal show a script: its text, prefixed
-// with "[as USER] " when it runs as another user.
-func Shown(s act.Script) string {
-	if s.AsUser != "" {
-		return "[as " + s.AsUser + "] " + s.Text
-	}
-	return s.Text
-}
-
-func shownAll(scripts []act.Script) []string {
-	out := make([]string, len(scripts))
-	for i, s := range scripts {
-		out[i] = Shown(s)
-	}
-	return out
-}
 
 // checker is an argument struct that checks itself once decoded: known
 // says whether an argument's value is known (not a run-time placeholder).

@@ -56,7 +56,7 @@ echo "promoted=yes"
 
 // Plan implements workflow.Action.
 func (Promote) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*PromoteArgs).script())}
+	return []string{args.(*PromoteArgs).script().Shown()}
 }
 
 // Run implements workflow.Action.
@@ -68,7 +68,7 @@ func (p Promote) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, er
 	}
 	script := a.script()
 	o, _, err := p.Env.Run(ctx, c, script)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	if err != nil {
 		return o, fmt.Errorf("promote PostgreSQL on %s: %w", host, err)
 	}

@@ -79,7 +79,7 @@ if ` + s.pgctl("status") + ` >/dev/null 2>&1; then echo "state=running"; else ec
 
 // Plan implements workflow.Action.
 func (Service) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*ServiceArgs).script())}
+	return []string{args.(*ServiceArgs).script().Shown()}
 }
 
 // Reverse implements workflow.Reverser.
@@ -110,7 +110,7 @@ func (ps Service) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, e
 	}
 	script := a.script()
 	o, reached, err := ps.Env.RunReach(ctx, c, script, a.IfReachable)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	if !reached {
 		return o, nil
 	}

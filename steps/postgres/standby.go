@@ -116,7 +116,7 @@ func (a *BasebackupArgs) script() act.Script {
 
 // Plan implements workflow.Action.
 func (Basebackup) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*BasebackupArgs).script())}
+	return []string{args.(*BasebackupArgs).script().Shown()}
 }
 
 // Run implements workflow.Action.
@@ -129,7 +129,7 @@ func (b Basebackup) Run(ctx context.Context, c workflow.Call) (workflow.Outcome,
 	}
 	script := a.script()
 	o, _, err := b.Env.Run(ctx, c, script)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	if err != nil {
 		return o, fmt.Errorf("clone %s into %s on %s: %w", a.Primary, data, host, err)
 	}
@@ -203,7 +203,7 @@ fi
 
 // Plan implements workflow.Action.
 func (Rewind) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*RewindArgs).script())}
+	return []string{args.(*RewindArgs).script().Shown()}
 }
 
 // Run implements workflow.Action.
@@ -215,7 +215,7 @@ func (r Rewind) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, err
 	}
 	script := a.script()
 	o, _, err := r.Env.Run(ctx, c, script)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	if err != nil {
 		return o, fmt.Errorf("make %s a standby of %s: %w", host, a.Source, err)
 	}

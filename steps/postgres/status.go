@@ -70,7 +70,7 @@ func (a *StatusArgs) script() act.Script {
 
 // Plan implements workflow.Action.
 func (Status) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*StatusArgs).script())}
+	return []string{args.(*StatusArgs).script().Shown()}
 }
 
 // Run implements workflow.Action.
@@ -82,7 +82,7 @@ func (s Status) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, err
 	}
 	script := a.script()
 	o, _, err := s.Env.Run(ctx, c, script)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	if err != nil {
 		if a.AllowDown && ctx.Err() == nil {
 			o.Outputs = map[string]string{"role": "down", "current_lsn": "", "receive_lsn": "", "replay_lsn": "", "loss_bytes": "-1",

@@ -76,18 +76,9 @@ func (a *ShellArgs) DecodeArgs(vals map[string]any, unknown map[string]bool) []e
 
 func (a *ShellArgs) script() act.Script { return act.Script{Text: a.Cmd, AsUser: a.User, OK: a.OKExit} }
 
-// Shown is how a plan and the journal show a script: its text, prefixed
-// with "[as USER] " when it runs as another user.
-func Shown(s act.Script) string {
-	if s.AsUser != "" {
-		return "[as " + s.AsUser + "] " + s.Text
-	}
-	return s.Text
-}
-
 // Plan implements workflow.Action.
 func (Shell) Plan(_ string, args any) []string {
-	return []string{Shown(args.(*ShellArgs).script())}
+	return []string{args.(*ShellArgs).script().Shown()}
 }
 
 // Run implements workflow.Action.
@@ -95,7 +86,7 @@ func (s Shell) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, erro
 	a := c.Args.(*ShellArgs)
 	script := a.script()
 	o, res, err := s.Env.Run(ctx, c, script)
-	o.Command = Shown(script)
+	o.Command = script.Shown()
 	o.Outputs = map[string]string{"stdout": strings.TrimSpace(o.Stdout), "exit": strconv.Itoa(res.Exit)}
 	if a.Items == "lines" {
 		for _, l := range strings.Split(o.Stdout, "\n") {

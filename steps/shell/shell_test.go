@@ -123,7 +123,7 @@ func TestPlanIsWhatRuns(t *testing.T) {
 		}
 		var ran []string
 		for _, c := range ft.ran {
-			ran = append(ran, Shown(act.Script{Text: c.Script, AsUser: c.AsUser}))
+			ran = append(ran, act.Script{Text: c.Script, AsUser: c.AsUser}.Shown())
 		}
 		if !reflect.DeepEqual(ran, plan) || o.Command != plan[0] {
 			t.Errorf("ran %q, planned %q, outcome %q", ran, plan, o.Command)

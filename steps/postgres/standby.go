@@ -14,8 +14,9 @@ import (
 // reads it from its stdin into PGPASSWORD, which pg_basebackup and
 // pg_rewind read, and with -R write into the standby's primary_conninfo
 // (postgresql.auto.conf, mode 0600 in the data directory), where the
-// standby needs it to stream. A PGPASSFILE would not do: -R writes the
-// passfile's path into primary_conninfo instead, and a temporary file
+// standby needs it to stream (testdata/capture.sh checks it: see
+// basebackup_auto_conf_password.txt). A PGPASSFILE would not do: -R writes
+// the passfile's path into primary_conninfo instead, and a temporary file
 // would be gone when the standby next connects.
 const passwordPrelude = `IFS= read -r PGPASSWORD || true
 if [ -n "$PGPASSWORD" ]; then export PGPASSWORD; else unset PGPASSWORD; fi

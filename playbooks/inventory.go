@@ -481,5 +481,6 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	if inv == nil {
 		return cfg
 	}
+	cfg.Postgres = inv.postgresSettings()
 	return cfg
 }

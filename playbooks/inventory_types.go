@@ -68,6 +68,8 @@ type Database struct {
 	BinDir  string `yaml:"bin_dir,omitempty"`
 	DataDir string `yaml:"data_dir,omitempty"`
 	ConfDir string `yaml:"conf_dir,omitempty"` // where postgresql.conf and pg_hba.conf live; default DataDir
+	Socket  string `yaml:"socket,omitempty"`   // Unix socket directory psql connects through; default libpq's
+	Log     string `yaml:"log,omitempty"`      // the server log pg_ctl start writes; default /var/log/postgresql/hamnflow-postgresql.log
 	// Db2
 	Instance       string `yaml:"instance,omitempty"`
 	HADRLocalSvc   string `yaml:"hadr_primary_service,omitempty"` // DB2_HADR_1

@@ -105,10 +105,4 @@ func runReach(e *Env, ctx context.Context, c Call, script, asUser string, okExit
 	return e.RunReach(ctx, c.wf(), act.Script{Text: script, AsUser: asUser, OK: okExit}, c.Args["if_reachable"] == "true")
 }
 
-// runStdin is runText with one line of stdin.
-func runStdin(e *Env, ctx context.Context, c Call, script, asUser, stdin string) (workflow.Outcome, error) {
-	o, _, err := e.Run(ctx, c.wf(), act.Script{Text: script, AsUser: asUser, Stdin: stdin})
-	return o, err
-}
-
 func say(c Call, o *workflow.Outcome, line string) { act.Say(c.wf(), o, line) }

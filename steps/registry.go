@@ -5,8 +5,11 @@ import (
 	"text/template"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/files"
+	"github.com/hamnflow/hamnflow/steps/postgres"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/steps/services"
+	"github.com/hamnflow/hamnflow/steps/shell"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -15,6 +18,7 @@ import (
 // playbooks need not repeat them in every step's with:.
 type Config struct {
 	// Each domain package adds its Settings here.
+	Postgres postgres.Settings
 }
 
 // Actions returns every action hamnflow knows, bound to env and cfg. Each
@@ -27,6 +31,9 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 	}
 	for _, domain := range []map[string]workflow.Action{
 		services.Actions(env),
+		shell.Actions(env),
+		files.Actions(env),
+		postgres.Actions(env, cfg.Postgres),
 	} {
 		for name, a := range domain {
 			set[name] = a
@@ -37,20 +44,15 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 
 // textActions are the actions that take their arguments as text.
 func textActions(env *Env) map[string]textAction {
-	set := map[string]textAction{
-		"shell": Shell{Env: env},
-		"sleep": Sleep{},
-	}
+	set := map[string]textAction{}
 	// Each file of this package that defines actions adds them here, one
 	// family per function, so that families never touch each other's code.
 	for _, family := range []func(*Env) map[string]textAction{
-		syncActions,     // sync.go: rsync, drift, crontab
-		postgresActions, // postgres.go
-		addressActions,  // address.go: cluster address takeover, fencing checks
-		xcatActions,     // xcat.go: xCAT services and commands
-		db2Actions,      // db2actions.go
-		aixActions,      // aix.go: mktcpip, NIM
-		dbActions,       // otherdb.go: MySQL/MariaDB, SQLite
+		addressActions, // address.go: cluster address takeover, fencing checks
+		xcatActions,    // xcat.go: xCAT services and commands
+		db2Actions,     // db2actions.go
+		aixActions,     // aix.go: mktcpip, NIM
+		dbActions,      // otherdb.go: MySQL/MariaDB, SQLite
 	} {
 		for name, a := range family(env) {
 			set[name] = a

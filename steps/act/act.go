@@ -42,6 +42,17 @@ type Script struct {
 	OK     []int  // exit statuses that count as success; empty: 0
 }
 
+// Shown is how plans and the journal show the script: its text, prefixed
+// with "[as USER] " when it runs as another user (the transport runs it
+// through su - USER -c, or sudo -n -u USER when the login user is not
+// root). Stdin is never shown.
+func (s Script) Shown() string {
+	if s.AsUser != "" {
+		return "[as " + s.AsUser + "] " + s.Text
+	}
+	return s.Text
+}
+
 // Run runs s on the call's host and turns the result into an Outcome. A
 // command that could not be run (no connection, a timeout) is an error with
 // Outcome.Ran false; one that exited with a status not in s.OK is an error

@@ -1,7 +1,8 @@
-package steps
+package files
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hamnflow/hamnflow/steps/act"
 
 	"github.com/hamnflow/hamnflow/steps/remote"
 
@@ -55,6 +58,25 @@ func TestParseItemized(t *testing.T) {
 			out:  "created directory /install\r\n<f+++++++++ install/x\r\n",
 			want: []Change{{Path: "install/x", Op: Missing, Kind: "file"}},
 		},
+		{
+			// rsync 3 on this machine: a first copy, then a dry run with
+			// --delete after changes on both sides.
+			name: "real rsync output",
+			out: "cd+++++++++ etc/\n>f+++++++++ etc/hosts\ncd+++++++++ etc/xcat/\ncd+++++++++ etc/xcat/ca/\n>f+++++++++ etc/xcat/ca/ca.pem\n" +
+				"cL+++++++++ etc/xcat/ca/l -> ca.pem\n*deleting   etc/old/\n*deleting   etc/extra\n>f.s....... etc/hosts\n>f..tp..... etc/xcat/ca/ca.pem\n",
+			want: []Change{
+				{Path: "etc/", Op: Missing, Kind: "dir"},
+				{Path: "etc/hosts", Op: Missing, Kind: "file"},
+				{Path: "etc/xcat/", Op: Missing, Kind: "dir"},
+				{Path: "etc/xcat/ca/", Op: Missing, Kind: "dir"},
+				{Path: "etc/xcat/ca/ca.pem", Op: Missing, Kind: "file"},
+				{Path: "etc/xcat/ca/l", Op: Missing, Kind: "symlink", Target: "ca.pem"},
+				{Path: "etc/old/", Op: Extra, Kind: "dir"},
+				{Path: "etc/extra", Op: Extra, Kind: "file"},
+				{Path: "etc/hosts", Op: Differs, Kind: "file", Attrs: []string{"size"}},
+				{Path: "etc/xcat/ca/ca.pem", Op: Differs, Kind: "file", Attrs: []string{"time", "perms"}},
+			},
+		},
 		{name: "unknown message", out: "*frobbing  x\n", err: "unknown message frobbing"},
 		{name: "not itemized", out: "sending incremental file list\n", err: "unknown update type"},
 		{name: "unknown kind", out: ">q+++++++++ x\n", err: "unknown file type"},
@@ -83,7 +105,7 @@ func TestParseItemized(t *testing.T) {
 func TestSyncCommand(t *testing.T) {
 	tests := []struct {
 		name   string
-		args   map[string]string
+		args   map[string]any
 		itemz  bool
 		dryRun bool
 		want   string
@@ -91,32 +113,36 @@ func TestSyncCommand(t *testing.T) {
 	}{
 		{
 			name: "guide 6.1 at the same places",
-			args: map[string]string{"to": "mn2", "paths": "/etc/xcat/ca /etc/xcat/cert\n/etc/xcat/hostkeys /root/.xcat"},
+			args: map[string]any{"to": "mn2", "paths": "/etc/xcat/ca /etc/xcat/cert\n/etc/xcat/hostkeys /root/.xcat"},
 			want: `rsync -az -R -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /etc/xcat/ca /etc/xcat/cert /etc/xcat/hostkeys /root/.xcat mn2:/`,
 		},
 		{
 			name:  "drift with everything",
-			args:  map[string]string{"to": "root@mn2", "paths": "/install", "dest": "/", "delete": "true", "checksum": "true", "rsync": "/usr/bin/rsync", "exclude": "*.iso"},
+			args:  map[string]any{"to": "root@mn2", "paths": "/install", "dest": "/", "delete": "true", "checksum": "true", "rsync": "/usr/bin/rsync", "exclude": "*.iso"},
 			itemz: true, dryRun: true,
 			want: `/usr/bin/rsync -az -c --delete -n -i --exclude='*.iso' -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /install root@mn2:/`,
 		},
-		{name: "paths quoted", args: map[string]string{"to": "mn2", "paths": "/etc/a'b"}, want: `rsync -az -R -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' '/etc/a'\''b' mn2:/`},
+		{name: "paths quoted", args: map[string]any{"to": "mn2", "paths": "/etc/a'b"}, want: `rsync -az -R -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' '/etc/a'\''b' mn2:/`},
 		{
 			name: "failback: the standby may lack some of the guide's files",
-			args: map[string]string{"to": "mn1", "paths": "/etc/xcat/ca /install", "ignore_missing": "true"},
+			args: map[string]any{"to": "mn1", "paths": "/etc/xcat/ca /install", "ignore_missing": "true"},
 			want: `rsync -az -R --ignore-missing-args -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /etc/xcat/ca /install mn1:/`,
 		},
-		{name: "no target", args: map[string]string{"paths": "/etc/hosts"}, err: "to: name the target"},
-		{name: "target with a path", args: map[string]string{"to": "mn2:/tmp", "paths": "/etc/hosts"}, err: "want a host name"},
-		{name: "target injection", args: map[string]string{"to": "mn2;rm", "paths": "/etc/hosts"}, err: "want a host name"},
-		{name: "no paths", args: map[string]string{"to": "mn2", "paths": " \n"}, err: "at least one path"},
-		{name: "relative path", args: map[string]string{"to": "mn2", "paths": "etc/hosts"}, err: "not absolute"},
-		{name: "relative dest", args: map[string]string{"to": "mn2", "paths": "/etc/hosts", "dest": "etc"}, err: "dest"},
-		{name: "bad bool", args: map[string]string{"to": "mn2", "paths": "/etc/hosts", "delete": "yes please"}, err: "delete"},
+		{name: "no target", args: map[string]any{"paths": "/etc/hosts"}, err: `needs argument "to"`},
+		{name: "empty target", args: map[string]any{"to": " ", "paths": "/etc/hosts"}, err: "to: name the target"},
+		{name: "paths as a list", args: map[string]any{"to": "mn2", "paths": []string{"/etc/hosts /etc/resolv.conf", "/install"}, "exclude": []string{"*.iso", "*.tmp"}},
+			want: `rsync -az -R --exclude='*.iso' --exclude='*.tmp' -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10' /etc/hosts /etc/resolv.conf /install mn2:/`},
+		{name: "target with a path", args: map[string]any{"to": "mn2:/tmp", "paths": "/etc/hosts"}, err: "want a host name"},
+		{name: "target injection", args: map[string]any{"to": "mn2;rm", "paths": "/etc/hosts"}, err: "want a host name"},
+		{name: "no paths", args: map[string]any{"to": "mn2", "paths": " \n"}, err: "at least one path"},
+		{name: "relative path", args: map[string]any{"to": "mn2", "paths": "etc/hosts"}, err: "not absolute"},
+		{name: "relative dest", args: map[string]any{"to": "mn2", "paths": "/etc/hosts", "dest": "etc"}, err: "dest"},
+		{name: "bad bool", args: map[string]any{"to": "mn2", "paths": "/etc/hosts", "delete": "yes please"}, err: "delete"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := parseSyncSpec(tt.args)
+			s := &SyncArgs{}
+			err := errors.Join(s.DecodeArgs(tt.args, nil)...)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -258,17 +284,25 @@ func TestCrontabAction(t *testing.T) {
 	if _, err := exec.LookPath("crontab"); err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{Transport: remote.Local{}}
+	env := &act.Env{Transport: remote.Local{}}
 	ct := Crontab{Env: env}
-	run := func(args map[string]string) workflow.Outcome {
+	decode := func(vals map[string]any) *CrontabArgs {
 		t.Helper()
-		o, err := ct.Run(context.Background(), Call{Args: args})
+		args := ct.NewArgs().(*CrontabArgs)
+		if errs := args.DecodeArgs(vals, nil); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return args
+	}
+	run := func(vals map[string]any) workflow.Outcome {
+		t.Helper()
+		o, err := ct.Run(context.Background(), workflow.Call{Args: decode(vals)})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, o.Stderr)
 		}
 		return o
 	}
-	present := map[string]string{"block": "sync", "entries": "0 1 * * * /usr/bin/rsync -az /etc/hosts mn2:/etc/\n"}
+	present := map[string]any{"block": "sync", "entries": "0 1 * * * /usr/bin/rsync -az /etc/hosts mn2:/etc/\n"}
 	if o := run(present); o.Outputs["changed"] != "true" || o.Outputs["entries"] != "1" {
 		t.Fatalf("first run: %v", o.Outputs)
 	}
@@ -283,14 +317,14 @@ func TestCrontabAction(t *testing.T) {
 	if o := run(present); o.Outputs["changed"] != "false" || strings.Contains(o.Stdout, "MAILTO") || !strings.HasPrefix(o.Stdout, "# BEGIN hamnflow sync\n") {
 		t.Fatalf("with another line: %v, stdout %q (want only our block)", o.Outputs, o.Stdout)
 	}
-	if o := run(map[string]string{"block": "sync", "state": "absent"}); o.Outputs["changed"] != "true" {
+	if o := run(map[string]any{"block": "sync", "state": "absent"}); o.Outputs["changed"] != "true" {
 		t.Fatalf("remove: %v", o.Outputs)
 	}
 	if b, _ := os.ReadFile(tab); string(b) != "MAILTO=ops\n" {
 		t.Fatalf("after remove: %q", b)
 	}
 	os.WriteFile(tab+".broken", nil, 0o600)
-	if _, err := ct.Run(context.Background(), Call{Args: present}); err == nil || !strings.Contains(err.Error(), "permission denied") {
+	if _, err := ct.Run(context.Background(), workflow.Call{Args: decode(present)}); err == nil || !strings.Contains(err.Error(), "permission denied") {
 		t.Fatalf("broken read: err = %v", err)
 	}
 	if w, _ := os.ReadFile(tab + ".writes"); strings.Count(string(w), "write") != 2 {
@@ -306,7 +340,7 @@ func TestTargetPath(t *testing.T) {
 		{"/etc/xcat/", "ca/a", "/etc/xcat/ca/a"},
 		{"/etc/xcat", "ca/", "/etc/xcat/ca/"},
 	} {
-		if got := (syncSpec{dest: tt.dest}).targetPath(tt.p); got != tt.want {
+		if got := (&SyncArgs{Dest: tt.dest}).targetPath(tt.p); got != tt.want {
 			t.Errorf("dest %q, %q: got %q, want %q", tt.dest, tt.p, got, tt.want)
 		}
 	}

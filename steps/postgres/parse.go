@@ -1,10 +1,12 @@
-package steps
+package postgres
 
 import (
 	"bufio"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hamnflow/hamnflow/steps/act"
 )
 
 // LSN is a PostgreSQL write-ahead log position.
@@ -29,15 +31,15 @@ func ParseLSN(s string) (LSN, error) {
 
 func (l LSN) String() string { return fmt.Sprintf("%X/%X", uint64(l)>>32, uint64(l)&0xffffffff) }
 
-// PGReplica is one row of pg_stat_replication.
-type PGReplica struct {
+// Replica is one row of pg_stat_replication.
+type Replica struct {
 	Name, Client, State, SyncState string
 	SentLSN, ReplayLSN             string
 	ReplayLagSeconds               float64
 }
 
-// PGStatus is a server's replication state as pg_status reads it.
-type PGStatus struct {
+// ServerStatus is a server's replication state as pg_status reads it.
+type ServerStatus struct {
 	InRecovery bool
 	ReceiveLSN string // standby: last WAL received and flushed ("" if none)
 	ReplayLSN  string // standby: last WAL replayed
@@ -47,20 +49,20 @@ type PGStatus struct {
 	// committed on the primary; -1 when unknown.
 	ReplayDelay float64
 	Receiver    string // standby: pg_stat_wal_receiver.status ("" if no receiver)
-	Replicas    []PGReplica
+	Replicas    []Replica
 }
 
 // Role is "standby" or "primary".
-func (s PGStatus) Role() string {
+func (s ServerStatus) Role() string {
 	if s.InRecovery {
 		return "standby"
 	}
 	return "primary"
 }
 
-// pgStatusSQL are the queries pg_status runs (one psql -c each); their
+// statusSQL are the queries pg_status runs (one psql -c each); their
 // rows start with a tag so that one output holds both.
-var pgStatusSQL = []string{
+var statusSQL = []string{
 	`SELECT 'node', pg_is_in_recovery(), pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), ` +
 		`CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn() END, pg_last_xact_replay_timestamp(), ` +
 		`CASE WHEN pg_is_in_recovery() THEN round(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::numeric, 3) END, ` +
@@ -69,10 +71,10 @@ var pgStatusSQL = []string{
 		`round(COALESCE(EXTRACT(EPOCH FROM replay_lag), 0)::numeric, 3) FROM pg_stat_replication`,
 }
 
-// ParsePGStatus reads the output of pgStatusSQL run by psql -A -t (fields
+// ParseStatus reads the output of statusSQL run by psql -A -t (fields
 // separated by |, NULL as empty).
-func ParsePGStatus(out string) (PGStatus, error) {
-	st := PGStatus{ReplayDelay: -1}
+func ParseStatus(out string) (ServerStatus, error) {
+	st := ServerStatus{ReplayDelay: -1}
 	sawNode := false
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
@@ -82,6 +84,9 @@ func ParsePGStatus(out string) (PGStatus, error) {
 			sawNode = true
 			st.InRecovery = f[1] == "t"
 			st.ReceiveLSN, st.ReplayLSN, st.CurrentLSN, st.LastReplay = f[2], f[3], f[4], f[5]
+			if err := checkLSNs(f[2], f[3], f[4]); err != nil {
+				return st, err
+			}
 			if f[6] != "" {
 				d, err := strconv.ParseFloat(f[6], 64)
 				if err != nil {
@@ -95,7 +100,10 @@ func ParsePGStatus(out string) (PGStatus, error) {
 			if err != nil {
 				return st, fmt.Errorf("replay lag %q: %w", f[7], err)
 			}
-			st.Replicas = append(st.Replicas, PGReplica{Name: f[1], Client: f[2], State: f[3], SentLSN: f[4], ReplayLSN: f[5], SyncState: f[6], ReplayLagSeconds: lag})
+			if err := checkLSNs(f[4], f[5]); err != nil {
+				return st, err
+			}
+			st.Replicas = append(st.Replicas, Replica{Name: f[1], Client: f[2], State: f[3], SentLSN: f[4], ReplayLSN: f[5], SyncState: f[6], ReplayLagSeconds: lag})
 		}
 	}
 	if !sawNode {
@@ -104,10 +112,23 @@ func ParsePGStatus(out string) (PGStatus, error) {
 	return st, nil
 }
 
+// checkLSNs fails on a field that is neither empty (NULL) nor an LSN.
+func checkLSNs(fields ...string) error {
+	for _, f := range fields {
+		if f == "" {
+			continue
+		}
+		if _, err := ParseLSN(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // LossWindow says how much WAL the standby lacks against the primary's
 // last known position, in bytes, and describes the window in words.
 // primaryLSN may be "" (primary unreachable).
-func (s PGStatus) LossWindow(primaryLSN string) (bytes int64, words string) {
+func (s ServerStatus) LossWindow(primaryLSN string) (bytes int64, words string) {
 	have := s.ReceiveLSN
 	if have == "" {
 		have = s.ReplayLSN
@@ -141,17 +162,17 @@ func orNone(s string) string {
 	return s
 }
 
-// PGSetting is one change to postgresql.conf: Key = Value, or with Add,
+// Setting is one change to postgresql.conf: Key = Value, or with Add,
 // Value added to the comma-separated list Key holds (listen_addresses).
-type PGSetting struct {
+type Setting struct {
 	Key, Value string
 	Add        bool
 }
 
-// ParsePGSettings reads settings given one a line (or separated by ;):
+// ParseSettings reads settings given one a line (or separated by ;):
 // "wal_level = replica", "listen_addresses += 198.51.100.10".
-func ParsePGSettings(spec string) ([]PGSetting, error) {
-	var out []PGSetting
+func ParseSettings(spec string) ([]Setting, error) {
+	var out []Setting
 	for _, line := range strings.FieldsFunc(spec, func(r rune) bool { return r == '\n' || r == ';' }) {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -161,7 +182,7 @@ func ParsePGSettings(spec string) ([]PGSetting, error) {
 		if !ok {
 			return nil, fmt.Errorf("setting %q: want key = value or key += value", line)
 		}
-		s := PGSetting{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)}
+		s := Setting{Key: strings.TrimSpace(k), Value: strings.TrimSpace(v)}
 		if strings.HasSuffix(s.Key, "+") {
 			s.Add, s.Key = true, strings.TrimSpace(strings.TrimSuffix(s.Key, "+"))
 		}
@@ -212,9 +233,9 @@ func confLine(line string) (key, value string, ok bool) {
 	return key, rest, true
 }
 
-// PGConfValue returns the value (quotes removed) of the last active
+// ConfValue returns the value (quotes removed) of the last active
 // setting of key in a postgresql.conf text.
-func PGConfValue(conf, key string) (string, bool) {
+func ConfValue(conf, key string) (string, bool) {
 	val, found := "", false
 	for _, line := range strings.Split(conf, "\n") {
 		if k, v, ok := confLine(line); ok && strings.EqualFold(k, key) {
@@ -231,106 +252,34 @@ func unquoteConf(v string) string {
 	return v
 }
 
-func quoteConf(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return v
-	}
-	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+// ServiceState is what pg_service's script prints: the state it found
+// (was=), the state it left (state=) and, after it the server stopped,
+// pg_controldata's report.
+type ServiceState struct {
+	Was, State string // running or stopped
+	Control    Control
 }
 
-// EditPGConf applies settings to a postgresql.conf text: an existing
-// active setting of the key is commented out and the new one appended,
-// marked as hamnflow's. A setting already in effect changes nothing. It
-// returns the new text and the keys it changed.
-func EditPGConf(conf string, settings []PGSetting) (string, []string) {
-	var changed []string
-	for _, s := range settings {
-		cur, found := PGConfValue(conf, s.Key)
-		want := unquoteConf(s.Value)
-		if s.Add {
-			def := map[string]string{"listen_addresses": "localhost"}[strings.ToLower(s.Key)]
-			if !found {
-				cur = def
-			}
-			items := splitList(cur)
-			have := false
-			for _, it := range items {
-				have = have || it == want || it == "*"
-			}
-			if have {
-				continue
-			}
-			want = strings.Join(append(items, want), ",")
-		} else if found && cur == want {
-			continue
-		}
-		var b strings.Builder
-		for _, line := range strings.Split(strings.TrimRight(conf, "\n"), "\n") {
-			if k, _, ok := confLine(line); ok && strings.EqualFold(k, s.Key) {
-				line = "#" + line + " # replaced by hamnflow"
-			}
-			b.WriteString(line + "\n")
-		}
-		fmt.Fprintf(&b, "%s = %s # set by hamnflow\n", s.Key, quoteConf(want))
-		conf = b.String()
-		changed = append(changed, s.Key)
+// ParseServiceOutput reads the output of pg_service's script.
+func ParseServiceOutput(out string) ServiceState {
+	kv := act.KeyValues(out)
+	st := ServiceState{Was: kv["was"], State: kv["state"]}
+	if st.State == "stopped" {
+		st.Control = ParseControlData(out)
 	}
-	return conf, changed
+	return st
 }
 
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// EditHBA makes sure every line of ensure is an active record of a
-// pg_hba.conf text (compared field by field), appending the missing ones.
-// It returns the new text and the lines it added.
-func EditHBA(hba string, ensure []string) (string, []string) {
-	have := map[string]bool{}
-	for _, line := range strings.Split(hba, "\n") {
-		t := strings.TrimSpace(line)
-		if i := strings.Index(t, "#"); i >= 0 {
-			t = t[:i]
-		}
-		if f := strings.Fields(t); len(f) > 0 {
-			have[strings.Join(f, " ")] = true
-		}
-	}
-	var added []string
-	out := hba
-	for _, e := range ensure {
-		f := strings.Fields(e)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		if key := strings.Join(f, " "); !have[key] {
-			if out != "" && !strings.HasSuffix(out, "\n") {
-				out += "\n"
-			}
-			out += strings.Join(f, "\t") + "\t# added by hamnflow\n"
-			have[key] = true
-			added = append(added, strings.Join(f, " "))
-		}
-	}
-	return out, added
-}
-
-// PGControl is what pg_controldata says about a stopped cluster.
-type PGControl struct {
+// Control is what pg_controldata says about a stopped cluster.
+type Control struct {
 	State         string // "shut down", "in production", "shut down in recovery", ...
 	CheckpointLSN string // Latest checkpoint location
-	TimeLine      string // Latest checkpoint's TimeLineID
+	TimeLine      int    // Latest checkpoint's TimeLineID (0 if not shown)
 }
 
-// ParsePGControlData reads pg_controldata's output.
-func ParsePGControlData(out string) PGControl {
-	var c PGControl
+// ParseControlData reads pg_controldata's output.
+func ParseControlData(out string) Control {
+	var c Control
 	for _, line := range strings.Split(out, "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -343,7 +292,7 @@ func ParsePGControlData(out string) PGControl {
 		case "Latest checkpoint location":
 			c.CheckpointLSN = v
 		case "Latest checkpoint's TimeLineID":
-			c.TimeLine = v
+			c.TimeLine, _ = strconv.Atoi(v)
 		}
 	}
 	return c

@@ -401,6 +401,9 @@ type Secrets struct {
 	cache map[string]string
 }
 
+// minSecret is the shortest secret hamnflow takes.
+const minSecret = 4
+
 // NewSecrets returns the secret source of inv.
 func NewSecrets(inv *Inventory) *Secrets { return &Secrets{inv: inv, cache: map[string]string{}} }
 
@@ -430,6 +433,13 @@ func (s *Secrets) Secret(name string) (string, error) {
 		}
 	default:
 		p := s.inv.path(src.File)
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", fmt.Errorf("secret %q: %w", name, err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return "", fmt.Errorf("secret %q: %s can be read by others (mode %o): chmod 600 %s", name, p, fi.Mode().Perm(), p)
+		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return "", fmt.Errorf("secret %q: %w", name, err)
@@ -438,6 +448,11 @@ func (s *Secrets) Secret(name string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("secret %q: file %s is empty", name, p)
 		}
+	}
+	if len(v) < minSecret {
+		// Masking a secret this short in logs and the journal would
+		// garble them, and tell the secret by what it masks.
+		return "", fmt.Errorf("secret %q has %d characters: give one of at least %d", name, len(v), minSecret)
 	}
 	s.cache[name] = v
 	return v, nil

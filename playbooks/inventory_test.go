@@ -2,6 +2,8 @@ package playbooks
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,5 +113,33 @@ func TestSecretsNeverInInventory(t *testing.T) {
 	}
 	if _, err := s.Secret("pg_password"); err == nil || !strings.Contains(err.Error(), "/etc/hamnflow/pg_password") {
 		t.Errorf("missing secret file should name it: %v", err)
+	}
+}
+
+func TestSecretFileChecks(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, value string, mode os.FileMode) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(value), mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(dir, name), mode)
+	}
+	write("ok", "hunter22\n", 0o600)
+	write("open", "hunter22\n", 0o644)
+	write("short", "x\n", 0o600)
+	text := goodInventory + "  a: {file: ok}\n  b: {file: open}\n  c: {file: short}\n"
+	inv, err := ParseInventory(filepath.Join(dir, "inv.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSecrets(inv)
+	if v, err := s.Secret("a"); err != nil || v != "hunter22" {
+		t.Errorf("a = %q, %v", v, err)
+	}
+	if _, err := s.Secret("b"); err == nil || !strings.Contains(err.Error(), "can be read by others (mode 644): chmod 600 "+filepath.Join(dir, "open")) {
+		t.Errorf("a 0644 secret file: %v", err)
+	}
+	if _, err := s.Secret("c"); err == nil || !strings.Contains(err.Error(), `secret "c" has 1 characters: give one of at least 4`) {
+		t.Errorf("a one-character secret: %v", err)
 	}
 }

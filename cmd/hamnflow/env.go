@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -133,7 +134,44 @@ func checker(p *playbooks.Prepared) workflow.Checker {
 type wired struct {
 	engine *workflow.Engine
 	view   *view // nil without a terminal
+	env    *act.Env
 	close  func()
+}
+
+// reach checks that host is in the inventory and answers over SSH with a
+// known host key: the preflight's question, asked on the run's own
+// connections.
+func (w *wired) reach(ctx context.Context, host string) error {
+	h, err := w.env.Host(host)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	res, err := w.env.Transport.Exec(ctx, h, remote.Command{Script: "true"})
+	if err != nil {
+		return err
+	}
+	if res.Exit != 0 {
+		return fmt.Errorf("`true` exited %d there", res.Exit)
+	}
+	return nil
+}
+
+// preflight checks what can be checked before the first step acts, and
+// says what it found.
+func (w *wired) preflight(c *cli.Context, p *playbooks.Prepared) error {
+	diags, notes := checker(p).Preflight(c.Context, p.Playbook, p.Data, w.reach)
+	for _, n := range notes {
+		fmt.Fprintln(c.App.ErrWriter, "note:", n)
+	}
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if len(diags) > 0 {
+		return diags
+	}
+	return nil
 }
 
 // newEngine wires an engine for a prepared playbook and inventory. On a
@@ -163,6 +201,7 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 		w.view = newView(os.Stderr, p.Playbook, path)
 	}
 	env := &act.Env{Transport: remote.Router{Local: remote.Local{}}}
+	w.env = env
 	var secrets workflow.Secrets = noSecrets{}
 	if inv := p.Inventory; inv != nil {
 		pool := remote.NewPool(remote.SSHConfig{

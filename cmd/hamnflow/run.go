@@ -11,7 +11,9 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "start a run of a playbook (e.g. hamnflow run failover)",
 		ArgsUsage: "PLAYBOOK",
-		Flags:     append([]cli.Flag{setFlag()}, engineFlags()...),
+		Flags: append([]cli.Flag{setFlag(),
+			&cli.BoolFlag{Name: "preflight-only", Usage: "check what can be checked before the first step acts (hosts answer with known keys, secrets read, templates and arguments) and stop"},
+		}, engineFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usage("hamnflow run failover [--set NAME=VALUE ...]", "run: name one playbook (hamnflow playbooks lists them)")
@@ -35,6 +37,13 @@ func runCommand() *cli.Command {
 				return err
 			}
 			defer w.close()
+			if err := w.preflight(c, p); err != nil {
+				return err
+			}
+			if c.Bool("preflight-only") {
+				fmt.Fprintf(c.App.Writer, "preflight of %s: ok (%d steps)\n", p.Playbook.Name, len(p.Playbook.Steps))
+				return nil
+			}
 			p.Source.Options = map[string]string{"parallel": fmt.Sprint(c.Int("parallel"))}
 			cluster := "local"
 			if p.Inventory != nil {

@@ -71,5 +71,8 @@ func onRun(c *cli.Context, try string, f func(w *wired, id string) error) error 
 		return err
 	}
 	defer w.close()
+	if err := w.preflight(c, p); err != nil {
+		return err
+	}
 	return f(w, id)
 }

@@ -450,5 +450,8 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	if inv == nil {
 		return cfg
 	}
+	cfg.Db2 = inv.db2Settings()       // settings_db2.go
+	cfg.MySQL = inv.mysqlSettings()   // settings_mysql.go
+	cfg.SQLite = inv.sqliteSettings() // settings_sqlite.go
 	return cfg
 }

@@ -5,7 +5,10 @@ import (
 	"text/template"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/db2"
+	"github.com/hamnflow/hamnflow/steps/mysql"
 	"github.com/hamnflow/hamnflow/steps/remote"
+	"github.com/hamnflow/hamnflow/steps/sqlite"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -14,6 +17,9 @@ import (
 // playbooks need not repeat them in every step's with:.
 type Config struct {
 	// Each domain package adds its Settings here.
+	Db2    db2.Settings
+	MySQL  mysql.Settings
+	SQLite sqlite.Settings
 }
 
 // Actions returns every action hamnflow knows, bound to env and cfg. Each
@@ -26,6 +32,9 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 	}
 	for _, domain := range []map[string]workflow.Action{
 		// e.g. postgres.Actions(env, cfg.Postgres),
+		db2.Actions(env, cfg.Db2),
+		mysql.Actions(env, cfg.MySQL),
+		sqlite.Actions(env, cfg.SQLite),
 	} {
 		for name, a := range domain {
 			set[name] = a
@@ -47,9 +56,7 @@ func textActions(env *Env) map[string]textAction {
 		postgresActions, // postgres.go
 		addressActions,  // address.go: cluster address takeover, fencing checks
 		xcatActions,     // xcat.go: xCAT services and commands
-		db2Actions,      // db2actions.go
 		aixActions,      // aix.go: mktcpip, NIM
-		dbActions,       // otherdb.go: MySQL/MariaDB, SQLite
 	} {
 		for name, a := range family(env) {
 			set[name] = a

@@ -14,8 +14,9 @@
 // SQL goes to the client on stdin, never on its command line: a plan shows
 // a command as the client's command line with its stdin as a here-document
 // ("mysql --batch <<'SQL' ... SQL"), a command on another inventory host
-// than the step's prefixed "[on HOST] ", and a command that runs only in
-// some cases, or again and again, after a "# ..." line saying when.
+// than the step's prefixed "[on HOST] ", and commands that run only in
+// some cases, or again and again, after a "# ..." line saying when (it
+// holds for the commands after it).
 //
 // Each action asks the server for its version first (SELECT VERSION()) and
 // speaks its dialect: MariaDB and MySQL before 8.0.22 say SLAVE and MASTER,

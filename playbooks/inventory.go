@@ -496,6 +496,9 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	if inv == nil {
 		return cfg
 	}
-	cfg.Postgres = inv.postgresSettings()
+	cfg.Postgres = inv.postgresSettings() // settings_postgres.go
+	cfg.Db2 = inv.db2Settings()           // settings_db2.go
+	cfg.MySQL = inv.mysqlSettings()       // settings_mysql.go
+	cfg.SQLite = inv.sqliteSettings()     // settings_sqlite.go
 	return cfg
 }

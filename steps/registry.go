@@ -5,11 +5,14 @@ import (
 	"text/template"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/steps/files"
+	"github.com/hamnflow/hamnflow/steps/mysql"
 	"github.com/hamnflow/hamnflow/steps/postgres"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/steps/services"
 	"github.com/hamnflow/hamnflow/steps/shell"
+	"github.com/hamnflow/hamnflow/steps/sqlite"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -19,6 +22,9 @@ import (
 type Config struct {
 	// Each domain package adds its Settings here.
 	Postgres postgres.Settings
+	Db2      db2.Settings
+	MySQL    mysql.Settings
+	SQLite   sqlite.Settings
 }
 
 // Actions returns every action hamnflow knows, bound to env and cfg. Each
@@ -34,6 +40,9 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 		shell.Actions(env),
 		files.Actions(env),
 		postgres.Actions(env, cfg.Postgres),
+		db2.Actions(env, cfg.Db2),
+		mysql.Actions(env, cfg.MySQL),
+		sqlite.Actions(env, cfg.SQLite),
 	} {
 		for name, a := range domain {
 			set[name] = a
@@ -50,9 +59,7 @@ func textActions(env *Env) map[string]textAction {
 	for _, family := range []func(*Env) map[string]textAction{
 		addressActions, // address.go: cluster address takeover, fencing checks
 		xcatActions,    // xcat.go: xCAT services and commands
-		db2Actions,     // db2actions.go
 		aixActions,     // aix.go: mktcpip, NIM
-		dbActions,      // otherdb.go: MySQL/MariaDB, SQLite
 	} {
 		for name, a := range family(env) {
 			set[name] = a

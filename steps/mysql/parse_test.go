@@ -1,13 +1,10 @@
-package steps
+package mysql
 
 import (
-	"context"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hamnflow/hamnflow/steps/remote"
 )
 
 func TestParseReplicaStatus(t *testing.T) {
@@ -136,50 +133,54 @@ func TestParsePosWait(t *testing.T) {
 	}
 }
 
-func TestParseIntegrityReport(t *testing.T) {
-	r, err := ParseIntegrityReport("== /etc/xcat/site.sqlite\nok\n== /etc/xcat/nodelist.sqlite\n*** in database main ***\nPage 3: btreeInitPage() returns error code 11\n")
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.OK() || len(r.Files) != 2 || len(r.Problems["/etc/xcat/nodelist.sqlite"]) != 2 || r.Problems["/etc/xcat/site.sqlite"] != nil {
-		t.Errorf("got %+v", r)
-	}
-	if r, _ := ParseIntegrityReport("== a\nok\n"); !r.OK() {
-		t.Errorf("one sound file: %+v", r)
-	}
-	if r, _ := ParseIntegrityReport("== a\n"); r.OK() {
-		t.Error("a file without an answer counted as sound")
-	}
-	if _, err := ParseIntegrityReport("ok\n"); err == nil {
-		t.Error("output before any file parsed")
-	}
+	return string(b)
 }
 
-func TestSQLiteCheckLocal(t *testing.T) {
-	if _, err := exec.LookPath("sqlite3"); err != nil {
-		t.Fatal("sqlite3 is not installed (apt-get install sqlite3)")
+// TestParseRealOutput reads what MariaDB 10.11 printed (testdata: a
+// throwaway pair of servers, the source's address rewritten to
+// 198.51.100.11:3306) for the statements the actions send.
+func TestParseRealOutput(t *testing.T) {
+	tests := []struct {
+		file    string
+		want    ReplicaStatus
+		healthy bool
+	}{
+		{"mariadb_no_replica.txt", ReplicaStatus{SecondsBehind: -1}, false},
+		{"mariadb_slave_running.txt", ReplicaStatus{Configured: true, SourceHost: "198.51.100.11", IORunning: "Yes", SQLRunning: "Yes"}, true},
+		// MariaDB answers SHOW REPLICA STATUS with the same SLAVE fields.
+		{"mariadb_replica_running.txt", ReplicaStatus{Configured: true, SourceHost: "198.51.100.11", IORunning: "Yes", SQLRunning: "Yes"}, true},
+		{"mariadb_slave_connecting.txt", ReplicaStatus{Configured: true, SourceHost: "198.51.100.11", IORunning: "Connecting", SQLRunning: "Yes",
+			SecondsBehind: -1, LastIOError: "error connecting to master 'repl@198.51.100.11:3306' - retry-time: 5  maximum-retries: 100000  message: Access denied for user 'repl'@'198.51.100.12' (using password: YES)"}, false},
+		{"mariadb_slave_sql_error.txt", ReplicaStatus{Configured: true, SourceHost: "198.51.100.11", IORunning: "Yes", SQLRunning: "No",
+			SecondsBehind: -1, LastSQLError: "Error 'Duplicate entry 'clash' for key 'PRIMARY'' on query. Default database: ''. Query: 'INSERT INTO xcatdb.site VALUES ('clash','primary')'"}, false},
 	}
-	dir := t.TempDir()
-	for _, n := range []string{"site", "nodelist"} {
-		if out, err := exec.Command("sqlite3", filepath.Join(dir, n+".sqlite"), "CREATE TABLE t(x); INSERT INTO t VALUES(1);").CombinedOutput(); err != nil {
-			t.Fatalf("%v: %s", err, out)
+	for _, tt := range tests {
+		got, err := ParseReplicaStatus(readTestdata(t, tt.file))
+		if err != nil || got != tt.want || got.Healthy() != tt.healthy {
+			t.Errorf("%s: got %+v (healthy %v), %v\nwant %+v", tt.file, got, got.Healthy(), err, tt.want)
 		}
 	}
-	check := textActions(&Env{Transport: remote.Router{Local: remote.Local{}}})["sqlite_check"]
-	o, err := check.Run(context.Background(), Call{Args: map[string]string{"path": dir}})
-	if err != nil || o.Outputs["files"] != "2" {
-		t.Fatalf("check of two sound files: %v %v", o.Outputs, err)
+
+	if p, err := ParseBinlogPosition(readTestdata(t, "mariadb_master_status.txt")); err != nil || p != (BinlogPosition{"mysql-bin.000002", 1146}) {
+		t.Errorf("SHOW MASTER STATUS: %+v, %v", p, err)
 	}
-	if err := exec.Command("sh", "-c", "printf garbage | dd of="+filepath.Join(dir, "site.sqlite")+" bs=1 seek=100 conv=notrunc 2>/dev/null").Run(); err != nil {
-		t.Fatal(err)
+	if n, err := ParsePosWait(readTestdata(t, "mariadb_pos_wait.txt")); err != nil || n != 0 {
+		t.Errorf("MASTER_POS_WAIT reached: %d, %v", n, err)
 	}
-	if _, err := check.Run(context.Background(), Call{Args: map[string]string{"path": dir}}); err == nil || !strings.Contains(err.Error(), "site.sqlite") {
-		t.Errorf("a damaged file passed: %v", err)
+	if _, err := ParsePosWait(readTestdata(t, "mariadb_pos_wait_timeout.txt")); err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("MASTER_POS_WAIT timed out: %v", err)
 	}
-	if _, err := check.Run(context.Background(), Call{Args: map[string]string{"path": filepath.Join(dir, "none")}}); err == nil {
-		t.Error("a missing database passed")
+	if _, err := ParsePosWait(readTestdata(t, "mariadb_pos_wait_no_replica.txt")); err == nil || !strings.Contains(err.Error(), "no replica") {
+		t.Errorf("MASTER_POS_WAIT on no replica: %v", err)
 	}
-	if _, err := textActions(&Env{})["sqlite_sync"].Run(context.Background(), Call{Args: map[string]string{"path": "/etc/x y", "to": "mn2"}}); err == nil {
-		t.Error("a path with a space was accepted")
+	s, err := SyntaxFor(readTestdata(t, "mariadb_version.txt"))
+	if err != nil || !s.MariaDB || s.Status != "SHOW SLAVE STATUS" || s.SourceStatus != "SHOW MASTER STATUS" {
+		t.Errorf("SyntaxFor(mariadb 10.11) = %+v, %v", s, err)
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"text/template"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/aix"
+	"github.com/hamnflow/hamnflow/steps/netaddr"
 	"github.com/hamnflow/hamnflow/steps/remote"
+	"github.com/hamnflow/hamnflow/steps/xcat"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -26,6 +29,9 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 	}
 	for _, domain := range []map[string]workflow.Action{
 		// e.g. postgres.Actions(env, cfg.Postgres),
+		netaddr.Actions(env), // cluster address takeover, fencing checks
+		xcat.Actions(env),    // xCAT's commands, the osimage check
+		aix.Actions(env),     // mktcpip, NIM
 	} {
 		for name, a := range domain {
 			set[name] = a
@@ -45,10 +51,9 @@ func textActions(env *Env) map[string]textAction {
 	for _, family := range []func(*Env) map[string]textAction{
 		syncActions,     // sync.go: rsync, drift, crontab
 		postgresActions, // postgres.go
-		addressActions,  // address.go: cluster address takeover, fencing checks
-		xcatActions,     // xcat.go: xCAT services and commands
+		xcatActions,     // xcat.go: xcat_service (until the service action)
 		db2Actions,      // db2actions.go
-		aixActions,      // aix.go: mktcpip, NIM
+		aixActions,      // aix.go: startsrc, stopsrc, lssrc (until the service action)
 		dbActions,       // otherdb.go: MySQL/MariaDB, SQLite
 	} {
 		for name, a := range family(env) {

@@ -96,8 +96,8 @@ func Env(r *Recorder) *act.Env {
 	}}
 }
 
-// Contains is an Answer helper: the first reply whose key is a substring
-// of the script, else the zero Reply.
+// Contains is an Answer helper: the reply of the longest key that is a
+// substring of the script, else the zero Reply.
 func Contains(replies map[string]Reply) func(Exec) Reply {
 	return func(e Exec) Reply {
 		best, bestLen := Reply{}, -1

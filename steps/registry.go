@@ -5,14 +5,17 @@ import (
 	"text/template"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/aix"
 	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/steps/files"
 	"github.com/hamnflow/hamnflow/steps/mysql"
+	"github.com/hamnflow/hamnflow/steps/netaddr"
 	"github.com/hamnflow/hamnflow/steps/postgres"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/steps/services"
 	"github.com/hamnflow/hamnflow/steps/shell"
 	"github.com/hamnflow/hamnflow/steps/sqlite"
+	"github.com/hamnflow/hamnflow/steps/xcat"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -43,6 +46,9 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 		db2.Actions(env, cfg.Db2),
 		mysql.Actions(env, cfg.MySQL),
 		sqlite.Actions(env, cfg.SQLite),
+		netaddr.Actions(env), // cluster address takeover, fencing checks
+		xcat.Actions(env),    // xCAT's commands, the osimage check
+		aix.Actions(env),     // mktcpip, NIM
 	} {
 		for name, a := range domain {
 			set[name] = a
@@ -57,9 +63,8 @@ func textActions(env *Env) map[string]textAction {
 	// Each file of this package that defines actions adds them here, one
 	// family per function, so that families never touch each other's code.
 	for _, family := range []func(*Env) map[string]textAction{
-		addressActions, // address.go: cluster address takeover, fencing checks
-		xcatActions,    // xcat.go: xCAT services and commands
-		aixActions,     // aix.go: mktcpip, NIM
+		xcatActions, // xcat.go: xcat_service (until the service action)
+		aixActions,  // aix.go: startsrc, stopsrc, lssrc (until the service action)
 	} {
 		for name, a := range family(env) {
 			set[name] = a

@@ -1,4 +1,4 @@
-package steps
+package netaddr
 
 import (
 	"bufio"
@@ -6,7 +6,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/hamnflow/hamnflow/steps/act"
 )
+
+// What the commands of this package print, read into types. The table
+// tests in parse_test.go run on output captured from iproute2 6.1, Thomas
+// Habets' arping 2.23 (Debian's arping package) and iputils' arping
+// 20221126 (Debian's iputils-arping): testdata/README.md says how.
 
 // IfAddr is one address line of `ip -o addr show`.
 type IfAddr struct {
@@ -20,6 +27,8 @@ type IfAddr struct {
 // ParseIPAddr reads the one-line-per-address output of `ip -o addr show`:
 //
 //	2: eth0    inet 198.51.100.10/24 scope global secondary eth0\       valid_lft forever preferred_lft forever
+//
+// Anything else (`Device "eth9" does not exist.`) gives nothing.
 func ParseIPAddr(out string) []IfAddr {
 	var addrs []IfAddr
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -78,9 +87,9 @@ type ARPReply struct {
 }
 
 var (
-	// iputils: "Unicast reply from 198.51.100.10 [02:42:C6:33:64:0B]  0.611ms"
+	// iputils: "Unicast reply from 198.51.100.10 [76:52:DA:FC:FB:5A]  0.535ms"
 	iputilsReply = regexp.MustCompile(`(?i)(?:unicast|broadcast) reply from ([0-9.]+) \[([0-9a-f:]{17})\]`)
-	// Thomas Habets' arping: "60 bytes from 02:42:c6:33:64:0b (198.51.100.10): index=0 time=9.1 usec"
+	// Thomas Habets' arping: "42 bytes from 76:52:da:fc:fb:5a (198.51.100.10): index=0 time=11.091 usec"
 	habetsReply = regexp.MustCompile(`(?i)bytes from ([0-9a-f:]{17}) \(([0-9.]+)\)`)
 )
 
@@ -105,6 +114,48 @@ func ParseARPReplies(out string) []ARPReply {
 		}
 	}
 	return replies
+}
+
+// ARPRan says whether arping's output shows that it sent its probes: the
+// statistics both arpings print at the end ("3 packets transmitted" from
+// Habets', "Sent 3 probes" from iputils'). An arping that could not open
+// its interface prints neither.
+func ARPRan(out string) bool {
+	l := strings.ToLower(out)
+	return strings.Contains(l, "packets transmitted") || strings.Contains(l, "sent ") && strings.Contains(l, "probe")
+}
+
+// Probe is what the fence check's ARP probe (probeScript) printed.
+type Probe struct {
+	Flavor  string     // habets, iputils or none (no arping on the host)
+	OwnMAC  string     // the probing interface's MAC, lower case ("" if unknown)
+	Exit    int        // arping's exit status; 127 when there is none
+	Ran     bool       // arping sent its probes
+	Replies []ARPReply // the answers from any MAC but OwnMAC
+	Output  string     // arping's output, trimmed
+}
+
+// probeMark separates probeScript's key=value head from arping's output.
+const probeMark = "== arping"
+
+// ParseProbe reads probeScript's output: flavor=, mac= and rc= lines,
+// then probeMark and arping's own output. Replies from the probing
+// interface itself (the host already holding the address) are not
+// answers from someone else.
+func ParseProbe(out string) Probe {
+	head, arp, _ := strings.Cut(out, probeMark+"\n")
+	kv := act.KeyValues(head)
+	p := Probe{Flavor: kv["flavor"], OwnMAC: strings.ToLower(kv["mac"]), Exit: -1, Output: strings.TrimSpace(arp)}
+	if n, err := strconv.Atoi(kv["rc"]); err == nil {
+		p.Exit = n
+	}
+	for _, r := range ParseARPReplies(arp) {
+		if r.MAC != p.OwnMAC {
+			p.Replies = append(p.Replies, r)
+		}
+	}
+	p.Ran = p.Flavor != "none" && ARPRan(arp)
+	return p
 }
 
 // macs lists the MACs of replies, comma separated.

@@ -1,4 +1,4 @@
-package steps
+package xcat
 
 import (
 	"os"
@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-func TestParseLsdef(t *testing.T) {
-	out := `Object name: rhels6.2-x86_64-install-compute
+// linuxOSImages is "lsdef -t osimage -l" as xCAT prints it
+// (DBobjectdefs.pm:4124, 4237: sorted attributes, four spaces in).
+const linuxOSImages = `Object name: rhels6.2-x86_64-install-compute
     imagetype=linux
     osvers=rhels6.2
     otherpkgdir=/install/post/otherpkgs/rhels6.2/x86_64
@@ -18,7 +19,9 @@ Object name: sles11.1-ppc64-netboot-service
     pkgdir=/install/sles11.1/ppc64
     rootimgdir=/install/netboot/sles11.1/ppc64/service
 `
-	got := ParseLsdef(out)
+
+func TestParseLsdef(t *testing.T) {
+	got := ParseLsdef(linuxOSImages)
 	if len(got) != 2 || got[0].Name != "rhels6.2-x86_64-install-compute" || got[1].Attrs["rootimgdir"] != "/install/netboot/sles11.1/ppc64/service" {
 		t.Fatalf("ParseLsdef = %+v", got)
 	}
@@ -43,7 +46,7 @@ Object name: sles11.1-ppc64-netboot-service
 // The stand-ins' golden lsdef output (AIX osimages) parses into objects
 // whose NIM resource locations are the install paths.
 func TestParseLsdefStandinGolden(t *testing.T) {
-	b, err := os.ReadFile("../integration/standins/testdata/lsdef-osimage-aix.golden")
+	b, err := os.ReadFile("../../integration/standins/testdata/lsdef-osimage-aix.golden")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,9 +66,16 @@ func TestParseLsdefStandinGolden(t *testing.T) {
 }
 
 func TestNodeLines(t *testing.T) {
-	got := NodeLines("cn001: netboot\ncn002: netboot\nStarting goconserver service ...\nError: something: bad\n")
+	got := NodeLines("cn001: netboot\ncn002: netboot\nStarting goconserver service ...\nError: something: bad\nWarning: cn003: no mac\n")
 	want := [][2]string{{"cn001", "netboot"}, {"cn002", "netboot"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("NodeLines = %v, want %v", got, want)
+	}
+}
+
+func TestMissingPaths(t *testing.T) {
+	got := missingPaths("missing /install\nmissing /install/rhels6.2/x86_64\nsomething else\n")
+	if want := []string{"/install", "/install/rhels6.2/x86_64"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("missingPaths = %q, want %q", got, want)
 	}
 }

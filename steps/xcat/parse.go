@@ -1,9 +1,11 @@
-package steps
+package xcat
 
 import (
 	"sort"
 	"strings"
 )
+
+// What xCAT's commands print, read into types.
 
 // XObject is one xCAT object definition as lsdef -l prints it.
 type XObject struct {
@@ -11,10 +13,13 @@ type XObject struct {
 	Attrs map[string]string
 }
 
-// ParseLsdef reads `lsdef -l` output: "Object name: NAME" lines each
-// followed by indented "attr=value" lines. The short form ("NAME  (type)")
-// gives objects without attributes. Messages such as "Could not find any
-// object definitions to display." give nothing.
+// ParseLsdef reads `lsdef -l` output: "Object name: NAME" lines
+// (xCAT-server/lib/xcat/plugins/DBobjectdefs.pm:4124), each followed by
+// the object's set attributes, sorted, as "    attr=value" lines
+// (DBobjectdefs.pm:4128, 4237). The short form, "NAME  (type)"
+// (DBobjectdefs.pm:4286), gives objects without attributes. "Could not
+// find any object definitions to display." (DBobjectdefs.pm:3964) and
+// other messages give nothing.
 func ParseLsdef(out string) []XObject {
 	var objs []XObject
 	for _, raw := range strings.Split(out, "\n") {
@@ -35,11 +40,14 @@ func ParseLsdef(out string) []XObject {
 }
 
 // installPathAttrs are the osimage attributes that name files or
-// directories a deployment needs under the install directory.
+// directories a deployment needs under the install directory: the Linux
+// images' pkgdir, otherpkgdir and rootimgdir (perl-xCAT/xCAT/Schema.pm:3289,
+// 3299, 3314) and the AIX (NIM) images' resource locations (Schema.pm:3425-3490).
 var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
 
 // InstallPaths lists the paths under installdir that an osimage needs,
-// sorted and without duplicates.
+// sorted and without duplicates. pkgdir and otherpkgdir may list several
+// directories, comma separated.
 func (o XObject) InstallPaths(installdir string) []string {
 	dir := strings.TrimRight(installdir, "/") + "/"
 	seen := map[string]bool{}
@@ -58,8 +66,10 @@ func (o XObject) InstallPaths(installdir string) []string {
 }
 
 // NodeLines reads "node: text" lines (nodeset, makegocons, nodels NODE
-// ATTR) into node and text; xCAT's "Error: ..." and "Warning: ..."
-// lines are not nodes.
+// ATTR; xCAT's client prints node responses as "node_name: desc:
+// contents", perl-xCAT/xCAT/Client.pm:1126) into node and text; xCAT's
+// "Error: ..." and "Warning: ..." lines (Client.pm:1171, 1189) are not
+// nodes.
 func NodeLines(out string) [][2]string {
 	var rows [][2]string
 	for _, line := range strings.Split(out, "\n") {
@@ -69,4 +79,15 @@ func NodeLines(out string) [][2]string {
 		}
 	}
 	return rows
+}
+
+// missingPaths reads checkScript's "missing PATH" lines.
+func missingPaths(out string) []string {
+	var l []string
+	for _, line := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "missing "); ok {
+			l = append(l, p)
+		}
+	}
+	return l
 }

@@ -51,11 +51,12 @@ func actionsCommand() *cli.Command {
 // describeArgs lists an action's arguments: name, type, required, values.
 func describeArgs(a workflow.Action) string {
 	args := a.NewArgs()
-	if d, ok := args.(workflow.ArgDecoder); ok {
+	fields := workflow.SpecOf(args).Fields
+	if d, ok := args.(workflow.ArgDecoder); ok && len(fields) == 0 {
 		return strings.Join(d.ArgNames(), ", ") + " (text)"
 	}
 	var parts []string
-	for _, f := range workflow.SpecOf(args).Fields {
+	for _, f := range fields {
 		p := f.Name + ": " + f.Type
 		if len(f.OneOf) > 0 {
 			p = f.Name + ": " + strings.Join(f.OneOf, "|")

@@ -83,11 +83,12 @@ func TestUnknownHostKey(t *testing.T) {
 	pb := onHost(t, env, "sn01")
 	fp := fingerprint(t, filepath.Join(sn.Root, "etc/ssh/ssh_host_ed25519_key.pub"))
 
+	// Refused by the preflight, before any step: exit 2 (bad input).
 	r := env.Run(t, "run", pb)
-	if r.Exit != 1 {
-		t.Fatalf("want exit 1, got %s", r)
+	if r.Exit != 2 {
+		t.Fatalf("want exit 2, got %s", r)
 	}
-	for _, want := range []string{"is unknown", fp, "--accept-new-host-keys", env.Lab.KnownHostsPath()} {
+	for _, want := range []string{"host sn01 (step mark):", "is unknown", fp, "--accept-new-host-keys", env.Lab.KnownHostsPath()} {
 		if !strings.Contains(r.Combined(), want) {
 			t.Errorf("the refusal does not say %q:\n%s", want, r)
 		}
@@ -137,8 +138,8 @@ func TestChangedHostKey(t *testing.T) {
 	pb := onHost(t, env, "mn2")
 	for _, flags := range [][]string{nil, {"--accept-new-host-keys"}} {
 		r := env.Run(t, append([]string{"run", pb}, flags...)...)
-		if r.Exit != 1 {
-			t.Fatalf("run %v: want exit 1, got %s", flags, r)
+		if r.Exit != 2 {
+			t.Fatalf("run %v: want exit 2 (refused by the preflight), got %s", flags, r)
 		}
 		for _, want := range []string{"CHANGED", presented, known, "ssh-keygen -R"} {
 			if !strings.Contains(r.Combined(), want) {

@@ -46,6 +46,9 @@ var basePackages = []string{
 	// the network services of an MN
 	"bind9", "bind9-utils", "bind9-dnsutils", "isc-dhcp-server", "isc-dhcp-client",
 	"conserver-server", "conserver-client", "tftpd-hpa", "tftp-hpa",
+	// nodeset of a pxe node copies pxelinux.0 into the tftpdir
+	// (xCAT-server/lib/xcat/plugins/pxe.pm:482-493)
+	"pxelinux", "syslinux-common",
 	// xCAT's Perl dependencies (../shared/testbed.md, */debian/control)
 	"perl", "libio-socket-ssl-perl", "libxml-simple-perl", "libdbd-sqlite3-perl", "libdbd-pg-perl",
 	"libexpect-perl", "libnet-dns-perl", "libsoap-lite-perl", "libxml-libxml-perl", "libsnmp-perl",

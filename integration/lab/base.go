@@ -222,7 +222,31 @@ func ensureBase(ctx context.Context, cache string, r baseRecipe, log io.Writer) 
 		return "", fmt.Errorf("build base root: %w", err)
 	}
 	fmt.Fprintf(log, "base: built %s in %v\n", final, time.Since(start).Round(time.Second))
+	pruneBases(cache, final, log)
 	return final, nil
+}
+
+// pruneBases removes the bases of older recipes that no mounted overlay
+// uses (a lab still running on one keeps it). The caller holds the lock.
+func pruneBases(cache, keep string, log io.Writer) {
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	old, _ := filepath.Glob(filepath.Join(cache, "base-*"))
+	for _, d := range old {
+		if d == keep || strings.Contains(d, ".tmp-") || strings.HasSuffix(d, ".log") ||
+			strings.Contains(string(mounts), "lowerdir="+d) {
+			continue
+		}
+		if ok, _ := baseComplete(d); !ok {
+			continue
+		}
+		fmt.Fprintf(log, "base: removing %s (an older recipe)\n", d)
+		if err := os.RemoveAll(d); err == nil {
+			_ = os.Remove(d + ".log")
+		}
+	}
 }
 
 // baseMarker is written into a base when it is complete.

@@ -134,9 +134,6 @@ chmod 755 /etc/init.d/conserver
 systemctl mask conserver.service >/dev/null 2>&1
 mkdir -p /etc/systemd/system/conserver-server.service.d
 printf '[Service]\nUser=root\n' >/etc/systemd/system/conserver-server.service.d/hamnflow-lab.conf
-# xCAT serves boot files from site.tftpdir, /tftpboot.
-mkdir -p /tftpboot
-sed -i 's|^TFTP_DIRECTORY=.*|TFTP_DIRECTORY="/tftpboot"|' /etc/default/tftpd-hpa
 /opt/xcat/share/xcat/scripts/xcatd-init-compat configure --explicit-target
 systemctl daemon-reload
 systemctl enable xcatd.service >/dev/null 2>&1
@@ -220,16 +217,19 @@ mkdef -z >/dev/null <<'EOF'
 
 // primaryServicesScript starts the primary's network services the way
 // xCAT's commands do: makedns -n (ddns.pm, starts named), makedhcp -n and
-// -a (dhcp.pm, restarts dhcpd, then adds the hosts through OMAPI),
-// makeconservercf (conserver.pm) and tftpd. They are enabled first, as on
-// a primary; the base has them disabled.
-const primaryServicesScript = `systemctl enable named.service isc-dhcp-server.service conserver-server.service tftpd-hpa.service >/dev/null 2>&1
-systemctl restart tftpd-hpa.service
+// -a (dhcp.pm, restarts dhcpd, then adds the hosts through OMAPI) and
+// makeconservercf (conserver.pm). They are enabled first, as on a primary;
+// the base has them disabled. tftpd is xcatd's own: when xcatd starts on
+// an MN it stops tftpd-hpa and runs in.tftpd itself
+// (xCAT-server/lib/xcat/plugins/AAsn.pm:1346-1408, :1473), so
+// tftpd-hpa.service stays disabled.
+const primaryServicesScript = `systemctl enable named.service isc-dhcp-server.service conserver-server.service >/dev/null 2>&1
 makedns -n >/var/log/xcat-makedns.log 2>&1 || { cat /var/log/xcat-makedns.log; exit 1; }
 makedhcp -n >/var/log/xcat-makedhcp.log 2>&1 || { cat /var/log/xcat-makedhcp.log; exit 1; }
 makedhcp -a >>/var/log/xcat-makedhcp.log 2>&1 || { cat /var/log/xcat-makedhcp.log; exit 1; }
 makeconservercf >/var/log/xcat-makeconservercf.log 2>&1 || { cat /var/log/xcat-makeconservercf.log; exit 1; }
-systemctl is-active xcatd named isc-dhcp-server conserver-server tftpd-hpa
+systemctl is-active xcatd named isc-dhcp-server conserver-server
+pgrep -x in.tftpd >/dev/null
 `
 
 // standbyServicesScript leaves the standby's xCAT services stopped and

@@ -37,6 +37,16 @@ func requireSystemdLab(t *testing.T) Config {
 	return cfg
 }
 
+// testPrefix is $HAMNFLOW_LAB_PREFIX, else "rl" and four random hex digits.
+func testPrefix() string {
+	if p := os.Getenv("HAMNFLOW_LAB_PREFIX"); p != "" {
+		return p
+	}
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	return "rl" + hex.EncodeToString(b)
+}
+
 // testLog is an io.Writer that logs each line through t.
 type testLog struct{ t *testing.T }
 
@@ -48,12 +58,7 @@ func (w testLog) Write(p []byte) (int, error) {
 func TestRealLab(t *testing.T) {
 	cfg := requireSystemdLab(t)
 	before := rootNet(t)
-	cfg.Prefix = os.Getenv("HAMNFLOW_LAB_PREFIX")
-	if cfg.Prefix == "" {
-		b := make([]byte, 2)
-		_, _ = rand.Read(b)
-		cfg.Prefix = "rl" + hex.EncodeToString(b)
-	}
+	cfg.Prefix = testPrefix()
 	cfg.Log = testLog{t}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -257,7 +262,7 @@ func TestRealLab(t *testing.T) {
 		rec.run(t, "nodeset-nosuchimage", "mn1", "nodeset cn02 osimage=nosuchimage", 1)
 		rec.setup(t, "mn1", bare)
 		rec.run(t, "nodeset-no-mac", "mn1", "nodeset cn99 osimage="+Osimages[0], 1)
-		rec.run(t, "makedhcp-no-mac", "mn1", "makedhcp cn99", 0) // a warning only
+		rec.run(t, "makedhcp-no-mac", "mn1", "makedhcp cn99", 0)                // a warning only
 		rec.run(t, "makeconservercf-no-cons", "mn1", "makeconservercf cn99", 0) // silent
 		rec.setup(t, "mn1", "rmdef cn99")
 		rec.setup(t, "mn1", "mkdef -t osimage -o rhels7.9-x86_64-install-compute imagetype=linux osname=Linux osvers=rhels7.9 osarch=x86_64 "+

@@ -134,6 +134,12 @@ chmod 755 /etc/init.d/conserver
 systemctl mask conserver.service >/dev/null 2>&1
 mkdir -p /etc/systemd/system/conserver-server.service.d
 printf '[Service]\nUser=root\n' >/etc/systemd/system/conserver-server.service.d/hamnflow-lab.conf
+# xcatd.service orders itself only after network and syslog
+# (xCAT-server/etc/init.d/xcatd.service:3): halted with its database on the
+# same host, it waits its 30 s stop timeout for PostgreSQL, stopped first.
+# The MNs' database is local, so xcatd starts after it and stops before it.
+mkdir -p /etc/systemd/system/xcatd.service.d
+printf '[Unit]\nAfter=postgresql.service postgresql@15-main.service\n' >/etc/systemd/system/xcatd.service.d/hamnflow-lab.conf
 /opt/xcat/share/xcat/scripts/xcatd-init-compat configure --explicit-target
 systemctl daemon-reload
 systemctl enable xcatd.service >/dev/null 2>&1

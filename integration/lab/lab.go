@@ -51,7 +51,8 @@ const (
 // Config says what lab to build.
 type Config struct {
 	// Prefix names the lab's namespaces (<prefix>-mn1, ...); unique per lab.
-	// "" picks "hf" + 4 random hex digits.
+	// "" picks $HAMNFLOW_LAB_PREFIX_STEM (default "hf") + 4 random hex
+	// digits, so that people sharing a machine can keep their labs apart.
 	Prefix string
 	// Dir holds keys, host roots, inventory and state.json. "" creates a
 	// temporary directory that Down removes; a given Dir is kept, only the
@@ -223,7 +224,11 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		if _, err := rand.Read(b); err != nil {
 			return nil, fmt.Errorf("lab: random prefix: %w", err)
 		}
-		prefix = "hf" + hex.EncodeToString(b)
+		stem := os.Getenv("HAMNFLOW_LAB_PREFIX_STEM")
+		if stem == "" {
+			stem = "hf"
+		}
+		prefix = stem + hex.EncodeToString(b)
 	}
 	if !prefixRE.MatchString(prefix) {
 		return nil, fmt.Errorf("lab: prefix %q: want a lower-case letter then 1-11 letters or digits", prefix)

@@ -187,6 +187,7 @@ func TestRealLab(t *testing.T) {
 			t.Errorf("mn2: systemctl is-active = %q", r.stdout)
 		}
 		rec.run(t, "systemctl-show-xcatd-standby", "mn2", "systemctl show -p Id,Names,LoadState,ActiveState,SubState,UnitFileState,Type xcatd.service", 0)
+		rec.run(t, "systemctl-is-enabled-postgresql-standby", "mn2", "systemctl is-enabled postgresql.service postgresql@15-main.service", 0) // enabled-runtime counts
 		rec.run(t, "systemctl-is-enabled-bind9-alias-standby", "mn2", "systemctl is-enabled named.service bind9.service", 1)
 		rec.run(t, "systemctl-status-xcatd-standby", "mn2", "systemctl status xcatd.service --no-pager -n 0", 3)
 		r = rec.run(t, "lsdef-xcatd-down", "mn2", "lsdef -t node", 1)

@@ -196,3 +196,20 @@ func TestSystemdUpFailureLeavesNothing(t *testing.T) {
 		t.Errorf("root namespace network changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
+
+func TestRealXCATNeedsASource(t *testing.T) {
+	for _, cfg := range []Config{
+		{Systemd: true, Postgres: true, RealXCAT: true, XCATSrc: t.TempDir()},
+		{Systemd: true, Postgres: true, RealXCAT: true, XCATSrc: "/nonexistent/xcat-core"},
+	} {
+		if _, err := cfg.xcatSource(); err == nil || !strings.Contains(err.Error(), "set XCAT_SRC") {
+			t.Errorf("xcatSource(%q) = %v, want an error that says to set XCAT_SRC", cfg.XCATSrc, err)
+		}
+		if _, err := Up(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "set XCAT_SRC") {
+			t.Errorf("Up with XCATSrc %q = %v, want an error that says to set XCAT_SRC", cfg.XCATSrc, err)
+		}
+	}
+	if err := (Config{RealXCAT: true, Postgres: true}).checkSystemd(); err == nil {
+		t.Error("RealXCAT without Systemd accepted")
+	}
+}

@@ -28,6 +28,22 @@
 // kills every process whose network namespace is one of the lab's (by pid),
 // deletes the namespaces and removes what Up wrote.
 //
+// # Hosts with a real systemd
+//
+// With Config.Systemd the MNs and SNs are systemd-nspawn containers instead
+// (nspawn.go): each boots a real systemd as its PID 1, in its network
+// namespace above, from one shared Debian 12 root made with debootstrap
+// (base.go: built once, minutes, cached in BaseCacheDir under the hash of
+// its recipe) through an overlay of its own: lower the base, upper
+// Dir/hosts/<name>/upper, merged at Dir/hosts/<name>/root, which is then
+// Host.Root. sshd, PostgreSQL (Debian's cluster 15/main) and xCAT's
+// services are systemd units there. Exec enters the container through its
+// PID 1; Down halts each container cleanly (SIGTERM to its nspawn), kills
+// what is left in its cgroup by pid, and unmounts the overlays.
+// InstallPrereqs (install-prereqs.sh) installs systemd-nspawn and
+// debootstrap. Config.RealXCAT then installs the real xCAT 2.19 on both
+// MNs, on PostgreSQL (xcat.go).
+//
 // A command that brings a lab up for a person should tear it down on
 // Ctrl-C. During Up, cancel its context on a signal (Up then tears down
 // what it built); afterwards, SetupSignalTeardown does the same for a

@@ -36,10 +36,18 @@ type ids struct {
 
 // layout makes the keys, every host's root and the operator's files.
 func (l *Lab) layout(ctx context.Context) error {
-	if err := ensureMountpoints(); err != nil {
-		return err
+	var id ids
+	var err error
+	layoutHost := l.layoutHost
+	if l.Systemd {
+		id, err = baseIDs(l.Base)
+		layoutHost = l.layoutSystemdHost
+	} else {
+		if err := ensureMountpoints(); err != nil {
+			return err
+		}
+		id, err = machineIDs(l.Postgres)
 	}
-	id, err := machineIDs(l.Postgres)
 	if err != nil {
 		return err
 	}
@@ -52,7 +60,7 @@ func (l *Lab) layout(ctx context.Context) error {
 	}
 	for _, h := range l.Hosts {
 		if h.Root != "" {
-			jobs = append(jobs, func() error { return l.layoutHost(ctx, h, id) })
+			jobs = append(jobs, func() error { return layoutHost(ctx, h, id) })
 		}
 	}
 	if err := parallel(len(jobs), func(i int) error { return jobs[i]() }); err != nil {

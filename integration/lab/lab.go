@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,8 @@ const (
 // Config says what lab to build.
 type Config struct {
 	// Prefix names the lab's namespaces (<prefix>-mn1, ...); unique per lab.
-	// "" picks "hf" + 4 random hex digits.
+	// "" picks $HAMNFLOW_LAB_PREFIX_STEM (default "hf") + 4 random hex
+	// digits, so that people sharing a machine can keep their labs apart.
 	Prefix string
 	// Dir holds keys, host roots, inventory and state.json. "" creates a
 	// temporary directory that Down removes; a given Dir is kept, only the
@@ -75,6 +77,21 @@ type Config struct {
 	// instance Db2Instance with home Db2Home, database XCATDB started.
 	Db2         bool
 	Db2ModelExe string
+
+	// Systemd makes every MN and SN a systemd-nspawn container that boots a
+	// real systemd from the shared Debian 12 base root (EnsureBase; built
+	// once, minutes, cached in BaseCacheDir) through an overlay of its own.
+	// sshd, PostgreSQL and xCAT's services are systemd units there. Needs
+	// systemd-nspawn and debootstrap (InstallPrereqs).
+	Systemd bool
+	// RealXCAT (needs Systemd and Postgres) installs the real xCAT 2.19
+	// from XCATSrc on both MNs, on PostgreSQL, configured by xcatconfig -i
+	// (see xcat.go). XCATSrc "" is $XCAT_SRC, else ../shared/xcat-core next
+	// to the module's root.
+	RealXCAT bool
+	XCATSrc  string
+	// Log receives progress (base build, boots, xCAT set-up); nil: none.
+	Log io.Writer
 }
 
 // Where the Db2 model is installed on the MNs.
@@ -102,6 +119,8 @@ type Host struct {
 	// them through it. 0 for the operator.
 	InitPid int `json:"init_pid,omitempty"`
 	SSHDPid int `json:"sshd_pid,omitempty"`
+	// NspawnPid is the host's systemd-nspawn (Systemd labs only).
+	NspawnPid int `json:"nspawn_pid,omitempty"`
 }
 
 // SSHAddress is the address to dial for SSH: the admin address if the host
@@ -153,12 +172,28 @@ type Lab struct {
 	Namespaces      []string `json:"namespaces"`          // created by this lab
 	EtcNetns        string   `json:"etc_netns,omitempty"` // /etc/netns/<op>, if created
 	Blocks          []Block  `json:"blocks,omitempty"`
+	// Systemd labs: the base root the hosts' overlays are on, the overlays
+	// mounted (their merged roots) and the cgroups made, for Down.
+	Systemd  bool     `json:"systemd,omitempty"`
+	RealXCAT bool     `json:"real_xcat,omitempty"`
+	XCATSrc  string   `json:"xcat_src,omitempty"`
+	Base     string   `json:"base,omitempty"`
+	Mounts   []string `json:"mounts,omitempty"`
+	Cgroups  []string `json:"cgroups,omitempty"`
 	// Timings are how long each phase of Up and of the last Down took.
 	Timings []Timing `json:"timings,omitempty"`
 
 	mu       sync.Mutex            // guards the fields above and children
 	saveMu   sync.Mutex            // serialises writes of state.json
 	children map[int]chan struct{} // processes started by this process: closed when reaped
+	log      io.Writer             // progress; nil: none
+}
+
+// logf writes one progress line to Config.Log.
+func (l *Lab) logf(format string, args ...any) {
+	if l.log != nil {
+		fmt.Fprintf(l.log, format+"\n", args...)
+	}
 }
 
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{1,11}$`)
@@ -167,6 +202,13 @@ var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{1,11}$`)
 // what it built before returning.
 func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if err := Check(cfg.Postgres); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkSystemd(); err != nil {
+		return nil, err
+	}
+	xcatSrc, err := cfg.xcatSource()
+	if err != nil {
 		return nil, err
 	}
 	n := cfg.ServiceNodes
@@ -182,7 +224,11 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		if _, err := rand.Read(b); err != nil {
 			return nil, fmt.Errorf("lab: random prefix: %w", err)
 		}
-		prefix = "hf" + hex.EncodeToString(b)
+		stem := os.Getenv("HAMNFLOW_LAB_PREFIX_STEM")
+		if stem == "" {
+			stem = "hf"
+		}
+		prefix = stem + hex.EncodeToString(b)
 	}
 	if !prefixRE.MatchString(prefix) {
 		return nil, fmt.Errorf("lab: prefix %q: want a lower-case letter then 1-11 letters or digits", prefix)
@@ -204,7 +250,8 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 	if osType == "" {
 		osType = "linux"
 	}
-	l := &Lab{Prefix: prefix, Postgres: cfg.Postgres, OS: osType, Db2: cfg.Db2, SwitchNamespace: prefix + "-sw", children: map[int]chan struct{}{}}
+	l := &Lab{Prefix: prefix, Postgres: cfg.Postgres, OS: osType, Db2: cfg.Db2, SwitchNamespace: prefix + "-sw",
+		Systemd: cfg.Systemd, RealXCAT: cfg.RealXCAT, XCATSrc: xcatSrc, children: map[int]chan struct{}{}, log: cfg.Log}
 	if cfg.Dir == "" {
 		d, err := os.MkdirTemp("", "hamnflow-lab-"+prefix+"-")
 		if err != nil {
@@ -224,7 +271,7 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		}
 		l.Dir = d
 	}
-	l.Hosts = planHosts(prefix, l.Dir, n)
+	l.Hosts = planHosts(prefix, l.Dir, n, cfg.Systemd)
 
 	defer func() {
 		if err == nil {
@@ -254,10 +301,28 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 		{"start sshd", l.startSSHDs},
 		{"write inventory", func(context.Context) error { return l.WriteInventory(l.Inventory()) }},
 	}
+	if cfg.Systemd {
+		phases = []struct {
+			name string
+			run  func(context.Context) error
+		}{
+			{"base root", l.ensureBase},
+			{"lay out host roots and keys", l.layout},
+			{"create namespaces", l.createNamespaces},
+			{"build network", l.buildNetwork},
+			{"boot hosts", l.bootHosts},
+			{"set up postgresql", l.setupPostgres},
+			{"install xCAT", l.installXCAT},
+			{"install stand-ins", func(ctx context.Context) error { return l.provision(ctx, cfg.installExtras) }},
+			{"provision", func(ctx context.Context) error { return l.provision(ctx, cfg.Provision) }},
+			{"write inventory", func(context.Context) error { return l.WriteInventory(l.Inventory()) }},
+		}
+	}
 	for _, p := range phases {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("lab %s: %s: %w", prefix, p.name, err)
 		}
+		l.logf("lab %s: %s", prefix, p.name)
 		if err := l.timed("up: "+p.name, func() error { return p.run(ctx) }); err != nil {
 			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 				err = fmt.Errorf("%w: %w", cerr, err) // killed commands say "signal: killed"
@@ -272,7 +337,8 @@ func Up(ctx context.Context, cfg Config) (_ *Lab, err error) {
 }
 
 // planHosts names the hosts and gives them addresses.
-func planHosts(prefix, dir string, sns int) []*Host {
+// A systemd host's Root is its merged overlay (Dir/hosts/<name>/root).
+func planHosts(prefix, dir string, sns int, systemd bool) []*Host {
 	mk := func(name, role string, octet int) *Host {
 		h := &Host{
 			Name:      name,
@@ -284,6 +350,9 @@ func planHosts(prefix, dir string, sns int) []*Host {
 		}
 		if role != RoleOperator {
 			h.Root = filepath.Join(dir, "hosts", name)
+			if systemd {
+				h.Root = filepath.Join(h.Root, "root")
+			}
 		}
 		return h
 	}
@@ -487,8 +556,21 @@ func (l *Lab) Status(ctx context.Context) ([]HostStatus, error) {
 // in Dir (all of Dir if Up created it). It is idempotent.
 func (l *Lab) Down(ctx context.Context) error {
 	var errs []error
+	if l.Systemd {
+		if err := l.timed("down: halt hosts", func() error { return l.haltHosts(ctx) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := l.timed("down: kill processes", func() error { return l.killAll(ctx) }); err != nil {
 		errs = append(errs, err)
+	}
+	if l.Systemd {
+		if err := l.timed("down: kill cgroups", func() error { return l.killCgroups(ctx) }); err != nil {
+			errs = append(errs, err)
+		}
+		if err := l.timed("down: unmount overlays", func() error { return l.unmountAll(ctx) }); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := l.timed("down: delete namespaces", func() error { return l.deleteNamespaces(ctx) }); err != nil {
 		errs = append(errs, err)
@@ -511,6 +593,9 @@ func (l *Lab) Down(ctx context.Context) error {
 func (l *Lab) removeFiles() error {
 	if l.Dir == "" || l.Dir == "/" || !filepath.IsAbs(l.Dir) {
 		return fmt.Errorf("refusing to remove state dir %q", l.Dir)
+	}
+	if len(l.Mounts) > 0 { // never remove through a mounted host root
+		return fmt.Errorf("not removing %s: overlays still mounted: %v", l.Dir, l.Mounts)
 	}
 	if l.OwnsDir {
 		if err := os.RemoveAll(l.Dir); err != nil {

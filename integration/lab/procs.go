@@ -143,6 +143,19 @@ func (l *Lab) startSSHDs(ctx context.Context) error {
 // StartSSHD starts the host's sshd inside its namespaces and waits until it
 // listens. Tests may use it to restart an sshd they killed.
 func (l *Lab) StartSSHD(ctx context.Context, host string) error {
+	if l.Systemd {
+		h, err := l.host(host)
+		if err != nil {
+			return err
+		}
+		if _, err := l.Exec(ctx, host, "systemctl start ssh.service"); err != nil {
+			return err
+		}
+		if err := l.findSSHD(ctx, h); err != nil {
+			return err
+		}
+		return l.save()
+	}
 	if err := l.startSSHD(ctx, host); err != nil {
 		return err
 	}
@@ -232,7 +245,7 @@ func (l *Lab) Exec(ctx context.Context, host, script string) ([]byte, error) {
 		if err := l.checkInit(h); err != nil {
 			return nil, err
 		}
-		cmd = exec.CommandContext(ctx, "nsenter", "-t", strconv.Itoa(h.InitPid), "-p", "-n", "-m", "-u", "--", "sh", "-c", script)
+		cmd = exec.CommandContext(ctx, "nsenter", append(l.nsenterArgs(h), "sh", "-c", script)...)
 	}
 	cmd.Env = guestEnv()
 	cmd.Dir = "/"
@@ -247,6 +260,17 @@ func (l *Lab) Exec(ctx context.Context, host, script string) ([]byte, error) {
 		return out, fmt.Errorf("exec on %s: %w: %s", host, err, lastLines(string(out), 20))
 	}
 	return out, nil
+}
+
+// nsenterArgs enter h's namespaces through its process 1. A systemd
+// host's also include IPC and cgroup, and its root and working directory
+// (the container's, which nspawn set up).
+func (l *Lab) nsenterArgs(h *Host) []string {
+	args := []string{"-t", strconv.Itoa(h.InitPid), "-p", "-n", "-m", "-u"}
+	if l.Systemd {
+		args = append(args, "-i", "-C", "-r", "-w")
+	}
+	return append(args, "--")
 }
 
 // tail is the end of a log file, for error messages.

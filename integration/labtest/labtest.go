@@ -22,11 +22,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,6 +119,24 @@ type Options struct {
 	OS           string
 	// Provision runs for every MN and SN after the stand-ins are in.
 	Provision func(ctx context.Context, l *lab.Lab, h *lab.Host) error
+	// Systemd boots the MNs and SNs as systemd-nspawn containers with a
+	// real systemd (lab.Config.Systemd); the first run builds the base
+	// root (minutes), later runs reuse it.
+	Systemd bool
+	// RealXCAT installs the real xCAT 2.19 on both MNs, on PostgreSQL
+	// (needs Systemd and Postgres; lab.Config.RealXCAT). The source is
+	// $XCAT_SRC, else ../shared/xcat-core beside the module.
+	RealXCAT bool
+	// Log receives the lab's progress; nil: the test's log.
+	Log io.Writer
+}
+
+// testLog writes each chunk to the test's log.
+type testLog struct{ t testing.TB }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // Env is a running lab with a journal for hamnflow.
@@ -136,20 +157,31 @@ func Up(t *testing.T, o Options) *Env {
 	if osType == "" {
 		osType = "linux"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	timeout := 3 * time.Minute
+	if o.Systemd {
+		timeout = 30 * time.Minute // a first build of the base root, real xCAT's set-up
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM) // interrupted: Up tears down
+	defer stop()
 	cfg := lab.Config{
 		ServiceNodes: o.ServiceNodes, Postgres: o.Postgres, Provision: o.Provision,
 		XCAT: o.XCAT, StandinExe: b.Standin, OS: osType,
 		Db2: o.Db2, Db2ModelExe: b.Db2Model,
+		Systemd: o.Systemd, RealXCAT: o.RealXCAT, Log: o.Log,
+	}
+	if cfg.Log == nil && o.Systemd {
+		cfg.Log = testLog{t}
 	}
 	l, err := lab.Up(ctx, cfg)
+	stop()
 	if err != nil {
 		t.Fatalf("lab up: %v", err)
 	}
-	stop := lab.SetupSignalTeardown(l)
+	uninstall := lab.SetupSignalTeardown(l)
 	t.Cleanup(func() {
-		stop()
+		uninstall()
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := l.Down(dctx); err != nil {

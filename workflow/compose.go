@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -127,6 +128,7 @@ type composer struct {
 	in     LoadInput
 	params map[string]string
 	names  map[string]*node
+	order  []string // names in the order they were defined
 	byID   map[string]*Step
 	steps  []*Step
 	files  []string
@@ -307,6 +309,7 @@ func (c *composer) define(id string, n *node) bool {
 		return false
 	}
 	c.names[id] = n
+	c.order = append(c.order, id)
 	return true
 }
 
@@ -318,11 +321,12 @@ func (c *composer) include(pf *parsedFile, i int, s stepYAML, needs []string, ke
 		c.add(Diag{File: pf.name, Line: lineOr(pf.lines[at+"."+field], line), Msg: fmt.Sprintf(format, a...)})
 	}
 	if s.Action != "" || s.Host != "" || s.When != "" || s.Probe != nil || s.Undo != nil || s.ForEach != nil || s.Title != "" {
-		diag("include", "include %s: an include takes id, needs, if and with only; put the rest in the part's steps", s.Include)
+		diag("include", "include %s: an include takes id, as, needs, if and with only; put the rest in the part's steps", s.Include)
 	}
 	start := fmt.Sprintf("@start%d", c.starts)
 	c.starts++
 	c.names[start] = &node{needs: needs, file: pf.name, line: line}
+	c.order = append(c.order, start)
 	group := &node{part: true, needs: []string{start}, file: pf.name, line: line}
 	defer func() {
 		if s.ID != "" {
@@ -409,9 +413,99 @@ func (c *composer) include(pf *parsedFile, i int, s stepYAML, needs []string, ke
 			diag("with."+k, "include %s: the part has no arg %q (it takes: %s)", path, k, orNone(names))
 		}
 	}
+	defined := len(c.order)
 	group.members = c.expand(part, partArgs, defaultsOf(c, part, defs), start, append(slices.Clone(stack), path))
+	if s.As != "" {
+		if !idPattern.MatchString(s.As) {
+			diag("as", "include %s: as %q: use lower-case letters, digits and _", path, s.As)
+		} else {
+			c.prefix(s.As, c.order[defined:], group)
+		}
+	}
 	return group.members
 }
+
+// prefix renames the steps an include defined (as:), so that one part can
+// be included twice: every id becomes PREFIX_id, and every reference to
+// one of them within the part (needs, .steps.ID, foreach over steps.ID)
+// follows.
+func (c *composer) prefix(as string, defined []string, group *node) {
+	rename := map[string]string{}
+	for _, id := range defined {
+		if !strings.HasPrefix(id, "@") {
+			rename[id] = as + "_" + id
+		}
+	}
+	ref := func(text string) string {
+		return stepRef.ReplaceAllStringFunc(text, func(m string) string {
+			if to, ok := rename[m[len(".steps."):]]; ok {
+				return ".steps." + to
+			}
+			return m
+		})
+	}
+	renameAll := func(l []string) []string {
+		out := make([]string, len(l))
+		for i, n := range l {
+			if to, ok := rename[n]; ok {
+				n = to
+			}
+			out[i] = n
+		}
+		return out
+	}
+	for _, id := range defined {
+		n := c.names[id]
+		n.needs = renameAll(n.needs)
+		n.members = renameAll(n.members)
+		if st := n.step; st != nil {
+			st.Needs = renameAll(st.Needs)
+			st.Title, st.Host, st.When = ref(st.Title), ref(st.Host), ref(st.When)
+			for _, r := range []*ActionRef{&st.Action, st.Probe, st.Undo} {
+				if r == nil {
+					continue
+				}
+				for k, v := range r.With {
+					switch v := v.(type) {
+					case string:
+						r.With[k] = ref(v)
+					case []string:
+						l := make([]string, len(v))
+						for i, t := range v {
+							l[i] = ref(t)
+						}
+						r.With[k] = l
+					}
+				}
+			}
+			if st.ForEach != nil {
+				if rest, ok := strings.CutPrefix(st.ForEach.Over, "steps."); ok {
+					id, tail, _ := strings.Cut(rest, ".")
+					if to, ok := rename[id]; ok {
+						st.ForEach.Over = "steps." + to + "." + tail
+					}
+				}
+			}
+		}
+		if to, ok := rename[id]; ok {
+			delete(c.names, id)
+			if c.names[to] != nil {
+				c.add(Diag{File: n.file, Line: n.line, Msg: fmt.Sprintf("duplicate step id %q (from as: %s)", to, as)})
+				continue
+			}
+			c.names[to] = n
+			if n.step != nil {
+				n.step.ID = to
+				delete(c.byID, id)
+				c.byID[to] = n.step
+			}
+		}
+	}
+	group.members = renameAll(group.members)
+}
+
+// stepRef finds references to a step's outputs in a template.
+var stepRef = regexp.MustCompile(`\.steps\.[a-z][a-z0-9_]*`)
 
 func orNone(l []string) string {
 	if len(l) == 0 {

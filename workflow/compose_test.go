@@ -186,7 +186,7 @@ func TestComposeDiagnostics(t *testing.T) {
 		{"if not boolean", "name: p\nsteps:\n  - id: a\n    if: '{{ .inv.primary.os }}'\n    action: do\n",
 			[]string{`failover.yaml:4: step a: if: gives "linux"; a condition must give true or false`}},
 		{"include with action", "name: p\nsteps:\n  - include: parts/tail.yaml\n    action: do\n",
-			[]string{`include parts/tail.yaml: an include takes id, needs, if and with only`}},
+			[]string{`include parts/tail.yaml: an include takes id, as, needs, if and with only`}},
 		{"duplicate across files", "name: p\nsteps:\n  - id: makedns\n    action: do\n  - include: parts/tail.yaml\n",
 			[]string{`parts/tail.yaml:13: duplicate step id "makedns" (first at failover.yaml:3)`}},
 		{"needs of an include", "name: p\nsteps:\n  - include: parts/tail.yaml\n    needs: [ghost]\n",
@@ -226,5 +226,55 @@ func TestComposeDeepNesting(t *testing.T) {
 	_, err := load(t, text, nil)
 	if err == nil || !strings.Contains(err.Error(), "nested more than 64 levels deep") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestComposeAs: one part included twice, its steps' ids prefixed, the
+// references among them following.
+func TestComposeAs(t *testing.T) {
+	lib := fstest.MapFS{"parts/rejoin.yaml": {Data: []byte(`name: rejoin
+args:
+  - name: node
+steps:
+  - id: rewind
+    host: '{{ .args.node }}'
+    action: do
+    with: {out: "lsn=0/3000000"}
+  - id: check
+    needs: [rewind]
+    host: '{{ .args.node }}'
+    action: do
+    with: {say: '{{ .steps.rewind.out.lsn }}'}
+`)}}
+	pb, _, err := workflow.Load(workflow.LoadInput{Name: "fb.yaml", Files: lib, Funcs: testFuncs(), Inv: testData(nil)["inv"].(map[string]any), Text: []byte(`name: fb
+steps:
+  - include: parts/rejoin.yaml
+    as: primary
+    id: primary_rejoined
+    with: {node: mn1}
+  - id: handback
+    needs: [primary_rejoined]
+    action: do
+  - include: parts/rejoin.yaml
+    as: standby
+    needs: [handback]
+    with: {node: mn2}
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(pb.Steps), "primary_rewind primary_check handback standby_rewind standby_check"; got != want {
+		t.Fatalf("steps %q, want %q", got, want)
+	}
+	n := needsOf(pb)
+	if !slices.Equal(n["primary_check"], []string{"primary_rewind"}) || !slices.Equal(n["handback"], []string{"primary_check"}) ||
+		!slices.Equal(n["standby_rewind"], []string{"handback"}) {
+		t.Errorf("needs %v", n)
+	}
+	if w := pb.Step("standby_check").Action.With["say"]; w != "{{ .steps.standby_rewind.out.lsn }}" {
+		t.Errorf("standby_check says %q", w)
+	}
+	if diags := checkerFor(newWorld()).Validate(pb, testData(nil)); len(diags) > 0 {
+		t.Errorf("validate: %v", diags)
 	}
 }

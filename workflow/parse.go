@@ -47,6 +47,7 @@ type stepYAML struct {
 	When    string   `yaml:"when"`
 	If      string   `yaml:"if"`
 	Include string   `yaml:"include"`
+	As      string   `yaml:"as"` // an include's prefix for its steps' ids
 
 	Action     string         `yaml:"action"`
 	With       map[string]any `yaml:"with"`

@@ -255,6 +255,9 @@ func (c *composer) expand(pf *parsedFile, args map[string]string, defs *fileDefa
 			members = append(members, c.include(pf, i, s, needs, keep, args, defs, stack)...)
 			continue
 		}
+		if s.As != "" {
+			c.add(Diag{File: pf.name, Line: lineOr(pf.lines[at+".as"], line), Msg: fmt.Sprintf("step %s: as: names the steps of an include; a step has its id", nameOf(s))})
+		}
 		if !keep {
 			c.define(s.ID, &node{needs: needs, file: pf.name, line: line})
 			continue

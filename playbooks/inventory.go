@@ -191,6 +191,9 @@ func (inv *Inventory) check() workflow.Diagnostics {
 			add("$."+role.key, "%s %q is not in hosts", role.key, role.name)
 		}
 	}
+	if p, ok := inv.Hosts[inv.Primary]; ok && p.OS == "aix" && inv.Mode == "floating" {
+		add("$.mode", "mode floating on AIX: AIX takes over the primary's hostname and address with mktcpip (guide 8.0 step 4); use mode identity")
+	}
 	if inv.Primary != "" && inv.Primary == inv.Standby {
 		add("$.standby", "standby and primary are both %q: they must be two different management nodes", inv.Primary)
 	}

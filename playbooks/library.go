@@ -14,7 +14,7 @@ import (
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-//go:embed library/*.yaml
+//go:embed library
 var library embed.FS
 
 // Info describes a playbook hamnflow knows.
@@ -63,6 +63,9 @@ func (l Library) List() []Info {
 	byName := map[string]Info{}
 	entries, _ := library.ReadDir("library")
 	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue // parts/ holds the pieces procedures are made of
+		}
 		text, _ := library.ReadFile("library/" + e.Name())
 		byName[strings.TrimSuffix(e.Name(), ".yaml")] = info(text, "built-in")
 	}

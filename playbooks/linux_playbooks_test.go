@@ -129,27 +129,46 @@ func TestOnlyMyClusterSteps(t *testing.T) {
 	}
 }
 
-// Destructive steps ask an operator first; the takeover has an undo and
-// a probe.
+// Destructive steps ask an operator first; taking the address has a
+// probe and is undone (addr_takeover reverses itself).
 func TestDestructiveStepsConfirm(t *testing.T) {
 	destructive := map[string]bool{"addr_takeover": true, "pg_promote": true, "pg_basebackup": true, "pg_rewind": true,
 		"db2_takeover": true, "mktcpip": true, "mysql_promote": true}
+	acts := steps.Actions(&act.Env{}, steps.Config{})
 	for _, name := range []string{"failover", "failback", "activate", "pg-setup"} {
 		for _, inv := range inventories {
 			p := prepareWith(t, name, inv.file, nil)
 			for _, s := range p.Playbook.Steps {
-				if destructive[s.Action.Kind] && !s.Confirm && s.ID != "rejoin_standby" && s.ID != "rejoin_peer" {
-					t.Errorf("%s: step %s (%s) does not confirm", name, s.ID, s.Action.Kind)
+				if destructive[s.Action.Kind] && !s.Confirm {
+					t.Errorf("%s with %s: step %s (%s) does not confirm", name, inv.file, s.ID, s.Action.Kind)
 				}
-				if s.Action.Kind == "addr_takeover" && (s.Undo == nil || s.Probe == nil) {
+				_, reverses := acts[s.Action.Kind].(workflow.Reverser)
+				if s.Action.Kind == "addr_takeover" && (s.Probe == nil || (s.Undo == nil && !reverses)) {
 					t.Errorf("%s: step %s takes the address without undo and probe", name, s.ID)
 				}
 			}
 			if name == "failover" {
-				for _, id := range []string{"stop_old_db", "db2_stop_for_rename", "aix_takeover_identity"} {
+				for _, id := range []string{"stop_db", "db2_stop_for_rename", "take_identity"} {
 					if s := p.Playbook.Step(id); s != nil && !s.Confirm {
 						t.Errorf("failover: %s must confirm", id)
 					}
+				}
+			}
+		}
+	}
+}
+
+// Every step of failover and failback that changes something has an
+// undo: its own, the action's reversal, or undo: {none: why}.
+func TestEveryChangeUndone(t *testing.T) {
+	acts := steps.Actions(&act.Env{}, steps.Config{})
+	for _, name := range []string{"failover", "failback"} {
+		for _, inv := range inventories {
+			p := prepareWith(t, name, inv.file, nil)
+			for _, s := range p.Playbook.Steps {
+				_, reverses := acts[s.Action.Kind].(workflow.Reverser)
+				if !s.ReadOnly && s.Undo == nil && s.UndoNone == "" && !reverses {
+					t.Errorf("%s with %s: step %s (%s) changes something and has no undo", name, inv.file, s.ID, s.Action.Kind)
 				}
 			}
 		}
@@ -206,31 +225,35 @@ func checkOrder(t *testing.T, name string, pairs [][2]string) {
 // order; the guide's order of steps 3 to 7 holds for Db2 and AIX.
 func TestFailoverOrder(t *testing.T) {
 	checkOrder(t, "failover", [][2]string{
-		{"stop_old_conserver", "stop_old_dhcpd"}, {"stop_old_dhcpd", "stop_old_xcatd"}, {"stop_old_xcatd", "stop_old_db"},
-		{"stop_old_db", "release_old_address"}, {"release_old_address", "fence_check"}, {"promote", "pg_address"},
-		{"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "makedhcp_new"}, {"makedhcp_new", "makedhcp_all"},
-		{"makedhcp_all", "makeconservercf"}, {"osimages", "nodeset"},
+		{"stop_console", "stop_dhcp"}, {"stop_dhcp", "stop_xcatd"}, {"stop_xcatd", "stop_db"},
+		{"stop_db", "release_address"}, {"release_address", "fence_check"}, {"fence_check", "promote"}, {"promote", "take_address"},
+		{"take_address", "pg_address"}, {"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "makedhcp_new"},
+		{"makedhcp_new", "start_dhcp"}, {"start_dhcp", "makedhcp_all"}, {"makedhcp_all", "makeconservercf"},
+		{"makeconservercf", "start_console"}, {"osimages", "nodeset"},
 		// Db2
-		{"db2_standby_status", "stop_old_conserver"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "aix_takeover_identity"}, {"aix_takeover_identity", "db2_gcf_start"},
-		{"db2_accepts", "start_xcatd"}, {"db2_accepts", "aix_start_xcatd"},
+		{"db2_standby_status", "stop_console"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "take_identity"},
+		{"take_identity", "db2_gcf_start"}, {"db2_accepts", "start_xcatd"},
 		// AIX
-		{"aix_release_old_address", "fence_check"}, {"aix_stop_standby_xcatd", "aix_takeover_identity"},
-		{"aix_takeover_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"}, {"aix_start_xcatd", "aix_list_osimages"},
-		{"aix_create_nim_resources", "nodeset"}, // MySQL, SQLite
-		{"stop_old_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_check_standby"}, {"sqlite_check_standby", "start_xcatd"},
-		{"db_check_promoted", "start_xcatd"}, {"mysql_promote", "db_check_promoted"},
+		{"release_address", "fence_check"}, {"standby_xcatd", "take_identity"}, {"take_identity", "start_xcatd"},
+		{"start_xcatd", "list_osimages"}, {"create_nim_resources", "nodeset"},
+		// MySQL, SQLite
+		{"stop_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_stop_copy_job"}, {"sqlite_final_copy", "sqlite_check"},
+		{"sqlite_check", "start_xcatd"}, {"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"},
 	})
 	for _, inv := range inventories {
 		p := prepareWith(t, "failover", inv.file, nil)
-		for _, id := range []string{"take_address", "take_hostname", "promote", "start_xcatd", "db2_takeover", "aix_takeover_identity", "aix_start_xcatd", "mysql_promote", "sqlite_check_standby"} {
+		for _, id := range []string{"take_address", "take_hostname", "promote", "start_xcatd", "db2_takeover", "take_identity", "mysql_promote", "sqlite_check"} {
 			if p.Playbook.Step(id) != nil && !ancestors(p.Playbook, id)["fence_check"] {
 				t.Errorf("failover with %s: %s does not depend on fence_check", inv.file, id)
 			}
 		}
 		// BY FORCE only with fenced=yes.
-		if s := p.Playbook.Step("db2_takeover"); s != nil && s.Action.With["fenced"] != `{{ eq .params.fenced "yes" }}` {
-			t.Errorf("db2_takeover fenced: %q", s.Action.With["fenced"])
+		if s := p.Playbook.Step("db2_takeover"); s != nil && s.Args["fenced"] != "false" {
+			t.Errorf("db2_takeover fenced without --set fenced=yes: %q", s.Args["fenced"])
 		}
+	}
+	if s := prepareWith(t, "failover", "db2.yaml", map[string]string{"fenced": "yes"}).Playbook.Step("db2_takeover"); s.Args["fenced"] != "true" {
+		t.Errorf("db2_takeover with --set fenced=yes: fenced %q", s.Args["fenced"])
 	}
 }
 
@@ -247,25 +270,27 @@ func TestFailbackOrder(t *testing.T) {
 		t.Fatalf("failback: reverse_sync is not the rsync action: %+v", s)
 	}
 	checkOrder(t, "failback", [][2]string{
-		{"db2_rejoin", "db2_rejoin_check"}, {"db2_rejoin_check", "reverse_sync"}, {"db2_rejoin_check", "stop_xcatd"},
-		{"stop_xcatd", "db2_takeover_back"}, {"fence_check", "db2_takeover_back"}, {"db2_takeover_back", "take_address"},
-		{"db2_takeover_back", "start_xcatd"}, {"db2_takeover_back", "db2_failback_check"},
-		{"rejoin_check", "reverse_sync"}, {"fence_check", "take_address"}, {"fence_check", "promote"},
+		{"primary_db2_rejoin", "primary_db2_rejoin_check"}, {"primary_db2_rejoin_check", "reverse_sync"}, {"stop_xcatd", "db2_takeover"},
+		{"fence_check", "db2_takeover"}, {"db2_takeover", "take_address"}, {"db2_takeover", "start_xcatd"},
+		{"primary_rejoin_check", "reverse_sync"}, {"stop_db", "caught_up"}, {"caught_up", "promote"}, {"fence_check", "take_address"},
+		{"fence_check", "promote"}, {"pg_address", "standby_rejoin"},
 		// MySQL
-		{"mysql_config_primary", "mysql_rejoin"}, {"mysql_repl_user_standby", "mysql_rejoin"}, {"mysql_rejoin", "mysql_rejoin_check"},
-		{"mysql_rejoin_check", "reverse_sync"}, {"stop_xcatd", "mysql_stop_writes"}, {"mysql_stop_writes", "mysql_caught_up"}, {"mysql_caught_up", "mysql_promote"}, {"mysql_caught_up", "release_address"},
-		{"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"}, {"mysql_check_promoted", "mysql_rejoin_standby"}, {"mysql_rejoin_standby", "mysql_replication_check"},
+		{"primary_mysql_config", "primary_mysql_rejoin"}, {"primary_mysql_repl_user", "primary_mysql_rejoin"},
+		{"primary_mysql_rejoin", "primary_mysql_rejoin_check"}, {"primary_mysql_rejoin_check", "reverse_sync"},
+		{"stop_xcatd", "mysql_stop_writes"}, {"mysql_stop_writes", "mysql_caught_up"}, {"mysql_caught_up", "mysql_promote"},
+		{"mysql_promote", "mysql_check_promoted"}, {"mysql_check_promoted", "start_xcatd"}, {"mysql_check_promoted", "standby_mysql_rejoin"},
 		// SQLite
-		{"sqlite_rejoin_copy", "reverse_sync"}, {"stop_xcatd", "sqlite_final_copy"}, {"sqlite_final_copy", "sqlite_check_primary"}, {"sqlite_check_primary", "release_address"}, {"sqlite_check_primary", "start_xcatd"}, {"sqlite_check_primary", "sqlite_copy_script"}, {"sqlite_copy_script", "sqlite_copy_job"},
+		{"primary_sqlite_rejoin_copy", "reverse_sync"}, {"stop_xcatd", "sqlite_handback_copy"}, {"sqlite_handback_copy", "sqlite_check"},
+		{"sqlite_check", "start_xcatd"}, {"sqlite_check", "standby_sqlite_copy_job"},
 		// AIX
-		{"reverse_sync", "aix_stop_conserver"}, {"aix_stop_conserver", "aix_stop_xcatd"}, {"aix_stop_xcatd", "aix_release_identity"}, {"aix_release_identity", "aix_release_address"}, {"aix_release_address", "fence_check"},
-		{"aix_stop_xcatd", "db2_takeover_back"}, {"aix_take_identity", "aix_start_xcatd"}, {"aix_start_xcatd", "makedns"},
-		{"aix_take_identity", "aix_nim_master"}, {"aix_start_xcatd", "aix_list_osimages"}, {"aix_list_osimages", "aix_create_nim_resources"},
-		{"makeconservercf", "aix_start_conserver"},
+		{"reverse_sync", "stop_console"}, {"stop_console", "stop_xcatd"}, {"stop_xcatd", "release_identity"},
+		{"release_identity", "release_address"}, {"release_address", "fence_check"}, {"take_identity", "start_xcatd"},
+		{"start_xcatd", "makedns"}, {"take_identity", "nim_master"}, {"start_xcatd", "list_osimages"},
+		{"list_osimages", "create_nim_resources"}, {"makeconservercf", "start_console"},
 	})
 	for _, inv := range inventories {
 		p := prepareWith(t, "failback", inv.file, nil)
-		for _, id := range []string{"take_address", "promote", "db2_takeover_back", "mysql_promote", "aix_take_identity", "start_xcatd", "aix_start_xcatd"} {
+		for _, id := range []string{"take_address", "promote", "db2_takeover", "mysql_promote", "take_identity", "start_xcatd"} {
 			if p.Playbook.Step(id) != nil && !ancestors(p.Playbook, id)["fence_check"] {
 				t.Errorf("failback with %s: %s does not depend on fence_check", inv.file, id)
 			}
@@ -274,12 +299,12 @@ func TestFailbackOrder(t *testing.T) {
 	// The returned primary gets the guide's mktcpip arguments with the
 	// cluster's hostname and address; the acting primary its own.
 	aix := prepareWith(t, "failback", "db2.yaml", nil)
-	take, give := aix.Playbook.Step("aix_take_identity").Action.With, aix.Playbook.Step("aix_release_identity").Action.With
-	if take["hostname"] != "{{ .inv.cluster_hostname }}" || take["address"] != "{{ .inv.cluster_address }}" || take["interface"] != "{{ .inv.primary.interface }}" {
-		t.Errorf("aix_take_identity: %v", take)
+	take, give := aix.Playbook.Step("take_identity"), aix.Playbook.Step("release_identity")
+	if take.Action.With["hostname"] != "{{ .inv.cluster_hostname }}" || take.Action.With["address"] != "{{ .inv.cluster_address }}" || take.Args["node"] != "aixmn1" {
+		t.Errorf("take_identity: %v %v", take.Action.With, take.Args)
 	}
-	if give["hostname"] != "{{ .inv.standby.hostname }}" || give["address"] != "{{ .inv.standby.address }}" || give["interface"] != "{{ .inv.standby.interface }}" {
-		t.Errorf("aix_release_identity: %v", give)
+	if give.Action.With["hostname"] != "{{ (index .inv.hosts .args.node).hostname }}" || give.Args["node"] != "aixmn2" {
+		t.Errorf("release_identity: %v %v", give.Action.With, give.Args)
 	}
 	for _, s := range p.Playbook.Steps {
 		if s.Action.Kind == "shell" && strings.Contains(fmt.Sprint(s.Action.With["cmd"]), "rsync ") {

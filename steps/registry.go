@@ -1,3 +1,6 @@
+// Package steps is every action hamnflow has, gathered from its domain
+// packages (steps/postgres, steps/db2, steps/services, ...), and the
+// template functions playbooks may use.
 package steps
 
 import (
@@ -31,13 +34,9 @@ type Config struct {
 }
 
 // Actions returns every action hamnflow knows, bound to env and cfg. Each
-// domain package (steps/postgres, steps/db2, ...) gives its own actions;
-// the ones still in this package take text arguments (legacy).
+// domain package (steps/postgres, steps/db2, ...) gives its own actions.
 func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 	set := workflow.ActionSet{}
-	for name, a := range textActions(env) {
-		set[name] = legacy{a}
-	}
 	for _, domain := range []map[string]workflow.Action{
 		services.Actions(env),
 		shell.Actions(env),
@@ -51,22 +50,6 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 		aix.Actions(env),     // mktcpip, NIM
 	} {
 		for name, a := range domain {
-			set[name] = a
-		}
-	}
-	return set
-}
-
-// textActions are the actions that take their arguments as text.
-func textActions(env *Env) map[string]textAction {
-	set := map[string]textAction{}
-	// Each file of this package that defines actions adds them here, one
-	// family per function, so that families never touch each other's code.
-	for _, family := range []func(*Env) map[string]textAction{
-		xcatActions, // xcat.go: xcat_service (until the service action)
-		aixActions,  // aix.go: startsrc, stopsrc, lssrc (until the service action)
-	} {
-		for name, a := range family(env) {
 			set[name] = a
 		}
 	}

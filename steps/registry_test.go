@@ -22,9 +22,6 @@ import (
 func TestActionNamesUnique(t *testing.T) {
 	env := &act.Env{}
 	seen := map[string]string{}
-	for name := range textActions(env) {
-		seen[name] = "legacy"
-	}
 	for pkg, set := range map[string]map[string]workflow.Action{
 		"netaddr": netaddr.Actions(env), "xcat": xcat.Actions(env), "aix": aix.Actions(env),
 		"services": services.Actions(env), "shell": shell.Actions(env), "files": files.Actions(env),

@@ -541,18 +541,20 @@ func (c *composer) step(pf *parsedFile, i int, s stepYAML, needs []string, args 
 	st.Action = ActionRef{Kind: s.Action, With: mergeWith(defs.with[s.Action], with), Line: st.line("action")}
 	if s.Probe != nil {
 		st.Probe = c.ref(st, "probe", s.Probe.Action, s.Probe.With, defs)
+		st.Probe.Host = s.Probe.Host
 	}
 	switch u := s.Undo; {
 	case u == nil:
 	case u.bareNone:
 		c.add(st.diag("undo", "step %q: undo: none needs a reason: write undo: {none: \"why there is nothing to undo\"}", s.ID))
 	case u.None != "":
-		if u.Action != "" || len(u.With) > 0 {
+		if u.Action != "" || len(u.With) > 0 || u.Host != "" {
 			c.add(st.diag("undo", "step %q: undo: give either none or an action, not both", s.ID))
 		}
 		st.UndoNone = u.None
 	default:
 		st.Undo = c.ref(st, "undo", u.Action, u.With, defs)
+		st.Undo.Host = u.Host
 	}
 	if s.ForEach != nil {
 		st.ForEach = &ForEach{Over: s.ForEach.Over, Key: s.ForEach.Key}

@@ -562,7 +562,11 @@ func (r *runner) prepare(s *Step, ref *ActionRef, data map[string]any, reverse m
 	if p.title, err = r.render.render(s.Title, data, true, nil); err != nil {
 		return p, fmt.Errorf("title: %w", err)
 	}
-	if p.host, err = r.render.render(s.Host, data, true, nil); err != nil {
+	host := s.Host
+	if ref.Host != "" {
+		host = ref.Host
+	}
+	if p.host, err = r.render.render(host, data, true, nil); err != nil {
 		return p, fmt.Errorf("host: %w", err)
 	}
 	if p.host == "" {

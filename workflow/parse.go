@@ -68,6 +68,7 @@ type stepYAML struct {
 
 type refYAML struct {
 	Action string         `yaml:"action"`
+	Host   string         `yaml:"host"`
 	With   map[string]any `yaml:"with"`
 }
 
@@ -75,6 +76,7 @@ type refYAML struct {
 // refused with a hint.
 type undoYAML struct {
 	Action   string         `yaml:"action"`
+	Host     string         `yaml:"host"`
 	With     map[string]any `yaml:"with"`
 	None     string         `yaml:"none"`
 	bareNone bool

@@ -61,7 +61,7 @@ func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) 
 			if err != nil {
 				return nil, err
 			}
-			p.Probe = pa.Plan(p.Host, pargs)
+			p.Probe = pa.Plan(c.refHost(s, s.Probe, p.Host, sd), pargs)
 		}
 		switch {
 		case s.ReadOnly:
@@ -71,7 +71,13 @@ func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) 
 			if err != nil {
 				return nil, err
 			}
-			p.Undo = ua.Plan(p.Host, uargs)
+			uh := c.refHost(s, s.Undo, p.Host, sd)
+			p.Undo = ua.Plan(uh, uargs)
+			if uh != p.Host {
+				for i, l := range p.Undo {
+					p.Undo[i] = "[on " + uh + "] " + l
+				}
+			}
 		case s.UndoNone != "":
 			p.UndoNote = "nothing to undo: " + s.UndoNone
 		default:
@@ -88,6 +94,18 @@ func (c Checker) Plan(pb *Playbook, data map[string]any) ([]PlannedStep, error) 
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// refHost is where a probe or undo runs: its own host, else the step's.
+func (c Checker) refHost(s *Step, ref *ActionRef, stepHost string, sd map[string]any) string {
+	if ref.Host == "" {
+		return stepHost
+	}
+	h, err := (&renderer{funcs: c.Funcs, secrets: c.Secrets}).render(ref.Host, sd, true, nil)
+	if err != nil || h == "" {
+		return stepHost
+	}
+	return h
 }
 
 // dryArgs decodes a step's action arguments on dry-render data, secrets

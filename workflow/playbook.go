@@ -73,7 +73,10 @@ type Step struct {
 type ActionRef struct {
 	Kind string         `json:"action"`
 	With map[string]any `json:"with,omitempty"`
-	Line int            `json:"line,omitempty"`
+	// Host, when set, is where a probe or undo runs instead of the
+	// step's host (the undo of a Db2 takeover runs on the peer).
+	Host string `json:"host,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 // ForEach fans a step out: one child per item of a list, each journaled on

@@ -7,8 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/template"
-	"text/template/parse"
 )
 
 // Preflight checks, before the first step acts, what a run needs and can
@@ -61,22 +59,27 @@ func (c Checker) Preflight(ctx context.Context, pb *Playbook, data map[string]an
 		}
 	}
 
-	// Secrets.
+	// Secrets: every name a template asks for, found by rendering it
+	// (a name may come from an argument or a default).
 	seen := map[string]bool{}
 	for _, s := range pb.Steps {
+		rec := &recordingSecrets{Secrets: c.Secrets}
+		rr := &renderer{funcs: c.Funcs, secrets: rec}
+		sd := st.forStep(s)
 		for _, t := range templatesOf(s) {
-			for _, name := range secretNames(t, c.Funcs) {
-				if seen[name] {
-					continue
-				}
-				seen[name] = true
-				if c.Secrets == nil {
-					diags = append(diags, s.diag("", "step %q uses secret %q, and this run has no secrets", s.ID, name))
-					continue
-				}
-				if _, err := c.Secrets.Secret(name); err != nil {
-					diags = append(diags, s.diag("", "step %q: %v", s.ID, err))
-				}
+			rr.render(t, sd, true, nil)
+		}
+		for _, name := range rec.names {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if c.Secrets == nil {
+				diags = append(diags, s.diag("", "step %q uses secret %q, and this run has no secrets", s.ID, name))
+				continue
+			}
+			if _, err := c.Secrets.Secret(name); err != nil {
+				diags = append(diags, s.diag("", "step %q: %v", s.ID, err))
 			}
 		}
 	}
@@ -131,62 +134,15 @@ func mayBeDown(s *Step) bool {
 	return false
 }
 
-// secretNames lists the secrets a template reads ({{ secret "NAME" }}).
-func secretNames(text string, funcs template.FuncMap) []string {
-	if !strings.Contains(text, "secret") {
-		return nil
+// recordingSecrets notes the names a masked render asks about.
+type recordingSecrets struct {
+	Secrets
+	names []string
+}
+
+func (r *recordingSecrets) Has(name string) bool {
+	if !slices.Contains(r.names, name) {
+		r.names = append(r.names, name)
 	}
-	t, err := template.New("").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	var walk func(n parse.Node)
-	walk = func(n parse.Node) {
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n != nil {
-				for _, c := range n.Nodes {
-					walk(c)
-				}
-			}
-		case *parse.ActionNode:
-			walk(n.Pipe)
-		case *parse.PipeNode:
-			if n != nil {
-				for _, c := range n.Cmds {
-					walk(c)
-				}
-			}
-		case *parse.CommandNode:
-			if len(n.Args) == 2 {
-				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "secret" {
-					if s, ok := n.Args[1].(*parse.StringNode); ok && !slices.Contains(out, s.Text) {
-						out = append(out, s.Text)
-					}
-				}
-			}
-			for _, a := range n.Args {
-				walk(a)
-			}
-		case *parse.IfNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.RangeNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		case *parse.WithNode:
-			walk(n.Pipe)
-			walk(n.List)
-			walk(n.ElseList)
-		}
-	}
-	for _, tt := range t.Templates() {
-		if tt.Tree != nil {
-			walk(tt.Tree.Root)
-		}
-	}
-	return out
+	return true // the name is checked by reading it
 }

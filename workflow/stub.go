@@ -81,6 +81,7 @@ func templatesOf(s *Step) []string {
 	t := []string{s.Title, s.Host, s.When}
 	for _, ref := range []*ActionRef{&s.Action, s.Probe, s.Undo} {
 		if ref != nil {
+			t = append(t, ref.Host)
 			for _, v := range ref.With {
 				t = append(t, texts(v)...)
 			}

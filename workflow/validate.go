@@ -163,6 +163,12 @@ func (c Checker) checkStep(s *Step, g *graph, stub *stub, data map[string]any) D
 	// for what only exists at run time.
 	type field struct{ name, text string }
 	fields := []field{{"title", s.Title}, {"host", s.Host}, {"when", s.When}}
+	if s.Probe != nil && s.Probe.Host != "" {
+		fields = append(fields, field{"probe.host", s.Probe.Host})
+	}
+	if s.Undo != nil && s.Undo.Host != "" {
+		fields = append(fields, field{"undo.host", s.Undo.Host})
+	}
 	for _, p := range []struct {
 		ref  *ActionRef
 		part string

@@ -42,7 +42,6 @@ func upAIX(t *testing.T) *labtest.Env {
 		inv.Hosts[name] = h
 	}
 	inv.Mode = "identity"
-	inv.Vars = map[string]string{"aix_path": aixPath}
 	inv.Database.Type = "" // no database replication in these tests
 	if err := env.Lab.WriteInventory(inv); err != nil {
 		t.Fatal(err)

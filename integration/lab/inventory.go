@@ -59,7 +59,12 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			Interface:  h.Interface,
 			OS:         l.os(),
 		}
-		if l.os() == "linux" {
+		switch {
+		case l.os() == "aix":
+			// The AIX stand-ins live outside the SSH PATH, as NIM's
+			// methods do; the host's environment puts them first.
+			ih.Env = map[string]string{"PATH": AIXPath}
+		case !l.Systemd:
 			// The namespace hosts have no systemd of their own: their
 			// services are init scripts.
 			ih.Init = "sysv"
@@ -73,11 +78,14 @@ func (l *Lab) Inventory() playbooks.Inventory {
 		inv.Secrets[s] = playbooks.SecretSource{File: filepath.Join(l.SecretsDir(), s)}
 	}
 	if l.os() == "aix" {
-		// The AIX stand-ins live outside the SSH PATH, as NIM's methods do.
-		inv.Vars = map[string]string{"aix_path": "/opt/aix/bin:/opt/aix/nim/methods"}
+		inv.Mode = "identity" // AIX moves the identity with mktcpip
 	}
 	return inv
 }
+
+// AIXPath is the PATH of the AIX lab hosts: the stand-ins of AIX's and
+// NIM's commands first.
+const AIXPath = "/opt/aix/bin:/opt/aix/nim/methods:" + GuestPath
 
 func (l *Lab) os() string {
 	if l.OS == "" {

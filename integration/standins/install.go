@@ -91,6 +91,15 @@ func Install(root, exe, osType string) error {
 	if err := WriteFileAtomic(at(OSImages), seed, 0o644); err != nil {
 		return err
 	}
+	if osType == "aix" {
+		// What xcatconfig leaves in /etc/inittab on AIX
+		// (xCAT-server/sbin/xcatconfig line 381, perl-xCAT/xCAT/Utils.pm
+		// line 3317): xcatd and conserver start at boot.
+		if err := writeIfMissing(at("/etc/inittab"), "xcatd:2:once:/opt/xcat/sbin/restartxcatd > /dev/console 2>&1\n"+
+			"conserver:2:once:/usr/bin/startsrc -s conserver > /dev/console 2>&1\n"); err != nil {
+			return err
+		}
+	}
 	// The files xCAT itself ships that the Linux osimages name.
 	objs, err := ParseStanzas(bytes.NewReader(seed))
 	if err != nil {

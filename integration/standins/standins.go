@@ -54,7 +54,7 @@ const (
 var (
 	XCATBinCommands  = []string{"lsdef", "mkdef", "chdef", "rmdef", "nodels", "tabdump"}
 	XCATSbinCommands = []string{"xcatd", "makedns", "makedhcp", "makeconservercf", "makegocons", "nodeset", "nimnodeset", "mkdsklsnode"}
-	AIXCommands      = []string{"mktcpip", "nim", "lsnim", "nim_master_setup", "startsrc", "stopsrc", "lssrc"}
+	AIXCommands      = []string{"mktcpip", "nim", "lsnim", "nim_master_setup", "startsrc", "stopsrc", "lssrc", "lsitab", "mkitab", "rmitab"}
 	InitScripts      = []string{"xcatd", "isc-dhcp-server", "conserver-server"}
 )
 

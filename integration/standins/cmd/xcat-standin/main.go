@@ -115,6 +115,12 @@ func handler(name string) func(*app) int {
 		return (*app).stopsrc
 	case "lssrc":
 		return (*app).lssrc
+	case "lsitab":
+		return (*app).lsitab
+	case "mkitab":
+		return (*app).mkitab
+	case "rmitab":
+		return (*app).rmitab
 	case "mktcpip":
 		return (*app).mktcpip
 	case "nim":

@@ -30,8 +30,8 @@ type Journal struct {
 	checkMu      sync.Mutex
 	checked      bool            // the file checked before this process's first write
 	checkedRuns  map[string]bool // runs whose log was read back before the first append
-	readTimeout  time.Duration // how long a read waits for a writer
-	writeTimeout time.Duration // how long a write waits for other processes
+	readTimeout  time.Duration   // how long a read waits for a writer
+	writeTimeout time.Duration   // how long a write waits for other processes
 }
 
 // The bbolt journal is the engine's default store.

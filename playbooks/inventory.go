@@ -379,7 +379,7 @@ func (inv *Inventory) Data() map[string]any {
 		"primary": hostMap(inv.Primary), "standby": hostMap(inv.Standby),
 		"hosts": hosts, "groups": groups, "vars": vars,
 		"database": map[string]any{
-			"type": db.Type, "owner": db.Owner, "method": db.Method, "name": db.Name, "port": fmt.Sprint(db.Port),
+			"type": dbType(db.Type), "owner": db.Owner, "method": db.Method, "name": db.Name, "port": fmt.Sprint(db.Port),
 			"bin_dir": db.BinDir, "data_dir": db.DataDir, "conf_dir": db.ConfDir,
 			"instance": db.Instance, "hadr_primary_service": db.HADRLocalSvc, "hadr_primary_port": fmt.Sprint(db.HADRLocalPort),
 			"hadr_standby_service": db.HADRRemoteSvc, "hadr_standby_port": fmt.Sprint(db.HADRRemotePort),
@@ -504,4 +504,13 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	cfg.MySQL = inv.mysqlSettings()       // settings_mysql.go
 	cfg.SQLite = inv.sqliteSettings()     // settings_sqlite.go
 	return cfg
+}
+
+// dbType is the database's type as playbooks see it: "none" when the
+// inventory names none (parts/db/none: nothing kept in sync).
+func dbType(t string) string {
+	if t == "" {
+		return "none"
+	}
+	return t
 }

@@ -37,7 +37,7 @@ func (c Checker) Preflight(ctx context.Context, pb *Playbook, data map[string]an
 			u = &hostUse{step: s}
 			hosts[name] = u
 		}
-		u.required = u.required || !mayBeDown(s)
+		u.required = u.required || !mayBeDown(s, rd, st)
 	}
 	for _, s := range pb.Steps {
 		sd := st.forStep(s)
@@ -123,13 +123,16 @@ func (c Checker) Preflight(ctx context.Context, pb *Playbook, data map[string]an
 	return diags, notes
 }
 
-// mayBeDown says whether a step tolerates its host not answering.
-func mayBeDown(s *Step) bool {
+// mayBeDown says whether a step tolerates its host not answering: it only
+// asks whether it does, runs on a run-time condition, or says
+// if_reachable.
+func mayBeDown(s *Step, rd *renderer, st *stub) bool {
 	if s.Action.Kind == "host_reachable" || s.When != "" {
 		return true
 	}
-	if v, ok := s.Action.With["if_reachable"].(string); ok && v == "true" {
-		return true
+	if v, ok := s.Action.With["if_reachable"].(string); ok {
+		r, err := rd.render(v, st.forStep(s), true, nil)
+		return err == nil && strings.TrimSpace(r) == "true"
 	}
 	return false
 }

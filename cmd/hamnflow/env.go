@@ -127,7 +127,17 @@ func checker(p *playbooks.Prepared) workflow.Checker {
 	if p.Inventory != nil {
 		secrets = playbooks.NewSecrets(p.Inventory)
 	}
-	return workflow.Checker{Actions: steps.Actions(&act.Env{}, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets}
+	return workflow.Checker{Actions: steps.Actions(planEnv(p.Inventory), p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets}
+}
+
+// planEnv is the environment actions plan in: the inventory's hosts (their
+// service manager, names and environment), and no transport.
+func planEnv(inv *playbooks.Inventory) *act.Env {
+	env := &act.Env{}
+	if inv != nil {
+		env.Hosts = inv.Host
+	}
+	return env
 }
 
 // wired is an engine and what must be closed after it.

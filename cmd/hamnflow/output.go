@@ -121,50 +121,6 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-func writePlan(w io.Writer, pb *workflow.Playbook, plan []workflow.PlannedStep) {
-	fmt.Fprintf(w, "playbook %s: %d steps\n", pb.Name, len(plan))
-	for i, p := range plan {
-		var flags []string
-		if p.Confirm {
-			flags = append(flags, "confirm")
-		}
-		if p.ReadOnly {
-			flags = append(flags, "read-only")
-		} else if p.Idempot {
-			flags = append(flags, "idempotent")
-		}
-		f := ""
-		if len(flags) > 0 {
-			f = " [" + strings.Join(flags, ", ") + "]"
-		}
-		fmt.Fprintf(w, "\n%2d. %s on %s%s\n", i+1, p.ID, p.Host, f)
-		if p.Title != "" {
-			fmt.Fprintf(w, "    %s\n", p.Title)
-		}
-		if len(p.Needs) > 0 {
-			fmt.Fprintf(w, "    needs: %s\n", strings.Join(p.Needs, ", "))
-		}
-		if p.When != "" {
-			fmt.Fprintf(w, "    when: %s\n", p.When)
-		}
-		if p.ForEach != "" {
-			fmt.Fprintf(w, "    %s\n", p.ForEach)
-		}
-		for _, c := range p.Commands {
-			indent(w, "    $ ", c)
-		}
-		for _, c := range p.Probe {
-			indent(w, "    probe $ ", c)
-		}
-		for _, c := range p.Undo {
-			indent(w, "    undo $ ", c)
-		}
-		if p.UndoNote != "" && !p.ReadOnly {
-			fmt.Fprintf(w, "    undo: %s\n", p.UndoNote)
-		}
-	}
-}
-
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/hamnflow/hamnflow/workflow"
 	"github.com/urfave/cli/v2"
 )
 
@@ -32,7 +33,7 @@ func planCommand() *cli.Command {
 			if c.String("output") == "json" {
 				return writeJSON(c, plan)
 			}
-			writePlan(c.App.Writer, p.Playbook, plan)
+			workflow.WritePlan(c.App.Writer, p.Playbook, plan)
 			return nil
 		},
 	}

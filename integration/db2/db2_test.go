@@ -246,7 +246,7 @@ func TestHADR(t *testing.T) {
 	if k := fo.stepOutputs("db2_takeover")["kind"]; k != "graceful" {
 		t.Errorf("failover takeover: kind %q", k)
 	}
-	for _, id := range []string{"promote", "take_hostname", "aix_takeover_identity", "db2_stop_for_rename"} {
+	for _, id := range []string{"promote", "take_hostname", "take_identity", "db2_stop_for_rename"} {
 		if fo.stepOutputs(id) != nil {
 			t.Errorf("failover ran %s on a floating Db2 cluster", id)
 		}
@@ -262,7 +262,7 @@ func TestHADR(t *testing.T) {
 	// address and xCAT with it.
 	before = len(env.Calls(t, "mn1"))
 	fb := shown(t, env, run(0, "run", "failback", "--yes"))
-	if k := fb.stepOutputs("db2_takeover_back")["kind"]; k != "graceful" {
+	if k := fb.stepOutputs("db2_takeover")["kind"]; k != "graceful" {
 		t.Errorf("failback takeover: kind %q", k)
 	}
 	if n := fb.stepOutputs("reverse_sync")["count"]; n == "" {

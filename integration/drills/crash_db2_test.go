@@ -21,21 +21,21 @@ import (
 // mode): the xCAT services, the cluster address and TAKEOVER HADR, run
 // through the instance's db2 (wrapped, see installHolds).
 var db2EffectCalls = map[string]effectCall{
-	"stop_old_conserver":  {"mn1", "conserver-server stop*"},
-	"stop_old_dhcpd":      {"mn1", "isc-dhcp-server stop*"},
-	"stop_old_xcatd":      {"mn1", "xcatd stop*"},
-	"release_old_address": {"mn1", "ip addr del " + lab.ClusterAddress + "/*"},
-	"stop_standby_xcatd":  {"mn2", "xcatd stop*"},
-	"stop_standby_dhcpd":  {"mn2", "isc-dhcp-server stop*"},
-	"db2_takeover":        {"mn2", "db2 TAKEOVER HADR *"},
-	"take_address":        {"mn2", "ip addr add " + lab.ClusterAddress + "/*"},
-	"start_xcatd":         {"mn2", "xcatd start*"},
-	"makedns":             {"mn2", "makedns*"},
-	"makedhcp_new":        {"mn2", "makedhcp -n*"},
-	"start_dhcpd":         {"mn2", "isc-dhcp-server start*"},
-	"makedhcp_all":        {"mn2", "makedhcp -a*"},
-	"makeconservercf":     {"mn2", "makeconservercf*"},
-	"start_conserver":     {"mn2", "conserver-server start*"},
+	"stop_console":    {"mn1", "conserver-server stop*"},
+	"stop_dhcp":       {"mn1", "isc-dhcp-server stop*"},
+	"stop_xcatd":      {"mn1", "xcatd stop*"},
+	"release_address": {"mn1", "ip addr del " + lab.ClusterAddress + "/*"},
+	"standby_xcatd":   {"mn2", "xcatd stop*"},
+	"standby_dhcp":    {"mn2", "isc-dhcp-server stop*"},
+	"db2_takeover":    {"mn2", "db2 TAKEOVER HADR *"},
+	"take_address":    {"mn2", "ip addr add " + lab.ClusterAddress + "/*"},
+	"start_xcatd":     {"mn2", "xcatd start*"},
+	"makedns":         {"mn2", "makedns*"},
+	"makedhcp_new":    {"mn2", "makedhcp -n*"},
+	"start_dhcp":      {"mn2", "isc-dhcp-server start*"},
+	"makedhcp_all":    {"mn2", "makedhcp -a*"},
+	"makeconservercf": {"mn2", "makeconservercf*"},
+	"start_console":   {"mn2", "conserver-server start*"},
 }
 
 // db2CrashChains is crashChains for the Db2 failover.

@@ -242,7 +242,7 @@ func testFailover(t *testing.T, env *labtest.Env) {
 
 func testFailback(t *testing.T, env *labtest.Env) {
 	r := env.MustRun(t, 0, "run", "failback", "--yes", "--stream")
-	if !strings.Contains(r.Combined(), "rejoin_primary | method=rewind") {
+	if !strings.Contains(r.Combined(), "primary_rejoin | method=rewind") {
 		t.Errorf("failback did not rewind mn1 (pg-setup sets wal_log_hints):\n%s", r)
 	}
 	if !env.Holds(t, "mn1", lab.ClusterAddress) || env.Holds(t, "mn2", lab.ClusterAddress) {

@@ -1,3 +1,5 @@
+//go:build lab
+
 // Package reallab holds end-to-end checks of the lab's systemd hosts
 // through the test harness (integration/labtest); the real lab itself is
 // proven by integration/lab's TestRealLab.

@@ -257,7 +257,10 @@ func (d *drill) installHolds() {
 		}
 		file("/run/drill/hold", holdScript)
 		for _, svc := range []string{"xcatd", "isc-dhcp-server", "conserver-server"} {
-			file("/etc/init.d/"+svc, wrapper("/etc/init.d/"+svc, standin+" /etc/init.d/"+svc))
+			// The LSB header update-rc.d reads to enable a service.
+			lsb := strings.Replace(wrapper("/etc/init.d/"+svc, standin+" /etc/init.d/"+svc), "#!/bin/sh\n",
+				"#!/bin/sh\n### BEGIN INIT INFO\n# Provides: "+svc+"\n# Default-Start: 2 3 4 5\n# Default-Stop: 0 1 6\n### END INIT INFO\n", 1)
+			file("/etc/init.d/"+svc, lsb)
 		}
 		for _, c := range []string{"makedns", "makedhcp", "makeconservercf"} {
 			file("/opt/xcat/sbin/"+c, wrapper(c, standin+" "+c))

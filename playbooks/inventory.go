@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/hamnflow/hamnflow/steps"
+	"github.com/hamnflow/hamnflow/steps/postgres"
 	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -87,6 +88,10 @@ func (inv *Inventory) applyDefaults() {
 		}
 		if db.Method == "" {
 			db.Method = "streaming"
+		}
+		if db.ConfDir == "" {
+			// Debian's postgresql-common keeps the configuration in /etc.
+			db.ConfDir = postgres.DebianConfDir(db.DataDir)
 		}
 		if db.ConfDir == "" {
 			db.ConfDir = db.DataDir

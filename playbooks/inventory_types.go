@@ -70,6 +70,12 @@ type Database struct {
 	ConfDir string `yaml:"conf_dir,omitempty"` // where postgresql.conf and pg_hba.conf live; default DataDir
 	Socket  string `yaml:"socket,omitempty"`   // Unix socket directory psql connects through; default libpq's
 	Log     string `yaml:"log,omitempty"`      // the server log pg_ctl start writes; default /var/log/postgresql/hamnflow-postgresql.log
+	// Unit is the systemd unit that runs the cluster on systemd hosts;
+	// default from data_dir (postgresql@15-main for Debian's
+	// /var/lib/postgresql/15/main, postgresql-15 for the PGDG RPMs'
+	// /var/lib/pgsql/15/data, else postgresql); none: pg_ctl starts and
+	// stops it even there.
+	Unit string `yaml:"unit,omitempty"`
 	// Db2
 	Instance       string `yaml:"instance,omitempty"`
 	HADRLocalSvc   string `yaml:"hadr_primary_service,omitempty"` // DB2_HADR_1

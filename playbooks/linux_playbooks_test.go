@@ -225,11 +225,11 @@ func checkOrder(t *testing.T, name string, pairs [][2]string) {
 // order; the guide's order of steps 3 to 7 holds for Db2 and AIX.
 func TestFailoverOrder(t *testing.T) {
 	checkOrder(t, "failover", [][2]string{
-		{"stop_console", "stop_dhcp"}, {"stop_dhcp", "stop_xcatd"}, {"stop_xcatd", "stop_db"},
+		{"stop_console", "stop_dhcp"}, {"stop_dhcp", "stop_dns"}, {"stop_dns", "stop_xcatd"}, {"stop_xcatd", "stop_db"},
 		{"stop_db", "release_address"}, {"release_address", "fence_check"}, {"fence_check", "promote"}, {"promote", "take_address"},
-		{"take_address", "pg_address"}, {"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "makedhcp_new"},
-		{"makedhcp_new", "start_dhcp"}, {"start_dhcp", "makedhcp_all"}, {"makedhcp_all", "makeconservercf"},
-		{"makeconservercf", "start_console"}, {"osimages", "nodeset"},
+		{"take_address", "pg_address"}, {"pg_address", "start_xcatd"}, {"start_xcatd", "makedns"}, {"makedns", "start_dns"}, {"start_dns", "makedhcp_new"},
+		{"makedhcp_new", "start_dhcp"}, {"start_dhcp", "makedhcp_all"}, {"makedhcp_all", "consoles"},
+		{"consoles", "start_console"}, {"osimages", "nodeset"},
 		// Db2
 		{"db2_standby_status", "stop_console"}, {"db2_takeover", "db2_stop_for_rename"}, {"db2_stop_for_rename", "take_identity"},
 		{"take_identity", "db2_gcf_start"}, {"db2_accepts", "start_xcatd"},
@@ -286,7 +286,7 @@ func TestFailbackOrder(t *testing.T) {
 		{"reverse_sync", "stop_console"}, {"stop_console", "stop_xcatd"}, {"stop_xcatd", "release_identity"},
 		{"release_identity", "release_address"}, {"release_address", "fence_check"}, {"take_identity", "start_xcatd"},
 		{"start_xcatd", "makedns"}, {"take_identity", "nim_master"}, {"start_xcatd", "list_osimages"},
-		{"list_osimages", "create_nim_resources"}, {"makeconservercf", "start_console"},
+		{"list_osimages", "create_nim_resources"}, {"consoles", "start_console"},
 	})
 	for _, inv := range inventories {
 		p := prepareWith(t, "failback", inv.file, nil)

@@ -10,7 +10,7 @@ func (inv *Inventory) postgresSettings() postgres.Settings {
 	if db.Type != "postgresql" {
 		return postgres.Settings{}
 	}
-	s := postgres.Settings{BinDir: db.BinDir, DataDir: db.DataDir, Port: db.Port, User: db.Owner, Socket: db.Socket, Log: db.Log}
+	s := postgres.Settings{BinDir: db.BinDir, DataDir: db.DataDir, Port: db.Port, User: db.Owner, Socket: db.Socket, Log: db.Log, Unit: db.Unit}
 	// The inventory defaults conf_dir to data_dir; the actions do the same
 	// with a data_dir of with:, so only a separate conf_dir is passed on.
 	if db.ConfDir != db.DataDir {

@@ -14,7 +14,11 @@ func TestPostgresSettings(t *testing.T) {
 		name, from, to string
 		want           postgres.Settings
 	}{
-		{"defaults", "", "", postgres.Settings{BinDir: "/usr/lib/postgresql/15/bin", DataDir: "/var/lib/postgresql/15/main", Port: 5432, User: "postgres"}},
+		// Debian's layout: the configuration in /etc/postgresql.
+		{"defaults", "", "", postgres.Settings{BinDir: "/usr/lib/postgresql/15/bin", DataDir: "/var/lib/postgresql/15/main", ConfDir: "/etc/postgresql/15/main", Port: 5432, User: "postgres"}},
+		// RHEL's: in the data directory.
+		{"rhel layout", "  data_dir: /var/lib/postgresql/15/main\n", "  data_dir: /var/lib/pgsql/data\n  unit: postgresql\n",
+			postgres.Settings{BinDir: "/usr/lib/postgresql/15/bin", DataDir: "/var/lib/pgsql/data", Port: 5432, User: "postgres", Unit: "postgresql"}},
 		{"all given", "  data_dir: /var/lib/postgresql/15/main\n",
 			"  data_dir: /var/lib/postgresql/15/main\n  conf_dir: /etc/postgresql/15/main\n  port: 5433\n  owner: pgsql\n  socket: /run/postgresql\n  log: /var/log/pg.log\n",
 			postgres.Settings{BinDir: "/usr/lib/postgresql/15/bin", DataDir: "/var/lib/postgresql/15/main", ConfDir: "/etc/postgresql/15/main", Port: 5433, User: "pgsql", Socket: "/run/postgresql", Log: "/var/log/pg.log"}},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,7 +31,8 @@ func labCommands() []*cli.Command {
 				&cli.StringFlag{Name: "prefix", Usage: "namespace prefix (default: hf + 4 random hex digits)"},
 				&cli.IntFlag{Name: "service-nodes", Aliases: []string{"sn"}, Value: 2, Usage: "number of service nodes"},
 				&cli.BoolFlag{Name: "postgres", Usage: "PostgreSQL 15 on the MNs (running on mn1)"},
-				&cli.BoolFlag{Name: "xcat", Usage: "xCAT stand-ins on MNs and SNs (program xcat-standin next to hamnflow-lab, or --standin)"},
+				&cli.BoolFlag{Name: "xcat", Usage: "xCAT on the MNs: with --os linux the real xCAT 2.19 from --xcat-src on systemd hosts, on PostgreSQL (implies --postgres); with --os aix the AIX stand-ins"},
+				&cli.StringFlag{Name: "xcat-src", EnvVars: []string{"XCAT_SRC"}, Usage: "the xCAT source tree (xcat2/xcat-core 2.19) the real lab lays out (default: ../shared/xcat-core beside the module)"},
 				&cli.BoolFlag{Name: "db2", Usage: "the Db2 model on the MNs (program db2model next to hamnflow-lab, or --db2model)"},
 				&cli.StringFlag{Name: "os", Value: "linux", Usage: "linux or aix (which stand-ins answer)"},
 				&cli.StringFlag{Name: "standin", Usage: "path of the xcat-standin program"},
@@ -58,9 +60,19 @@ func besideSelf(flag, name string) string {
 func labUp(c *cli.Context) error {
 	cfg := lab.Config{
 		Prefix: c.String("prefix"), Dir: c.String("dir"), ServiceNodes: c.Int("service-nodes"),
-		Postgres: c.Bool("postgres"), XCAT: c.Bool("xcat"), OS: c.String("os"), Db2: c.Bool("db2"),
+		Postgres: c.Bool("postgres"), OS: c.String("os"), Db2: c.Bool("db2"),
 		StandinExe:  besideSelf(c.String("standin"), "xcat-standin"),
 		Db2ModelExe: besideSelf(c.String("db2model"), "db2model"),
+		XCATSrc:     c.String("xcat-src"),
+		Log:         c.App.ErrWriter,
+	}
+	switch {
+	case c.Bool("xcat") && cfg.OS == "aix":
+		cfg.XCAT = true // no AIX here: NIM, SRC and mktcpip are stand-ins
+	case c.Bool("xcat") && cfg.Db2:
+		return errors.New("lab up: the real xCAT runs on PostgreSQL; the Db2 model goes with --os aix and its stand-ins (--xcat --db2 --os aix)")
+	case c.Bool("xcat"):
+		cfg.Systemd, cfg.RealXCAT, cfg.Postgres = true, true, true
 	}
 	for _, need := range []struct {
 		on   bool

@@ -40,7 +40,7 @@ var pgEffectCalls = map[string]effectCall{
 	"makedhcp_new":    {"mn2", "makedhcp -n*"},
 	"start_dhcp":      {"mn2", "isc-dhcp-server start*"},
 	"makedhcp_all":    {"mn2", "makedhcp -a*"},
-	"makeconservercf": {"mn2", "makeconservercf*"},
+	"consoles":        {"mn2", "makeconservercf*"},
 	"start_console":   {"mn2", "conserver-server start*"},
 }
 

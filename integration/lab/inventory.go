@@ -45,6 +45,14 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			BinDir:  PGBinDir,
 			DataDir: PGDataDir,
 		}
+		if !l.Systemd {
+			// The namespace hosts' cluster is initdb's: its
+			// configuration is in the data directory. The systemd
+			// hosts' is Debian's (/etc/postgresql/15/main, the
+			// inventory's default for this data directory), run by
+			// postgresql@15-main.
+			inv.Database.ConfDir = PGDataDir
+		}
 	}
 	if l.Db2 && !l.Postgres {
 		inv.Database = playbooks.Database{Type: "db2", Owner: Db2Instance, Instance: Db2Instance, HADRTimeout: 2, PeerWindow: 60}
@@ -64,10 +72,14 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			// The AIX stand-ins live outside the SSH PATH, as NIM's
 			// methods do; the host's environment puts them first.
 			ih.Env = map[string]string{"PATH": AIXPath}
+			ih.Services = map[string]string{"console": "conserver"}
 		case !l.Systemd:
 			// The namespace hosts have no systemd of their own: their
-			// services are init scripts.
+			// services are init scripts. Their /usr is this machine's,
+			// without /usr/sbin/conserver: the inventory names the
+			// console server.
 			ih.Init = "sysv"
+			ih.Services = map[string]string{"console": "conserver-server"}
 		}
 		inv.Hosts[h.Name] = ih
 		if h.Role == RoleSN {

@@ -70,14 +70,23 @@ func pgSQL(primary bool, password string, sns []string, realXCAT bool) string {
 	return sql.String()
 }
 
-// pgConf is the lab's part of postgresql.conf.
-func pgConf() string {
-	return `
+// pgConf is the lab's part of postgresql.conf: what xCAT's pgsqlsetup
+// sets (listen_addresses, xCAT-client/bin/pgsqlsetup:800-820), the port
+// and socket; with systemd (Debian's cluster, conf.d) only that, so that
+// pg-setup's replication settings in postgresql.conf are not overridden
+// by a later file; the namespace hosts' cluster has replication set up
+// already.
+func pgConf(systemd bool) string {
+	s := `
 # hamnflow lab
 listen_addresses = '*'
 port = ` + fmt.Sprint(PGPort) + `
 unix_socket_directories = '/var/run/postgresql'
-wal_level = replica
+`
+	if systemd {
+		return s
+	}
+	return s + `wal_level = replica
 max_wal_senders = 10
 wal_keep_size = '64MB'
 hot_standby = on
@@ -127,7 +136,7 @@ su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql 
 pg_createcluster 15 main -e UTF8 --locale=C.UTF-8 >/var/log/postgresql/pg_createcluster.log 2>&1 ||
 	{ cat /var/log/postgresql/pg_createcluster.log; exit 1; }
 cat >/etc/postgresql/15/main/conf.d/hamnflow-lab.conf <<'EOF'
-` + pgConf() + `EOF
+` + pgConf(true) + `EOF
 cat >/etc/postgresql/15/main/pg_hba.conf <<'EOF'
 ` + pgHBA(h, l.RealXCAT) + `EOF
 ` + start + "\n"
@@ -150,7 +159,7 @@ install -d -o postgres -g postgres -m 0700 "$PGDATA"
 as_pg "$PGBIN/initdb -D $PGDATA -U postgres -A trust -E UTF8 --locale=C --no-sync" >/var/log/postgresql/initdb.log 2>&1 ||
 	{ cat /var/log/postgresql/initdb.log; exit 1; }
 cat >>"$PGDATA/postgresql.conf" <<'EOF'
-` + pgConf() + `EOF
+` + pgConf(false) + `EOF
 cat >"$PGDATA/pg_hba.conf" <<'EOF'
 ` + pgHBA(nil, false) + `EOF
 as_pg "$PGBIN/pg_ctl -D $PGDATA -l ` + PGLogFile + ` -w -t 30 start" >/dev/null

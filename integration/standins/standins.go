@@ -55,7 +55,7 @@ var (
 	XCATBinCommands  = []string{"lsdef", "mkdef", "chdef", "rmdef", "nodels", "tabdump"}
 	XCATSbinCommands = []string{"xcatd", "makedns", "makedhcp", "makeconservercf", "makegocons", "nodeset", "nimnodeset", "mkdsklsnode"}
 	AIXCommands      = []string{"mktcpip", "nim", "lsnim", "nim_master_setup", "startsrc", "stopsrc", "lssrc", "lsitab", "mkitab", "rmitab"}
-	InitScripts      = []string{"xcatd", "isc-dhcp-server", "conserver-server"}
+	InitScripts      = []string{"xcatd", "isc-dhcp-server", "conserver-server", "bind9"}
 )
 
 // Call is one recorded invocation of a stand-in.

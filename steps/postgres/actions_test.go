@@ -404,3 +404,60 @@ func TestPlanShows(t *testing.T) {
 		}
 	}
 }
+
+// On a systemd host the server is started and stopped through its unit
+// (so that systemd knows its state), the scripts run as root and the
+// server's programs as its owner through runuser (pg_ctl refuses root); on
+// a SysV host, and with unit: none, pg_ctl does it as the owner.
+func TestSystemdUnit(t *testing.T) {
+	hosts := map[string]string{"mn1": "systemd", "mn2": "sysv"}
+	ft := &recorder{answer: func(string) (remote.Result, error) { return ok("was=running\nstate=stopped\n") }}
+	env := &act.Env{Transport: ft, Hosts: func(name string) (remote.Host, error) {
+		return remote.Host{Name: name, Address: name, Init: hosts[name]}, nil
+	}}
+	for _, tt := range []struct {
+		host, unit string
+		settings   Settings
+		asUser     string
+		has, hasNo []string
+	}{
+		{"mn1", "", testSettings, "", []string{"systemctl stop postgresql@15-main.service", "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D"}, []string{"-m fast"}},
+		{"mn1", "pg-xcat", testSettings, "", []string{"systemctl stop pg-xcat.service"}, nil},
+		{"mn1", "none", testSettings, "postgres", []string{"pg_ctl -D /var/lib/postgresql/15/main -m fast -w -t 120 stop"}, []string{"systemctl", "runuser"}},
+		{"mn2", "", testSettings, "postgres", []string{"-m fast -w -t 120 stop"}, []string{"systemctl", "runuser"}},
+		{"mn1", "", Settings{BinDir: "/usr/pgsql-15/bin", DataDir: "/var/lib/pgsql/15/data"}, "", []string{"systemctl stop postgresql-15.service"}, nil},
+	} {
+		ft.ran = nil
+		a := Actions(env, tt.settings)["pg_service"]
+		args := decoded(t, a, map[string]any{"state": "stopped", "unit": tt.unit})
+		if _, err := run(t, a, tt.host, args); err != nil {
+			t.Fatalf("%s unit %q: %v", tt.host, tt.unit, err)
+		}
+		c := ft.ran[0]
+		if c.AsUser != tt.asUser {
+			t.Errorf("%s unit %q: runs as %q, want %q", tt.host, tt.unit, c.AsUser, tt.asUser)
+		}
+		plan := strings.Join(a.Plan(tt.host, args), "\n")
+		for _, s := range []string{c.Script, plan} {
+			for _, w := range tt.has {
+				if !strings.Contains(s, w) {
+					t.Errorf("%s unit %q: no %q in\n%s", tt.host, tt.unit, w, s)
+				}
+			}
+			for _, w := range tt.hasNo {
+				if strings.Contains(s, w) {
+					t.Errorf("%s unit %q: %q in\n%s", tt.host, tt.unit, w, s)
+				}
+			}
+		}
+	}
+	// pg_basebackup starts the clone through the unit too.
+	ft.ran = nil
+	a := Actions(env, testSettings)["pg_basebackup"]
+	if _, err := run(t, a, "mn1", decoded(t, a, map[string]any{"primary": "198.51.100.11"})); err != nil {
+		t.Fatal(err)
+	}
+	if s := ft.ran[0].Script; !strings.Contains(s, "systemctl start postgresql@15-main.service") || !strings.Contains(s, "runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_basebackup") {
+		t.Errorf("pg_basebackup on systemd:\n%s", s)
+	}
+}

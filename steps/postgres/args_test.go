@@ -142,3 +142,23 @@ func TestArgsLists(t *testing.T) {
 		t.Errorf("decoded %+v", l)
 	}
 }
+
+// The unit a systemd host runs a cluster under, by the distributions'
+// layouts; and Debian's configuration directory.
+func TestUnitFor(t *testing.T) {
+	for _, tt := range []struct{ data, unit, conf string }{
+		{"/var/lib/postgresql/15/main", "postgresql@15-main", "/etc/postgresql/15/main"}, // Debian, Ubuntu
+		{"/var/lib/postgresql/9.6/xcat/", "postgresql@9.6-xcat", "/etc/postgresql/9.6/xcat"},
+		{"/var/lib/pgsql/15/data", "postgresql-15", ""}, // PGDG RPMs
+		{"/var/lib/pgsql/data", "postgresql", ""},       // RHEL, SLES
+		{"/srv/pg", "postgresql", ""},
+		{"/var/lib/postgresql/data", "postgresql", ""},
+	} {
+		if got := UnitFor(tt.data); got != tt.unit {
+			t.Errorf("UnitFor(%q) = %q, want %q", tt.data, got, tt.unit)
+		}
+		if got := DebianConfDir(tt.data); got != tt.conf {
+			t.Errorf("DebianConfDir(%q) = %q, want %q", tt.data, got, tt.conf)
+		}
+	}
+}

@@ -133,7 +133,24 @@ mv ` + q + `.hamnflow-new ` + q + `
 		return files, nil
 	}
 	// Reload a running server; restart it when a setting needs that;
-	// refuse a pg_hba.conf the server cannot read.
+	// refuse a pg_hba.conf the server cannot read, and settings that a
+	// later file sets again (Debian's conf.d/, included at the end of
+	// postgresql.conf, or ALTER SYSTEM's postgresql.auto.conf, read last):
+	// the edit would not take effect.
+	overridden := ""
+	if len(sets) > 0 {
+		settings, _ := ParseSettings(strings.Join(a.Set, "\n"))
+		var keys []string
+		for _, st := range settings {
+			keys = append(keys, "'"+strings.ToLower(st.Key)+"'")
+		}
+		conf := "'" + strings.ReplaceAll(strings.TrimRight(s.conf, "/")+"/postgresql.conf", "'", "''") + "'"
+		overridden = `over=$(` + s.psql("postgres", "SELECT DISTINCT f.name || ' is set again in ' || l.sourcefile || ':' || l.sourceline || ' = ' || l.setting "+
+			"FROM pg_file_settings f JOIN pg_file_settings l ON l.name = f.name AND l.seqno > f.seqno AND l.sourcefile <> f.sourcefile "+
+			"WHERE f.sourcefile = "+conf+" AND f.name IN ("+strings.Join(keys, ", ")+")") + `)
+if [ -n "$over" ]; then printf '%s\n' "$over" >&2; echo "a later file sets these again and wins over postgresql.conf: remove them there, then resume" >&2; exit 1; fi
+`
+	}
 	apply := s.script(`set -e
 if ! ` + s.pgctl("status") + ` >/dev/null 2>&1; then echo "server not running: the files apply at its next start"; exit 0; fi
 # Reload, then wait until the postmaster has read the files: a new
@@ -147,7 +164,7 @@ while [ "$(` + s.psql("postgres", "SELECT pg_conf_load_time()") + `)" = "$before
 done
 bad=$(` + s.psql("postgres", "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") + `)
 if [ "$bad" != 0 ]; then ` + s.psql("postgres", "SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL") + ` >&2; exit 1; fi
-pending=$(` + s.psql("postgres", "SELECT string_agg(name, ',') FROM pg_settings WHERE pending_restart") + `)
+` + overridden + `pending=$(` + s.psql("postgres", "SELECT string_agg(name, ',') FROM pg_settings WHERE pending_restart") + `)
 if [ -n "$pending" ]; then
 	echo "restart needed for: $pending"
 	` + s.stop() + `
@@ -160,8 +177,10 @@ else echo "reloaded"; fi
 
 // Plan implements workflow.Action: for each file, its read and its write
 // (which runs only when the edit changes the file), then the reload.
-func (Conf) Plan(_ string, args any) []string {
-	files, apply := args.(*ConfArgs).build()
+func (pc Conf) Plan(host string, args any) []string {
+	a := *args.(*ConfArgs)
+	a.on(pc.Env, host)
+	files, apply := a.build()
 	var out []string
 	for _, f := range files {
 		out = append(out, f.read.Shown(), f.write.Shown())
@@ -175,6 +194,7 @@ func (Conf) Plan(_ string, args any) []string {
 // Run implements workflow.Action.
 func (pc Conf) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*ConfArgs)
+	a.on(pc.Env, c.Host)
 	host := act.HostLabel(c.Host)
 	fail := func(o workflow.Outcome, err error) (workflow.Outcome, error) {
 		return o, fmt.Errorf("configure PostgreSQL on %s: %w", host, err)

@@ -34,6 +34,10 @@ type Settings struct {
 	User    string // the OS user that owns and runs the server; "": postgres
 	Socket  string // Unix socket directory psql connects through; "": libpq's default
 	Log     string // the server log pg_ctl start writes; "": DefaultLog
+	// Unit is the systemd unit that runs the cluster on a systemd host:
+	// "" derives it from DataDir (UnitFor), "none" has pg_ctl start and
+	// stop the server even there.
+	Unit string
 }
 
 // Built-in defaults of Settings.
@@ -74,6 +78,21 @@ type Cluster struct {
 	Conn
 	DataDir string `arg:"data_dir"`
 	ConfDir string `arg:"conf_dir"`
+	Unit    string `arg:"unit"`
+
+	init string // the step's host's service manager, set by on
+}
+
+// on sets the service manager of the host the commands run on, from the
+// inventory (systemd, sysv, src; "" for a host it does not name).
+func (c *Cluster) on(env *act.Env, host string) {
+	c.init = ""
+	if env == nil {
+		return
+	}
+	if h, err := env.Host(host); err == nil {
+		c.init = h.Init
+	}
 }
 
 // server is what the commands are built from: with:, else the
@@ -81,6 +100,9 @@ type Cluster struct {
 type server struct {
 	bin, data, conf, user, socket, log string
 	port                               int
+	// unit is the systemd unit that starts and stops the server; "":
+	// pg_ctl does.
+	unit string
 }
 
 func or[T comparable](v ...T) T {
@@ -107,7 +129,59 @@ func (c *Cluster) server() server {
 	// The configuration is in the data directory unless conf_dir says
 	// otherwise.
 	s.conf = or(c.ConfDir, c.set.ConfDir, s.data)
+	if c.init == "systemd" {
+		switch u := or(c.Unit, c.set.Unit); u {
+		case "none":
+		case "":
+			s.unit = UnitFor(s.data)
+		default:
+			s.unit = u
+		}
+	}
 	return s
+}
+
+// UnitFor is the systemd unit the distributions' packages run a cluster
+// with data directory data under: Debian's and Ubuntu's postgresql-common
+// run /var/lib/postgresql/VERSION/CLUSTER as postgresql@VERSION-CLUSTER
+// (its postgresql@.service template; the umbrella postgresql.service only
+// starts them), the PGDG RPMs run /var/lib/pgsql/VERSION/data as
+// postgresql-VERSION, and RHEL's and SLES's own packages run one cluster
+// as postgresql.
+func UnitFor(data string) string {
+	f := strings.Split(strings.Trim(data, "/"), "/")
+	switch {
+	case len(f) == 5 && f[0] == "var" && f[1] == "lib" && f[2] == "postgresql" && isVersion(f[3]):
+		return "postgresql@" + f[3] + "-" + f[4]
+	case len(f) == 5 && f[0] == "var" && f[1] == "lib" && f[2] == "pgsql" && isVersion(f[3]) && f[4] == "data":
+		return "postgresql-" + f[3]
+	}
+	return "postgresql"
+}
+
+// DebianConfDir is where postgresql-common keeps the configuration of
+// the cluster in data (/etc/postgresql/VERSION/CLUSTER for
+// /var/lib/postgresql/VERSION/CLUSTER); "" for another layout, whose
+// configuration is in the data directory.
+func DebianConfDir(data string) string {
+	f := strings.Split(strings.Trim(data, "/"), "/")
+	if len(f) == 5 && f[0] == "var" && f[1] == "lib" && f[2] == "postgresql" && isVersion(f[3]) {
+		return "/etc/postgresql/" + f[3] + "/" + f[4]
+	}
+	return ""
+}
+
+// isVersion says whether v is a PostgreSQL major version (15, 9.6).
+func isVersion(v string) bool {
+	if v == "" {
+		return false
+	}
+	for _, r := range v {
+		if (r < '0' || r > '9') && r != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // withLog sets the server log from a log argument.
@@ -137,8 +211,15 @@ func argErr(arg, msg string) error { return &workflow.ArgError{Arg: arg, Msg: ms
 
 func quote(s string) string { return remote.ShellQuote(s) }
 
+// exe is the command line of one of the server's programs. Under a
+// systemd unit the scripts run as root (systemctl needs it), and the
+// programs as the owner through runuser: pg_ctl refuses root.
 func (s server) exe(name string) string {
-	return remote.ShellQuote(strings.TrimRight(s.bin, "/") + "/" + name)
+	path := remote.ShellQuote(strings.TrimRight(s.bin, "/") + "/" + name)
+	if s.unit != "" {
+		return "runuser -u " + remote.ShellQuote(s.user) + " -- " + path
+	}
+	return path
 }
 
 // psql is a psql command line running each query with its own -c.
@@ -162,21 +243,37 @@ func (s server) pgctl(args string) string {
 	return cmd + " " + args
 }
 
-// start starts the server with its log in s.log.
+// start starts the server with its log in s.log, or through its unit
+// (which waits until it accepts connections: pg_ctlcluster and the RPMs'
+// units start it with -w).
 func (s server) start() string {
+	if s.unit != "" {
+		return "systemctl start " + remote.ShellQuote(s.unit+".service")
+	}
 	return s.pgctl("-l " + remote.ShellQuote(s.log) + " -w -t 120 start")
 }
 
-// stop stops the server with a fast shutdown.
-func (s server) stop() string { return s.pgctl("-m fast -w -t 120 stop") }
+// stop stops the server with a fast shutdown (the units' stop is one).
+func (s server) stop() string {
+	if s.unit != "" {
+		return "systemctl stop " + remote.ShellQuote(s.unit+".service")
+	}
+	return s.pgctl("-m fast -w -t 120 stop")
+}
 
 // stopIfRunning stops a running server and leaves a stopped one.
 func (s server) stopIfRunning() string {
 	return "if " + s.pgctl("status") + " >/dev/null 2>&1; then " + s.stop() + "; fi\n"
 }
 
-// script is a command run as the server's owner.
-func (s server) script(text string) act.Script { return act.Script{Text: text, AsUser: s.user} }
+// script is a command run as the server's owner, or as root with the
+// programs run as the owner (exe) when a systemd unit runs the server.
+func (s server) script(text string) act.Script {
+	if s.unit != "" {
+		return act.Script{Text: text}
+	}
+	return act.Script{Text: text, AsUser: s.user}
+}
 
 // checker is an argument struct that checks itself once decoded: known
 // says whether an argument's value is known (not a run-time placeholder).

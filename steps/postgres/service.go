@@ -78,8 +78,10 @@ if ` + s.pgctl("status") + ` >/dev/null 2>&1; then echo "state=running"; else ec
 }
 
 // Plan implements workflow.Action.
-func (Service) Plan(_ string, args any) []string {
-	return []string{args.(*ServiceArgs).script().Shown()}
+func (ps Service) Plan(host string, args any) []string {
+	a := *args.(*ServiceArgs)
+	a.on(ps.Env, host)
+	return []string{a.script().Shown()}
 }
 
 // Reverse implements workflow.Reverser.
@@ -104,6 +106,7 @@ func (Service) Reverse(args any, outputs map[string]string) any {
 // Run implements workflow.Action.
 func (ps Service) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*ServiceArgs)
+	a.on(ps.Env, c.Host)
 	host := act.HostLabel(c.Host)
 	if err := valid(a); err != nil {
 		return workflow.Outcome{}, fmt.Errorf("PostgreSQL %s on %s: %w", a.State, host, err)

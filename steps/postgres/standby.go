@@ -116,13 +116,16 @@ func (a *BasebackupArgs) script() act.Script {
 }
 
 // Plan implements workflow.Action.
-func (Basebackup) Plan(_ string, args any) []string {
-	return []string{args.(*BasebackupArgs).script().Shown()}
+func (b Basebackup) Plan(host string, args any) []string {
+	a := *args.(*BasebackupArgs)
+	a.on(b.Env, host)
+	return []string{a.script().Shown()}
 }
 
 // Run implements workflow.Action.
 func (b Basebackup) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*BasebackupArgs)
+	a.on(b.Env, c.Host)
 	host := act.HostLabel(c.Host)
 	data := a.server().data
 	if err := valid(a); err != nil {
@@ -203,13 +206,16 @@ fi
 }
 
 // Plan implements workflow.Action.
-func (Rewind) Plan(_ string, args any) []string {
-	return []string{args.(*RewindArgs).script().Shown()}
+func (r Rewind) Plan(host string, args any) []string {
+	a := *args.(*RewindArgs)
+	a.on(r.Env, host)
+	return []string{a.script().Shown()}
 }
 
 // Run implements workflow.Action.
 func (r Rewind) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*RewindArgs)
+	a.on(r.Env, c.Host)
 	host := act.HostLabel(c.Host)
 	if err := valid(a); err != nil {
 		return workflow.Outcome{}, fmt.Errorf("make %s a standby of %s: %w", host, a.Source, err)

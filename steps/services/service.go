@@ -167,8 +167,8 @@ func discovery(init string, cands []string) string {
 	switch init {
 	case "systemd":
 		return `[ -d /run/systemd/system ] || { echo "this host does not run systemd (no /run/systemd/system): give it init: sysv in the inventory" >&2; exit 3; }
-for u in ` + list + `; do case $(systemctl show -p LoadState --value "$u" 2>/dev/null) in loaded|masked)
-echo "unit=${u%.service}"; echo "active=$(systemctl is-active "$u")"; echo "enabled=$(systemctl is-enabled "$u" 2>/dev/null)"; exit 0;; esac; done; echo unit=`
+for want in loaded masked; do for u in ` + list + `; do [ "$(systemctl show -p LoadState --value "$u" 2>/dev/null)" = "$want" ] || continue
+echo "unit=${u%.service}"; echo "active=$(systemctl is-active "$u")"; echo "enabled=$(systemctl is-enabled "$u" 2>/dev/null)"; exit 0; done; done; echo unit=`
 	case "src":
 		return `for s in ` + list + `; do if out=$(lssrc -s "$s" 2>/dev/null); then
 echo "unit=$s"; echo "lssrc=$(echo "$out" | tail -1)"

@@ -21,7 +21,7 @@ import (
 const fakeSystemctl = `#!/bin/sh
 st=$FAKE/state
 case $1 in
-show) u=$5; if [ -e "$st/$u.unit" ]; then echo loaded; else echo not-found; fi ;;
+show) u=$5; if [ -e "$st/$u.masked" ]; then echo masked; elif [ -e "$st/$u.unit" ]; then echo loaded; else echo not-found; fi ;;
 is-active) if [ -e "$FAKE/state/$2.active" ]; then echo active; else echo inactive; exit 3; fi ;;
 is-enabled) if [ -e "$st/$2.enabled" ]; then echo enabled; else echo disabled; exit 1; fi ;;
 start|restart|reload-or-restart) [ -e "$st/$2.broken" ] && { echo "Job for $2 failed" >&2; exit 1; }; touch "$st/$2.active" ;;
@@ -192,6 +192,26 @@ func TestServiceFirstCandidateAndOwnName(t *testing.T) {
 	}
 	if p := own.Plan("mn1", &Args{Service: "dhcp", State: "stopped"}); p[1] != "systemctl stop kea-dhcp4-server.service  # if it runs" {
 		t.Errorf("plan with the host's own name: %q", p)
+	}
+}
+
+// A masked unit (Debian's lab masks conserver.service, the unit systemd
+// generates from xCAT's /etc/init.d/conserver, in favour of
+// conserver-server.service) is skipped while another candidate is loaded;
+// alone it is still found, so that its state is reported.
+func TestServiceMaskedLast(t *testing.T) {
+	f := newFakeHost(t, "systemd")
+	os.WriteFile(filepath.Join(f.dir, "state", "conserver.service.masked"), nil, 0o644)
+	f.unit("conserver-server", false, false)
+	o, err := run(t, f.action(nil), Args{Service: "console", State: "running"})
+	if err != nil || o.Outputs["unit"] != "conserver-server" || !f.has("conserver-server.service.active") {
+		t.Fatalf("started %q (%v), want conserver-server, the loaded one", o.Outputs["unit"], err)
+	}
+	g := newFakeHost(t, "systemd")
+	os.WriteFile(filepath.Join(g.dir, "state", "conserver.service.masked"), nil, 0o644)
+	o, err = run(t, g.action(nil), Args{Service: "console", State: "stopped", Check: true})
+	if o.Outputs["unit"] != "conserver" {
+		t.Errorf("only a masked unit: found %q (%v)", o.Outputs["unit"], err)
 	}
 }
 

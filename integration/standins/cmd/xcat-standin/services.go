@@ -32,6 +32,10 @@ var services = []service{
 	{init: "xcatd", src: "xcatd", daemon: "xcatd", ports: true},
 	{init: "isc-dhcp-server", src: "dhcpsd", group: "tcpip", daemon: "dhcpd"},
 	{init: "conserver-server", src: "conserver", daemon: "conserver"},
+	// AIX's named is an SRC subsystem of group tcpip (AIX's startsrc -s
+	// named; xCAT's servicemap, perl-xCAT/xCAT/Utils.pm:4076, names it
+	// named everywhere).
+	{init: "bind9", src: "named", group: "tcpip", daemon: "named"},
 }
 
 func serviceByInit(name string) (service, bool) {

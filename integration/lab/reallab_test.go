@@ -359,7 +359,7 @@ func (r *recorder) run(t *testing.T, name, host, script string, want int) result
 	defer cancel()
 	h := r.l.Host(host)
 	base := "/tmp/rec-" + name
-	wrapped := fmt.Sprintf("%s( %s ) >%s.out 2>%s.err; echo $? >%s.rc", xcatEnv, script, base, base, base)
+	wrapped := fmt.Sprintf("%s( %s ) >%s.out 2>%s.err; echo $? >%s.rc", XCATEnv, script, base, base, base)
 	if out, err := r.l.Exec(ctx, host, wrapped); err != nil {
 		t.Fatalf("%s on %s: %v: %s", name, host, err, out)
 	}
@@ -390,7 +390,7 @@ func (r *recorder) setup(t *testing.T, host, script string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if out, err := r.l.Exec(ctx, host, xcatEnv+script); err != nil {
+	if out, err := r.l.Exec(ctx, host, XCATEnv+script); err != nil {
 		t.Fatalf("on %s: %s: %v: %s", host, script, err, out)
 	}
 }

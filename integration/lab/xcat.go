@@ -59,10 +59,10 @@ func ComputeNode(i int) (name, ip, mac string) {
 	return fmt.Sprintf("cn%02d", i), fmt.Sprintf("198.51.100.%d", computeBase+i), fmt.Sprintf("02:42:c6:33:65:%02x", i)
 }
 
-// xcatEnv is the environment of xCAT commands run by the lab: what
+// XCATEnv is the environment of xCAT commands run in the lab: what
 // /etc/profile.d/xcat.sh sets, and `container`, as systemd-nspawn sets it
 // for PID 1 (xcatconfig skips host-wide sysctls then, xcatconfig:862).
-const xcatEnv = "export XCATROOT=/opt/xcat PERL_BADLANG=0 container=systemd-nspawn\n"
+const XCATEnv = "export XCATROOT=/opt/xcat PERL_BADLANG=0 container=systemd-nspawn\n"
 
 // installXCAT lays xCAT out on both MNs and configures it.
 func (l *Lab) installXCAT(ctx context.Context) error {
@@ -97,7 +97,7 @@ func (l *Lab) installXCAT(ctx context.Context) error {
 
 // xcatExec runs an xCAT set-up script on host, with xCAT's environment.
 func (l *Lab) xcatExec(ctx context.Context, host, what, script string) error {
-	if _, err := l.Exec(ctx, host, "set -e\n"+xcatEnv+script); err != nil {
+	if _, err := l.Exec(ctx, host, "set -e\n"+XCATEnv+script); err != nil {
 		return fmt.Errorf("%s on %s: %w", what, host, err)
 	}
 	return nil

@@ -42,6 +42,10 @@ type Binaries struct {
 	Hamnflow string
 	Standin  string // xcat-standin
 	Db2Model string
+	// DHCPProbe asks for a node's lease and prints every offer
+	// (cmd/dhcpprobe); Up installs it on the service nodes of a systemd
+	// lab as /usr/local/bin/dhcpprobe.
+	DHCPProbe string
 }
 
 var (
@@ -87,14 +91,16 @@ func Build(t testing.TB) Binaries {
 			return
 		}
 		bins = Binaries{
-			Hamnflow: filepath.Join(buildDir, "hamnflow"),
-			Standin:  filepath.Join(buildDir, "xcat-standin"),
-			Db2Model: filepath.Join(buildDir, "db2model"),
+			Hamnflow:  filepath.Join(buildDir, "hamnflow"),
+			Standin:   filepath.Join(buildDir, "xcat-standin"),
+			Db2Model:  filepath.Join(buildDir, "db2model"),
+			DHCPProbe: filepath.Join(buildDir, "dhcpprobe"),
 		}
 		for out, pkg := range map[string]string{
-			bins.Hamnflow: "./cmd/hamnflow",
-			bins.Standin:  "./integration/standins/cmd/xcat-standin",
-			bins.Db2Model: "./integration/db2model/cmd/db2model",
+			bins.Hamnflow:  "./cmd/hamnflow",
+			bins.Standin:   "./integration/standins/cmd/xcat-standin",
+			bins.Db2Model:  "./integration/db2model/cmd/db2model",
+			bins.DHCPProbe: "./integration/labtest/cmd/dhcpprobe",
 		} {
 			cmd := exec.Command("go", "build", "-o", out, pkg)
 			cmd.Dir = root
@@ -180,6 +186,13 @@ func Up(t *testing.T, o Options) *Env {
 		t.Fatalf("lab up: %v", err)
 	}
 	uninstall := lab.SetupSignalTeardown(l)
+	if o.Systemd {
+		if err := installProbe(l, b.DHCPProbe); err != nil {
+			uninstall()
+			l.Down(context.Background())
+			t.Fatal(err)
+		}
+	}
 	t.Cleanup(func() {
 		uninstall()
 		dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -190,6 +203,22 @@ func Up(t *testing.T, o Options) *Env {
 	})
 	dir := t.TempDir()
 	return &Env{Lab: l, Bins: b, Journal: filepath.Join(dir, "journal.db"), Dir: dir}
+}
+
+// installProbe copies dhcpprobe to the service nodes.
+func installProbe(l *lab.Lab, exe string) error {
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		return err
+	}
+	for _, h := range l.Hosts {
+		if h.Role == lab.RoleSN {
+			if err := os.WriteFile(filepath.Join(h.Root, "usr/local/bin/dhcpprobe"), b, 0o755); err != nil {
+				return fmt.Errorf("install dhcpprobe on %s: %w", h.Name, err)
+			}
+		}
+	}
+	return nil
 }
 
 // Result is what one hamnflow command did.

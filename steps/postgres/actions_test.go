@@ -146,6 +146,9 @@ func TestConfEditsAndReloads(t *testing.T) {
 		if strings.Contains(script, "pending_restart") {
 			return ok("restart needed for: listen_addresses\nrestarted=yes\n")
 		}
+		if strings.Contains(script, " -C ") {
+			return ok("listen_addresses=localhost\n")
+		}
 		return ok("")
 	})
 	a := Actions(env, testSettings)["pg_conf"]
@@ -175,6 +178,48 @@ func TestConfEditsAndReloads(t *testing.T) {
 	// The files' text is not journaled: only what changed.
 	if strings.Contains(o.Stdout, "port = 5432") {
 		t.Errorf("stdout holds the file: %q", o.Stdout)
+	}
+}
+
+// listen_addresses += adds to the list in effect, which postgres -C reads
+// from every file: a later file's "*" (Debian's conf.d, as xCAT's
+// pgsqlsetup or an administrator leaves it) already holds every address,
+// and appending "localhost,ADDR" to postgresql.conf would override it and
+// stop the server listening on its own address (the real lab's failback
+// met exactly that).
+func TestConfAddsToTheValueInEffect(t *testing.T) {
+	for _, tt := range []struct {
+		effective, want string // want "": no write
+	}{
+		{"*", ""},
+		{"localhost,198.51.100.12", "listen_addresses = 'localhost,198.51.100.12,198.51.100.10' # set by hamnflow"},
+		{"198.51.100.10", ""},
+	} {
+		env, ft := fakeEnv(func(script string) (remote.Result, error) {
+			switch {
+			case strings.HasPrefix(script, "cat "):
+				return ok("listen_addresses = 'localhost'\ninclude_dir = 'conf.d'\n")
+			case strings.Contains(script, " -C "):
+				return ok("listen_addresses=" + tt.effective + "\n")
+			}
+			return ok("reloaded\n")
+		})
+		a := Actions(env, testSettings)["pg_conf"]
+		if _, err := run(t, a, "mn2", decoded(t, a, map[string]any{"set": "listen_addresses += 198.51.100.10"})); err != nil {
+			t.Fatal(err)
+		}
+		var writes []string
+		for i, c := range ft.ran {
+			if strings.Contains(c.Script, ".hamnflow-new") {
+				writes = append(writes, ft.stdins[i])
+			}
+		}
+		switch {
+		case tt.want == "" && len(writes) > 0:
+			t.Errorf("in effect %q: wrote %q, want no change", tt.effective, writes)
+		case tt.want != "" && (len(writes) != 1 || !strings.Contains(writes[0], tt.want)):
+			t.Errorf("in effect %q: wrote %q, want %q", tt.effective, writes, tt.want)
+		}
 	}
 }
 
@@ -336,8 +381,11 @@ func TestPlanIsWhatRuns(t *testing.T) {
 				if strings.HasPrefix(s, "cat ") {
 					return ok("# empty\n")
 				}
+				if strings.Contains(s, " -C ") {
+					return ok("listen_addresses=localhost\n")
+				}
 				return ok("reloaded\n")
-			}, 5},
+			}, 6},
 		{"pg_conf", map[string]any{"set": "wal_level = replica", "apply": "none"}, func(string) (remote.Result, error) { return ok("") }, 2},
 	}
 	for _, tt := range tests {

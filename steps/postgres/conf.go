@@ -94,6 +94,9 @@ type confFile struct {
 	name        string // postgresql.conf or pg_hba.conf
 	path        string
 	read, write act.Script
+	// effective prints "key=value" for the settings += adds to, as the
+	// server reads them from all its files (postgresql.conf only).
+	effective *act.Script
 }
 
 // build gives the commands pg_conf runs, in order: read and write of each
@@ -118,7 +121,11 @@ chown --reference=` + q + ` ` + q + `.hamnflow-new
 chmod --reference=` + q + ` ` + q + `.hamnflow-new
 mv ` + q + `.hamnflow-new ` + q + `
 `)
-		files = append(files, confFile{name: name, path: path, read: act.Script{Text: "cat " + q}, write: act.Script{Text: b.String()}})
+		f := confFile{name: name, path: path, read: act.Script{Text: "cat " + q}, write: act.Script{Text: b.String()}}
+		if name == "postgresql.conf" {
+			f.effective = effectiveScript(s, a.Set)
+		}
+		files = append(files, f)
 	}
 	var sets, hbas []string
 	for _, l := range settingLines(a.Set) {
@@ -175,6 +182,29 @@ else echo "reloaded"; fi
 	return files, &apply
 }
 
+// effectiveScript reads, with postgres -C, the values in effect of the
+// settings that += adds to: a list given in a later file (Debian's
+// conf.d/, postgresql.auto.conf) is the one to add to, and "*" already
+// holds every address. nil when no setting adds.
+func effectiveScript(s server, set []string) *act.Script {
+	settings, _ := ParseSettings(strings.Join(set, "\n"))
+	var keys []string
+	for _, st := range settings {
+		if st.Add {
+			keys = append(keys, remote.ShellQuote(st.Key))
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	cmd := s.exe("postgres") + " -D " + quote(s.data)
+	if s.conf != s.data {
+		cmd += " -c " + quote("config_file="+strings.TrimRight(s.conf, "/")+"/postgresql.conf")
+	}
+	sc := s.script(`for k in ` + strings.Join(keys, " ") + `; do v=$(` + cmd + ` -C "$k") || exit 1; printf '%s=%s\n' "$k" "$v"; done`)
+	return &sc
+}
+
 // Plan implements workflow.Action: for each file, its read and its write
 // (which runs only when the edit changes the file), then the reload.
 func (pc Conf) Plan(host string, args any) []string {
@@ -183,7 +213,11 @@ func (pc Conf) Plan(host string, args any) []string {
 	files, apply := a.build()
 	var out []string
 	for _, f := range files {
-		out = append(out, f.read.Shown(), f.write.Shown())
+		out = append(out, f.read.Shown())
+		if f.effective != nil {
+			out = append(out, f.effective.Shown())
+		}
+		out = append(out, f.write.Shown())
 	}
 	if apply != nil {
 		out = append(out, apply.Shown())
@@ -236,6 +270,19 @@ func (pc Conf) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, erro
 		var text string
 		var what []string
 		if f.name == "postgresql.conf" {
+			if f.effective != nil {
+				res, err := exec(*f.effective, "")
+				if err != nil {
+					o.Stdout = log.String()
+					return fail(o, fmt.Errorf("read the settings in effect (postgres -C): %w", err))
+				}
+				kv := act.KeyValues(string(res.Stdout))
+				for i := range settings {
+					if settings[i].Add {
+						settings[i].Base = kv[settings[i].Key]
+					}
+				}
+			}
 			text, what = EditConf(string(res.Stdout), settings)
 		} else {
 			text, what = EditHBA(string(res.Stdout), records)

@@ -27,7 +27,10 @@ func EditConf(conf string, settings []Setting) (string, []string) {
 		want := unquoteConf(s.Value)
 		if s.Add {
 			def := map[string]string{"listen_addresses": "localhost"}[strings.ToLower(s.Key)]
-			if !found {
+			switch {
+			case s.Base != "":
+				cur = s.Base
+			case !found:
 				cur = def
 			}
 			items := splitList(cur)

@@ -167,6 +167,10 @@ func orNone(s string) string {
 type Setting struct {
 	Key, Value string
 	Add        bool
+	// Base is the list in effect when Add adds to it (postgres -C, which
+	// reads every file: postgresql.conf, its includes such as Debian's
+	// conf.d, postgresql.auto.conf); "" takes the file's own line.
+	Base string
 }
 
 // ParseSettings reads settings given one a line (or separated by ;):

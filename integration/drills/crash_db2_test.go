@@ -66,7 +66,7 @@ func newDb2Drill(t *testing.T) *drill {
 	env := labtest.Up(t, labtest.Options{Db2: true, XCAT: true, ServiceNodes: 1})
 	env.PrepareStandby(t)
 	env.MustRun(t, 0, "run", "hadr-setup", "--yes")
-	d := &drill{t: t, env: env, db: "db2", effectCalls: db2EffectCalls}
+	d := &drill{t: t, env: env, db: "db2", dir: "/run/drill", effectCalls: db2EffectCalls}
 	d.waitHADR("mn1", db2.RolePrimary)
 	d.waitHADR("mn2", db2.RoleStandby)
 	d.db2SQL("mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'before-drill')")

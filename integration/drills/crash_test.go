@@ -23,25 +23,33 @@ import (
 // the real command.
 type effectCall struct{ host, pattern string }
 
-// pgEffectCalls are the PostgreSQL failover's effect calls.
+// pgEffectCalls are the PostgreSQL failover's effect calls on the real
+// lab: systemctl for the services (and PostgreSQL's unit), pg_ctl for
+// promote and reload, ip, and xCAT's make* commands. A step whose service
+// is already as wanted makes no call (the standby's xcatd and dhcpd are
+// stopped; makedns and makedhcp -n start named and dhcpd themselves, so
+// that start_dns and start_dhcp only enable them): it has no mid-step
+// point.
 var pgEffectCalls = map[string]effectCall{
-	"stop_console":    {"mn1", "conserver-server stop*"},
-	"stop_dhcp":       {"mn1", "isc-dhcp-server stop*"},
-	"stop_xcatd":      {"mn1", "xcatd stop*"},
-	"stop_db":         {"mn1", "pg_ctl *stop*"},
+	"stop_console":    {"mn1", "systemctl stop conserver-server.service*"},
+	"stop_dhcp":       {"mn1", "systemctl stop isc-dhcp-server.service*"},
+	"stop_dns":        {"mn1", "systemctl stop named.service*"},
+	"stop_xcatd":      {"mn1", "systemctl stop xcatd.service*"},
+	"stop_db":         {"mn1", "systemctl stop postgresql@15-main.service*"},
 	"release_address": {"mn1", "ip addr del " + lab.ClusterAddress + "/*"},
-	"standby_xcatd":   {"mn2", "xcatd stop*"},
-	"standby_dhcp":    {"mn2", "isc-dhcp-server stop*"},
+	"standby_xcatd":   {"mn2", "systemctl stop xcatd.service*"},
+	"standby_dhcp":    {"mn2", "systemctl stop isc-dhcp-server.service*"},
 	"take_address":    {"mn2", "ip addr add " + lab.ClusterAddress + "/*"},
 	"promote":         {"mn2", "pg_ctl *promote*"},
 	"pg_address":      {"mn2", "pg_ctl *reload*"},
-	"start_xcatd":     {"mn2", "xcatd start*"},
+	"start_xcatd":     {"mn2", "systemctl start xcatd.service*"},
 	"makedns":         {"mn2", "makedns*"},
+	"start_dns":       {"mn2", "systemctl enable named.service*"},
 	"makedhcp_new":    {"mn2", "makedhcp -n*"},
-	"start_dhcp":      {"mn2", "isc-dhcp-server start*"},
+	"start_dhcp":      {"mn2", "systemctl enable isc-dhcp-server.service*"},
 	"makedhcp_all":    {"mn2", "makedhcp -a*"},
 	"consoles":        {"mn2", "makeconservercf*"},
-	"start_console":   {"mn2", "conserver-server start*"},
+	"start_console":   {"mn2", "systemctl enable conserver-server.service*"},
 }
 
 // crashPoint is where hamnflow is killed: at the question before step
@@ -68,7 +76,7 @@ func TestCrashDrill(t *testing.T) {
 	d := newDrill(t)
 	d.installHolds()
 	write := func(row, status string) {
-		d.psql("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', '"+status+"')")
+		d.psql("mn1", "INSERT INTO nodelist (node, groups, status) VALUES ('"+row+"', 'compute,all', '"+status+"')")
 	}
 	d.crashDrill(crashChains, write, d.finalState)
 }
@@ -285,6 +293,17 @@ func (d *drill) inPlace(step string) (done, ok bool) {
 	if d.db == "db2" {
 		return d.db2InPlace(step)
 	}
+	if d.real {
+		if c, ok := d.effectCalls[step]; ok {
+			// A service's state, as an operator reads it with systemctl.
+			if f := strings.Fields(strings.TrimSuffix(c.pattern, "*")); len(f) == 3 && f[0] == "systemctl" {
+				q := map[string]string{"start": "is-active", "stop": "is-active", "enable": "is-enabled", "disable": "is-enabled"}[f[1]]
+				got := strings.TrimSpace(d.env.Exec(d.t, c.host, "systemctl "+q+" "+f[2]+" 2>/dev/null || true"))
+				on := got == "active" || got == "enabled"
+				return on == (f[1] == "start" || f[1] == "enable"), true
+			}
+		}
+	}
 	c, ok := d.effectCalls[step]
 	if !ok {
 		return false, false
@@ -374,17 +393,31 @@ func (d *drill) finalState(row string) string {
 			out = "down"
 		}
 		fmt.Fprintf(&b, "%s: postgres in_recovery|rows = %s\n", h, out)
-		svc := d.env.Exec(d.t, h, `for s in xcatd isc-dhcp-server conserver-server; do /etc/init.d/$s status >/dev/null 2>&1 && echo "$s running" || echo "$s stopped"; done`)
-		fmt.Fprintf(&b, "%s: %s\n", h, strings.ReplaceAll(strings.TrimSpace(svc), "\n", ", "))
+		fmt.Fprintf(&b, "%s: %s\n", h, d.services(h))
 	}
-	conf := d.env.Exec(d.t, "mn2", "grep -c '"+lab.ClusterAddress+"' "+lab.PGDataDir+"/postgresql.conf "+lab.PGDataDir+"/pg_hba.conf || true")
+	conf := d.env.Exec(d.t, "mn2", "grep -c '"+lab.ClusterAddress+"' /etc/postgresql/15/main/postgresql.conf /etc/postgresql/15/main/pg_hba.conf || true")
 	fmt.Fprintf(&b, "mn2: lines naming %s: %s\n", lab.ClusterAddress, strings.ReplaceAll(strings.TrimSpace(conf), "\n", ", "))
 	return b.String()
 }
 
+// services says which of an MN's xCAT services run (and, on the real
+// lab, start at boot).
+func (d *drill) services(h string) string {
+	d.t.Helper()
+	script := `for s in xcatd isc-dhcp-server conserver-server; do /etc/init.d/$s status >/dev/null 2>&1 && echo "$s running" || echo "$s stopped"; done`
+	if d.real {
+		script = `for s in xcatd isc-dhcp-server named conserver-server; do echo "$s $(systemctl is-active $s.service) $(systemctl is-enabled $s.service 2>/dev/null)"; done`
+	}
+	return strings.ReplaceAll(strings.TrimSpace(d.env.Exec(d.t, h, script)), "\n", ", ")
+}
+
 // callMarks are the lengths of the MNs' stand-in call logs (and, with
-// Db2, of the model's journals), to count a cycle's calls from.
+// Db2, of the model's journals), to count a cycle's calls from; none on
+// the real lab, whose calls are all in the wrappers' log.
 func (d *drill) callMarks() map[string]int {
+	if d.real {
+		return map[string]int{}
+	}
 	m := map[string]int{"mn1": len(d.env.Calls(d.t, "mn1")), "mn2": len(d.env.Calls(d.t, "mn2"))}
 	if d.db == "db2" {
 		for _, h := range []string{"mn1", "mn2"} {
@@ -401,6 +434,13 @@ func (d *drill) wrappedEffect(line string) bool {
 	if strings.HasPrefix(line, "ip addr add") || strings.HasPrefix(line, "ip addr del") {
 		return true
 	}
+	if d.real {
+		for _, p := range []string{"systemctl start ", "systemctl stop ", "systemctl enable ", "systemctl disable ", "make"} {
+			if strings.HasPrefix(line, p) {
+				return true
+			}
+		}
+	}
 	if d.db == "db2" {
 		return strings.HasPrefix(line, "db2 TAKEOVER ")
 	}
@@ -414,6 +454,14 @@ func (d *drill) wrappedEffect(line string) bool {
 func (d *drill) effects(mark map[string]int) map[string]int {
 	n := map[string]int{}
 	for _, h := range []string{"mn1", "mn2"} {
+		if d.real {
+			for _, l := range d.doneLines(h) {
+				if call, rc, _ := strings.Cut(l, " rc="); rc == "0" && d.wrappedEffect(l) {
+					n[h+": "+call]++
+				}
+			}
+			continue
+		}
 		for _, c := range d.env.Calls(d.t, h)[mark[h]:] {
 			cmd := strings.TrimPrefix(c.Command, "/etc/init.d/")
 			line := strings.TrimSpace(cmd + " " + strings.Join(c.Args, " "))

@@ -33,18 +33,28 @@ type drill struct {
 	t   *testing.T
 	env *labtest.Env
 	db  string // the inventory's database type: postgresql or db2
+	// real: the real lab (systemd hosts, real xCAT); else the namespace
+	// hosts with the xCAT stand-ins.
+	real bool
+	// dir is the drill's directory on the MNs (holds, wrappers, the log
+	// of completed calls): one the machine sees through the host's root
+	// (a systemd host's /run is its own tmpfs).
+	dir string
 	// effectCalls are the calls through which the failover's side-effect
 	// steps act, by step (the crash drills).
 	effectCalls map[string]effectCall
 }
 
+// newDrill brings up the real lab (systemd hosts, real xCAT 2.19 on
+// PostgreSQL), synchronises the standby's files and sets up streaming
+// replication as the guide does, and writes a row on mn1.
 func newDrill(t *testing.T) *drill {
 	t.Helper()
-	env := labtest.Up(t, labtest.Options{Postgres: true, XCAT: true, ServiceNodes: 1})
-	env.PrepareStandby(t)
+	env := labtest.Up(t, labtest.Options{Systemd: true, Postgres: true, RealXCAT: true, ServiceNodes: 1})
+	env.MustRun(t, 0, "run", "sync-setup", "--yes")
 	env.MustRun(t, 0, "run", "pg-setup", "--yes")
-	d := &drill{t: t, env: env, db: "postgresql", effectCalls: pgEffectCalls}
-	d.psql("mn1", "INSERT INTO nodelist VALUES ('cn100', 'compute,all', 'before-drill')")
+	d := &drill{t: t, env: env, db: "postgresql", real: true, dir: "/var/lib/hamnflow-drill", effectCalls: pgEffectCalls}
+	d.psql("mn1", "INSERT INTO nodelist (node, groups, status) VALUES ('cn100', 'compute,all', 'before-drill')")
 	return d
 }
 
@@ -205,13 +215,18 @@ func (p *proc) wait(t *testing.T) int {
 }
 
 // The hold mechanism: wrappers on mn1 and mn2 around the commands the
-// failover's side-effect steps run (the xCAT stand-ins' init scripts and
-// make* commands, pg_ctl and ip) call /run/drill/hold before and after the
-// real command. A hold file /run/drill/hold-pre (or -post) holds a shell
-// pattern; the first call matching it takes the file, writes its pid to
-// /run/drill/at and blocks on the fifo /run/drill/gate. Every completed
-// call is appended to /run/drill/done with its exit code, so the drill
-// counts how often each effect was applied.
+// failover's side-effect steps run (systemctl, xCAT's make* commands,
+// pg_ctl and ip on the real lab; the stand-ins' init scripts and make*
+// commands on the namespace hosts) call DIR/hold before and after the real
+// command (DIR is drill.dir, /run/drill below). A hold file
+// /run/drill/hold-pre (or -post) holds a shell pattern; the first call
+// matching it takes the file, writes its pid to /run/drill/at and blocks
+// on the fifo /run/drill/gate. A fault file /run/drill/fail holds a
+// pattern too: a matching call fails without running. Every completed call
+// is appended to /run/drill/done with its exit code, so the drill counts
+// how often each effect was applied. Calls xcatd makes itself (makedns
+// restarting named through systemctl) are run as they are: they are no
+// step's own effect.
 const holdScript = `#!/bin/sh
 # hold WHERE NAME ARGS...: block here if /run/drill/hold-WHERE matches.
 w=$1; n=${2##*/}; shift 2
@@ -229,6 +244,8 @@ exit 0
 // (a password after USING masked).
 func wrapper(name, real string) string {
 	return fmt.Sprintf(`#!/bin/sh
+if grep -q 'xcatd[.]service' /proc/self/cgroup 2>/dev/null; then exec %[2]s "$@"; fi
+if [ -f /run/drill/fail ]; then case "%[1]s $*" in $(cat /run/drill/fail)) echo "%[1]s: injected failure (drill)" >&2; exit 1 ;; esac; fi
 /run/drill/hold pre %[1]s "$@"
 %[2]s "$@"
 rc=$?
@@ -239,9 +256,13 @@ exit $rc
 }
 
 // installHolds lays the wrappers into mn1 and mn2. /etc and /opt are the
-// hosts' own; pg_ctl and ip are bind-mounted over inside each host's
-// private mount namespace (the real pg_ctl stays reachable through a bind
-// of its whole directory, so that it finds postgres beside it). With Db2
+// hosts' own; pg_ctl, ip and systemctl are bind-mounted over inside each
+// host's private mount namespace (the real pg_ctl stays reachable through
+// a bind of its whole directory, so that it finds postgres beside it).
+// Each bind of a real program is made private before the wrapper goes
+// over the original: a systemd host's mounts are shared, and the wrapper
+// would otherwise propagate onto the real program's bind too (and call
+// itself). With Db2
 // the instance's sqllib/bin/db2 (the host's own /var/lib/db2) becomes a
 // wrapper that runs the model as db2, keeping the caller's shell as the
 // CLP session (the model keys sessions by the parent pid).
@@ -256,6 +277,29 @@ func (d *drill) installHolds() {
 			fmt.Fprintf(&b, "rm -f %[1]s\ncat > %[1]s <<'WRAPPER_EOF'\n%[2]sWRAPPER_EOF\nchmod 0755 %[1]s\n", path, content)
 		}
 		file("/run/drill/hold", holdScript)
+		// ip, bound over wherever it lives (/usr/bin/ip on merged-/usr
+		// Debian 12, /usr/sbin/ip on this machine).
+		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
+		b.WriteString("ip=$(readlink -f \"$(command -v ip)\")\ntouch /run/drill/real/ip\n")
+		b.WriteString("mount --bind \"$ip\" /run/drill/real/ip\nmount --make-private /run/drill/real/ip\n")
+		b.WriteString("mount --bind /run/drill/w/ip \"$ip\"\n")
+		if d.real {
+			// systemctl, bound over; xCAT's make* are links to xcatclient,
+			// which runs the command its name says: the wrapper calls it
+			// through a link of the same name.
+			file("/run/drill/w/systemctl", wrapper("systemctl", "/run/drill/real/systemctl"))
+			b.WriteString("touch /run/drill/real/systemctl\nmount --bind /usr/bin/systemctl /run/drill/real/systemctl\nmount --make-private /run/drill/real/systemctl\n")
+			b.WriteString("mount --bind /run/drill/w/systemctl /usr/bin/systemctl\n")
+			for _, c := range []string{"makedns", "makedhcp", "makeconservercf"} {
+				b.WriteString("ln -sfn /opt/xcat/bin/xcatclient /run/drill/real/" + c + "\n")
+				file("/opt/xcat/sbin/"+c, wrapper(c, "/run/drill/real/"+c))
+			}
+			file("/run/drill/w/pg_ctl", wrapper("pg_ctl", "/run/drill/real/pgbin/pg_ctl"))
+			b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\nmount --make-private /run/drill/real/pgbin\n")
+			b.WriteString("mount --bind /run/drill/w/pg_ctl " + lab.PGBinDir + "/pg_ctl\n")
+			d.env.Exec(d.t, host, strings.ReplaceAll(b.String(), "/run/drill", d.dir))
+			continue
+		}
 		for _, svc := range []string{"xcatd", "isc-dhcp-server", "conserver-server"} {
 			// The LSB header update-rc.d reads to enable a service.
 			lsb := strings.Replace(wrapper("/etc/init.d/"+svc, standin+" /etc/init.d/"+svc), "#!/bin/sh\n",
@@ -265,14 +309,10 @@ func (d *drill) installHolds() {
 		for _, c := range []string{"makedns", "makedhcp", "makeconservercf"} {
 			file("/opt/xcat/sbin/"+c, wrapper(c, standin+" "+c))
 		}
-		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
-		b.WriteString("touch /run/drill/real/ip\n")
-		b.WriteString("mount --bind /usr/sbin/ip /run/drill/real/ip\n")
-		b.WriteString("mount --bind /run/drill/w/ip /usr/sbin/ip\n")
 		switch d.db {
 		case "postgresql":
 			file("/run/drill/w/pg_ctl", wrapper("pg_ctl", "/run/drill/real/pgbin/pg_ctl"))
-			b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\n")
+			b.WriteString("mount --bind " + lab.PGBinDir + " /run/drill/real/pgbin\nmount --make-private /run/drill/real/pgbin\n")
 			b.WriteString("mount --bind /run/drill/w/pg_ctl " + lab.PGBinDir + "/pg_ctl\n")
 		case "db2":
 			bin := lab.Db2Home + "/sqllib/bin"
@@ -282,9 +322,24 @@ func (d *drill) installHolds() {
 	}
 }
 
-// drillFile is a file of /run/drill on host, seen from the machine.
+// drillFile is a file of the drill's directory on host, seen from the
+// machine.
 func (d *drill) drillFile(host, name string) string {
-	return filepath.Join(d.env.Lab.Host(host).Root, "run", "drill", name)
+	return filepath.Join(d.env.Lab.Host(host).Root, d.dir, name)
+}
+
+// fail makes every call on host matching pattern fail
+// without running ("" clears it).
+func (d *drill) fail(host, pattern string) {
+	d.t.Helper()
+	f := d.drillFile(host, "fail")
+	if pattern == "" {
+		os.Remove(f)
+		return
+	}
+	if err := os.WriteFile(f, []byte(pattern), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
 }
 
 // hold arms a hold on host: the first call matching pattern blocks before
@@ -341,7 +396,7 @@ while [ -n "$p" ] && [ "$p" -gt 1 ]; do
 	p=$(ps -o ppid= -p "$p" | tr -d ' ')
 done
 for k in $kill; do kill -9 "$k" 2>/dev/null || true; done
-rm -f /run/drill/at /run/drill/hold-pre /run/drill/hold-post /run/drill/hold-pre.taken /run/drill/hold-post.taken`)
+rm -f `+d.dir+`/at `+d.dir+`/hold-pre `+d.dir+`/hold-post `+d.dir+`/hold-pre.taken `+d.dir+`/hold-post.taken`)
 }
 
 // clearHolds removes armed and taken hold files on both MNs.

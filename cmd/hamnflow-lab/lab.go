@@ -88,7 +88,7 @@ func labUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.App.ErrWriter, "lab %s up in %v\n  inventory:   %s\n  known_hosts: %s\n  run:         ip netns exec %s %s --inventory %s ...\n  tear down:   hamnflow lab down --dir %s\n",
+	fmt.Fprintf(c.App.ErrWriter, "lab %s up in %v\n  inventory:   %s\n  known_hosts: %s\n  run:         ip netns exec %s %s --inventory %s ...\n  tear down:   hamnflow-lab down --dir %s\n",
 		l.Prefix, time.Since(start).Round(time.Millisecond), l.InventoryPath(), l.KnownHostsPath(),
 		l.OperatorNamespace(), besideSelf("", "hamnflow"), l.InventoryPath(), l.Dir)
 	fmt.Fprintln(c.App.Writer, l.Dir)

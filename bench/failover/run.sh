@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench/failover: how long the lab's PostgreSQL failover takes with
-# hamnflow, against the floor: the same commands (those `hamnflow plan
-# failover` shows for the lab's inventory, one remote command a step) run
-# by a plain shell script over ssh, one multiplexed connection per host.
+# bench/failover: how long the real lab's PostgreSQL failover takes with
+# hamnflow (systemd hosts, real xCAT 2.19), against the floor: the same
+# commands (those `hamnflow plan failover` shows for the lab's inventory,
+# one remote command a step) run by a plain shell script over ssh, one
+# multiplexed connection per host. It also times the lab's bring-up.
 #
 # The two alternate (which goes first flips each round), ROUNDS times each;
 # after every failover the lab is failed back with hamnflow (not timed).
@@ -40,24 +41,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-echo "building hamnflow and the xCAT stand-in" >&2
+echo "building hamnflow and the lab" >&2
 go build -o "$hf" ./cmd/hamnflow
 go build -o "$work/hamnflow-lab" ./cmd/hamnflow-lab
-go build -o "$work/xcat-standin" ./integration/standins/cmd/xcat-standin
-"$work/hamnflow-lab" up --dir "$lab" --postgres --xcat --sn 1 >/dev/null
+t0=$(date +%s.%N)
+"$work/hamnflow-lab" up --dir "$lab" --xcat --sn 1 >/dev/null 2>&1 || die "lab up failed"
+printf 'lab up (real xCAT on both MNs, one service node, base cached): %.1fs\n' "$(echo "$(date +%s.%N) - $t0" | bc)"
 prefix=$(jq -r .prefix "$lab/state.json")
 op=$prefix-op
-initpid() { jq -r --arg h "$1" '.hosts[] | select(.name==$h) | .init_pid' "$lab/state.json"; }
 sshaddr() { jq -r --arg h "$1" '.hosts[] | select(.name==$h) | .admin_address' "$lab/state.json"; }
-onhost() { local h=$1; shift; nsenter -t "$(initpid "$h")" -p -n -m -u -- sh -c "$*"; }
 hfrun() { ip netns exec "$op" env NO_COLOR=1 HAMNFLOW_INVENTORY="$lab/inventory.yaml" HAMNFLOW_JOURNAL="$work/journal.db" "$hf" --log-level error "$@"; }
 
-# What the guide's standby set-up leaves (integration/labtest PrepareStandby):
-# xCAT's database location and /install on mn2, mn1's services running.
-onhost mn1 cat /etc/xcat/cfgloc >"$work/cfgloc"
-onhost mn2 "mkdir -p /etc/xcat && umask 077 && cat > /etc/xcat/cfgloc" <"$work/cfgloc"
-cp -a "$lab/hosts/mn1/install/." "$lab/hosts/mn2/install"
-onhost mn1 "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start" >/dev/null
+hfrun run sync-setup --yes >/dev/null
 hfrun run pg-setup --yes >/dev/null
 
 echo "# the failover's commands, as hamnflow plans them for the lab:" >&2
@@ -70,7 +65,7 @@ key=$lab/id_ed25519 kh=$lab/known_hosts
 cat >"$work/floor.sh" <<EOF
 #!/bin/sh
 set -e
-A=198.51.100.10 IF=eth0 PG=/usr/lib/postgresql/15/bin D=/var/lib/postgresql/15/main
+A=198.51.100.10 IF=eth0 PG=/usr/lib/postgresql/15/bin D=/var/lib/postgresql/15/main C=/etc/postgresql/15/main
 s() { h=\$1; shift; ssh -i $key -o IdentitiesOnly=yes -o UserKnownHostsFile=$kh -o StrictHostKeyChecking=yes -o BatchMode=yes \\
 	-o ControlMaster=auto -o ControlPath=$work/cm-\$h -o ControlPersist=60 -l root "\$(eval echo \\\$addr_\$h)" "cd / && \$*"; }
 addr_mn1=$(sshaddr mn1) addr_mn2=$(sshaddr mn2)
@@ -78,26 +73,29 @@ psql() { echo "su postgres -s /bin/sh -c \\"\$PG/psql -X -A -t -p 5432 -d postgr
 s mn1 true                                                                   # old_primary
 s mn1 "\$(psql 'SELECT pg_is_in_recovery(), pg_current_wal_lsn()')" >/dev/null # primary_db_position
 s mn2 "\$(psql 'SELECT pg_is_in_recovery(), pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()')" >/dev/null # standby_db_position
-s mn1 /etc/init.d/conserver-server stop >/dev/null                           # stop_old_conserver
-s mn1 /etc/init.d/isc-dhcp-server stop >/dev/null                            # stop_old_dhcpd
-s mn1 /etc/init.d/xcatd stop >/dev/null                                      # stop_old_xcatd
-s mn1 "su postgres -s /bin/sh -c '\$PG/pg_ctl -D \$D -m fast -w stop'" >/dev/null # stop_old_db
-s mn1 "ip addr del \$A/24 dev \$IF"                                          # release_old_address
+s mn1 true                                                                   # node_reachable
+s mn1 "systemctl disable --now conserver-server.service" 2>/dev/null         # stop_console
+s mn1 "systemctl disable --now isc-dhcp-server.service" 2>/dev/null          # stop_dhcp
+s mn1 "systemctl disable --now named.service" 2>/dev/null                    # stop_dns
+s mn1 "systemctl disable --now xcatd.service" 2>/dev/null                    # stop_xcatd
+s mn1 "systemctl stop postgresql@15-main.service"                            # stop_db
+s mn1 "ip addr del \$A/24 dev \$IF"                                          # release_address
 s mn2 "! arping -i \$IF -c 3 -W 0.5 -w 3 \$A >/dev/null"                     # fence_check: nobody answers
 s mn1 "! ip -o addr show | grep -qF ' \$A/'"                                 #   and the old primary holds nothing
-s mn2 /etc/init.d/xcatd stop >/dev/null                                      # stop_standby_xcatd
-s mn2 /etc/init.d/isc-dhcp-server stop >/dev/null                            # stop_standby_dhcpd
-s mn2 "ip addr add \$A/24 dev \$IF && { arping -U -S \$A -i \$IF -c 2 -W 0.2 \$A; arping -U -P -S \$A -i \$IF -c 2 -W 0.2 \$A; } >/dev/null 2>&1 || true" # take_address
+s mn2 "systemctl is-active -q xcatd.service || true"                         # standby_xcatd
+s mn2 "systemctl is-active -q isc-dhcp-server.service || true"               # standby_dhcp
 s mn2 "su postgres -s /bin/sh -c '\$PG/pg_ctl -D \$D promote -w -t 120'" >/dev/null # promote
-s mn2 "grep -qxF 'host all all \$A/32 md5' \$D/pg_hba.conf || echo 'host all all \$A/32 md5' >> \$D/pg_hba.conf; su postgres -s /bin/sh -c '\$PG/pg_ctl -D \$D reload'" >/dev/null # pg_address
-s mn2 /etc/init.d/xcatd start >/dev/null                                     # start_xcatd
-s mn2 /opt/xcat/sbin/makedns -n >/dev/null                                   # makedns
-s mn2 /opt/xcat/bin/lsdef -t osimage -l >/dev/null                           # osimages
-s mn2 /opt/xcat/sbin/makedhcp -n >/dev/null                                  # makedhcp_new
-s mn2 /etc/init.d/isc-dhcp-server start >/dev/null                           # start_dhcpd
-s mn2 /opt/xcat/sbin/makedhcp -a >/dev/null                                  # makedhcp_all
-s mn2 /opt/xcat/sbin/makeconservercf >/dev/null                              # makeconservercf
-s mn2 /etc/init.d/conserver-server start >/dev/null                          # start_conserver
+s mn2 "ip addr add \$A/24 dev \$IF && { arping -U -S \$A -i \$IF -c 2 -W 0.2 \$A; arping -U -P -S \$A -i \$IF -c 2 -W 0.2 \$A; } >/dev/null 2>&1 || true" # take_address
+s mn2 "grep -qxF 'host all all \$A/32 md5' \$C/pg_hba.conf || echo 'host all all \$A/32 md5' >> \$C/pg_hba.conf; su postgres -s /bin/sh -c '\$PG/pg_ctl -D \$D reload'" >/dev/null # pg_address
+s mn2 "systemctl enable --now xcatd.service" 2>/dev/null                     # start_xcatd
+s mn2 "export XCATROOT=/opt/xcat; /opt/xcat/bin/lsdef -t osimage -l" >/dev/null # osimages
+s mn2 "export XCATROOT=/opt/xcat; /opt/xcat/sbin/makedns -n" >/dev/null      # makedns
+s mn2 "systemctl enable --now named.service" 2>/dev/null                     # start_dns
+s mn2 "export XCATROOT=/opt/xcat; /opt/xcat/sbin/makedhcp -n" >/dev/null     # makedhcp_new
+s mn2 "systemctl enable --now isc-dhcp-server.service" 2>/dev/null           # start_dhcp
+s mn2 "export XCATROOT=/opt/xcat; /opt/xcat/sbin/makedhcp -a" >/dev/null     # makedhcp_all
+s mn2 "export XCATROOT=/opt/xcat; /opt/xcat/sbin/makeconservercf" >/dev/null # consoles
+s mn2 "systemctl enable --now conserver-server.service" 2>/dev/null          # start_console
 EOF
 chmod +x "$work/floor.sh"
 

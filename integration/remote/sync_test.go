@@ -184,12 +184,12 @@ func TestSyncSetup(t *testing.T) {
 	if strings.Count(tab, "# BEGIN hamnflow sync\n") != 1 || strings.Count(tab, "# END hamnflow sync\n") != 1 || len(entries) != 3 {
 		t.Fatalf("want one block of 3 rsync entries:\n%s", tab)
 	}
-	for i, want := range []string{"0 1 * * * /usr/bin/rsync -az", "0 2 * * * /usr/bin/rsync -az", "0 2 * * * /usr/bin/rsync -az"} {
+	for i, want := range []string{"0 1 * * * /usr/bin/rsync -az -R -c --delete", "0 2 * * * /usr/bin/rsync -az", "0 2 * * * /usr/bin/rsync -az"} {
 		if !strings.HasPrefix(entries[i], want) {
 			t.Errorf("entry %d: %q, want it to start with %q", i+1, entries[i], want)
 		}
 	}
-	for i, want := range []string{"/etc/xcat/ca /etc/xcat/cert /etc/xcat/hostkeys /root/.xcat mn2:/", "/install mn2:/", "/etc/hosts /etc/resolv.conf mn2:/"} {
+	for i, want := range []string{"/etc/xcat/ca /etc/xcat/cert /etc/xcat/hostkeys /root/.xcat /install/postscripts/ca /install/postscripts/_xcat /install/postscripts/_ssh /install/postscripts/hostkeys mn2:/", "/install mn2:/", "/etc/hosts /etc/resolv.conf mn2:/"} {
 		if !strings.HasSuffix(entries[i], want) {
 			t.Errorf("entry %d: %q, want it to end with %q", i+1, entries[i], want)
 		}

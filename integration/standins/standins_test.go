@@ -540,7 +540,8 @@ func TestSRC(t *testing.T) {
 	h.expect(0, "dhcpsd           tcpip", "", aix+"lssrc", "-g", "tcpip")
 	h.expect(0, "0513-044 The xcatd Subsystem was requested to stop.", "", aix+"stopsrc", "-s", "xcatd")
 	h.expect(0, "inoperative", "", aix+"lssrc", "-s", "xcatd")
-	h.expect(1, "", "0513-085 The named Subsystem is not on file.", aix+"lssrc", "-s", "named")
+	h.expect(0, "inoperative", "", aix+"lssrc", "-s", "named") // AIX's own name server, group tcpip
+	h.expect(1, "", "0513-085 The nfsd Subsystem is not on file.", aix+"lssrc", "-s", "nfsd")
 }
 
 func TestMktcpipDryRun(t *testing.T) {

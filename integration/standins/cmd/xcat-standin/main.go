@@ -80,7 +80,7 @@ func handler(name string) func(*app) int {
 		return nil
 	}
 	switch name {
-	case "xcatd", "dhcpd", "conserver":
+	case "xcatd", "dhcpd", "conserver", "named":
 		s, _ := serviceByDaemon(name)
 		return func(a *app) int { return a.daemon(s) }
 	case "lsdef":

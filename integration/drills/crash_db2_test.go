@@ -24,6 +24,7 @@ var db2EffectCalls = map[string]effectCall{
 	"stop_console":    {"mn1", "conserver-server stop*"},
 	"stop_dhcp":       {"mn1", "isc-dhcp-server stop*"},
 	"stop_xcatd":      {"mn1", "xcatd stop*"},
+	"stop_dns":        {"mn1", "bind9 stop*"},
 	"release_address": {"mn1", "ip addr del " + lab.ClusterAddress + "/*"},
 	"standby_xcatd":   {"mn2", "xcatd stop*"},
 	"standby_dhcp":    {"mn2", "isc-dhcp-server stop*"},
@@ -36,6 +37,7 @@ var db2EffectCalls = map[string]effectCall{
 	"makedhcp_all":    {"mn2", "makedhcp -a*"},
 	"consoles":        {"mn2", "makeconservercf*"},
 	"start_console":   {"mn2", "conserver-server start*"},
+	"start_dns":       {"mn2", "bind9 start*"},
 }
 
 // db2CrashChains is crashChains for the Db2 failover.

@@ -300,7 +300,7 @@ func (d *drill) installHolds() {
 			d.env.Exec(d.t, host, strings.ReplaceAll(b.String(), "/run/drill", d.dir))
 			continue
 		}
-		for _, svc := range []string{"xcatd", "isc-dhcp-server", "conserver-server"} {
+		for _, svc := range []string{"xcatd", "isc-dhcp-server", "conserver-server", "bind9"} {
 			// The LSB header update-rc.d reads to enable a service.
 			lsb := strings.Replace(wrapper("/etc/init.d/"+svc, standin+" /etc/init.d/"+svc), "#!/bin/sh\n",
 				"#!/bin/sh\n### BEGIN INIT INFO\n# Provides: "+svc+"\n# Default-Start: 2 3 4 5\n# Default-Stop: 0 1 6\n### END INIT INFO\n", 1)

@@ -417,7 +417,7 @@ func (cfg Config) installExtras(ctx context.Context, l *Lab, h *Host) error {
 	}
 	if cfg.XCAT && h.Name == "mn1" {
 		// The primary MN runs xCAT and its network services.
-		if _, err := l.Exec(ctx, h.Name, "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start"); err != nil {
+		if _, err := l.Exec(ctx, h.Name, "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start && /etc/init.d/bind9 start"); err != nil {
 			return fmt.Errorf("start xCAT services: %w", err)
 		}
 	}

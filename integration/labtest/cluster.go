@@ -19,5 +19,5 @@ func (e *Env) PrepareStandby(t testing.TB) {
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
 		t.Fatalf("copy /install to mn2: %v\n%s", err, out)
 	}
-	e.Exec(t, "mn1", "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start")
+	e.Exec(t, "mn1", "/etc/init.d/xcatd start && /etc/init.d/isc-dhcp-server start && /etc/init.d/conserver-server start && /etc/init.d/bind9 start")
 }

@@ -73,7 +73,7 @@ func TestLinuxHAMN(t *testing.T) {
 		f    func(*testing.T, *labtest.Env)
 	}{
 		{"prereq", testPrereq}, {"pg-setup", testPGSetup}, {"sync", testSync},
-		{"failover", testFailover}, {"failback", testFailback}, {"switchover", testSwitchover},
+		{"site", testSiteSettings}, {"failover", testFailover}, {"failback", testFailback}, {"switchover", testSwitchover},
 	} {
 		if !t.Run(st.name, func(t *testing.T) { st.f(t, env) }) {
 			return
@@ -169,6 +169,38 @@ func testSync(t *testing.T, env *labtest.Env) {
 	if got := env.Exec(t, "mn2", "cat /install/postscripts/hamnflow-test"); got != "changed\n" {
 		t.Errorf("a file changed on mn1 after sync: %q on mn2", got)
 	}
+}
+
+// testSiteSettings: a site.master that names the primary's own address
+// (xcat-core #4606) would send the nodes to the dead MN after the
+// takeover; the failover refuses before anything changes, says how to
+// fix it, and its run is closed by rollback.
+func testSiteSettings(t *testing.T, env *labtest.Env) {
+	mn1 := env.Lab.Host("mn1").Address
+	if out, rc := env.XCAT(t, "mn1", "chdef -t site master="+mn1); rc != 0 {
+		t.Fatalf("chdef site.master on mn1: exit %d: %s", rc, out)
+	}
+	r := env.MustRun(t, 1, "run", "failover", "--yes", "--stream")
+	out := r.Combined()
+	for _, want := range []string{"site.master names mn1's own " + mn1, "chdef -t site master=" + lab.ClusterAddress, "fix them, then resume"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("failover with site.master=%s: no %q in\n%s", mn1, want, out)
+		}
+	}
+	if !env.Holds(t, "mn1", lab.ClusterAddress) || env.Holds(t, "mn2", lab.ClusterAddress) {
+		t.Errorf("the refused failover moved the cluster address")
+	}
+	if got := strings.TrimSpace(env.Exec(t, "mn1", "systemctl is-active xcatd isc-dhcp-server named | sort -u")); got != "active" {
+		t.Errorf("the refused failover stopped services on mn1: %q", got)
+	}
+	if out, rc := env.XCAT(t, "mn1", "chdef -t site master="+lab.ClusterAddress); rc != 0 {
+		t.Fatalf("chdef site.master back: exit %d: %s", rc, out)
+	}
+	m := runID.FindStringSubmatch(r.Stderr)
+	if m == nil {
+		t.Fatalf("no run id in\n%s", r)
+	}
+	env.MustRun(t, 0, "rollback", m[1], "--yes")
 }
 
 func testFailover(t *testing.T, env *labtest.Env) {

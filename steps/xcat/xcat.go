@@ -23,6 +23,7 @@ func Actions(env *act.Env) map[string]workflow.Action {
 		"xcat_cmd":      Command{Env: env},
 		"xcat_osimages": OSImages{Env: env},
 		"xcat_consoles": Consoles{Env: env},
+		"xcat_site":     Site{Env: env},
 	}
 }
 

@@ -158,8 +158,36 @@ func (a *app) objects(typ string) ([]standins.Object, error) {
 			objs = append(objs, nodeObject(n))
 		}
 		return objs, nil
+	case "site":
+		return []standins.Object{a.site()}, nil
+	case "network":
+		// The stand-in keeps no networks table: lsdef -t network prints
+		// that nothing was found.
+		return nil, nil
 	}
 	return nil, fmt.Errorf("Type '%s' is not a valid xCAT object type.", typ)
+}
+
+// standinMaster is site.master when cfgloc names no database host.
+const standinMaster = "198.51.100.10"
+
+// site is the site table's one object, clustersite
+// (perl-xCAT/xCAT/Schema.pm site table, DBobjectdefs.pm): its master and
+// name server are where the xCAT database is reached (cfgloc's host=,
+// the cluster address in the lab), as xcatconfig and a HA pair set them.
+func (a *app) site() standins.Object {
+	master := standinMaster
+	if data, err := os.ReadFile(a.path(standins.CfgLoc)); err == nil {
+		if loc, err := parseCfgLoc(string(data)); err == nil {
+			for _, f := range strings.Split(loc.Conn, ";") {
+				if h, ok := strings.CutPrefix(f, "host="); ok && h != "" {
+					master = h
+				}
+			}
+		}
+	}
+	return standins.Object{Name: "clustersite", Attrs: map[string]string{"objtype": "site", "master": master,
+		"nameservers": master, "domain": "cluster.lab", "installdir": "/install", "tftpdir": "/tftpboot"}}
 }
 
 // expandNoderange resolves a noderange (node names and group names) against

@@ -262,7 +262,7 @@ func TestEvaluateDatabases(t *testing.T) {
 			want: map[string]Status{"db2_role_mn1": OK, "db2_role_mn2": OK, "db2_state_mn2": OK, "db2_connect_mn2": OK, "db2_log_gap_mn2": OK}},
 		{name: "db2 disconnected", db: Database{Type: "db2", Instance: "xcatdb", Name: "xcatdb"}, primary: db2pd + "\n@@rc 0",
 			standby: strings.NewReplacer("HADR_STATE = PEER", "HADR_STATE = REMOTE_CATCHUP_PENDING", "HADR_CONNECT_STATUS = CONNECTED", "HADR_CONNECT_STATUS = DISCONNECTED").Replace(standbyDb2pd) + "\n@@rc 0",
-			want: map[string]Status{"db2_state_mn2": Warning, "db2_connect_mn2": Critical}, msg: "HADR connect status on mn2 is Disconnected"},
+			want:    map[string]Status{"db2_state_mn2": Warning, "db2_connect_mn2": Critical}, msg: "HADR connect status on mn2 is Disconnected"},
 		{name: "db2 both primaries", db: Database{Type: "db2", Instance: "xcatdb", Name: "xcatdb"}, primary: db2pd + "\n@@rc 0", standby: db2pd + "\n@@rc 0",
 			want: map[string]Status{"db2_role_mn2": Critical}, msg: "Db2 HADR role on mn2 is Primary, want Standby"},
 		{name: "mariadb running", db: Database{Type: "mysql"}, standby: read(t, "../../mysql/testdata/mariadb_slave_running.txt") + "\n@@rc 0",

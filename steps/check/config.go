@@ -67,8 +67,8 @@ type Config struct {
 	// StandbyRoles are the services that must be stopped and not enabled
 	// on the standby; nil: DefaultStandbyRoles.
 	StandbyRoles []string
-	Limits       Limits    // nil: Defaults
-	History      History   // nil: the journal's checks are UNKNOWN
+	Limits       Limits  // nil: Defaults
+	History      History // nil: the journal's checks are UNKNOWN
 	Now          func() time.Time
 	// NoDrift leaves out rsync's dry run (prereq: before sync-setup the
 	// standby has nothing yet).

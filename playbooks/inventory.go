@@ -263,6 +263,7 @@ func (inv *Inventory) check() workflow.Diagnostics {
 	default:
 		add("$.database.type", "database type %q: use postgresql, mysql, sqlite or db2", inv.Database.Type)
 	}
+	inv.checkCheck(add) // settings_check.go
 	for _, name := range sortedKeys(inv.Secrets) {
 		s := inv.Secrets[name]
 		if (s.Env == "") == (s.File == "") {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"time"
 )
 
@@ -86,19 +87,23 @@ const Home = "/root"
 // DefaultCredentials are the credentials whose checksums must match on
 // both MNs: xCAT's CA and server certificate, the node host keys, and the
 // client credentials (guide 6.1 to 6.3).
-func DefaultCredentials() []string {
-	return []string{"/etc/xcat/ca", "/etc/xcat/cert", "/etc/xcat/hostkeys", Home + "/.xcat"}
+// home is the home directory of ~/.xcat; "": Home.
+func DefaultCredentials(home string) []string {
+	if home == "" {
+		home = Home
+	}
+	return []string{"/etc/xcat/ca", "/etc/xcat/cert", "/etc/xcat/hostkeys", strings.TrimRight(home, "/") + "/.xcat"}
 }
 
 // DefaultPathSets are sync-setup's three crontab entries: the credentials
 // (by content, with deletes), the install directory, and the network
 // files.
-func DefaultPathSets(installdir string) []PathSet {
+func DefaultPathSets(installdir, home string) []PathSet {
 	if installdir == "" {
 		installdir = "/install"
 	}
 	return []PathSet{
-		{Name: "credentials", Paths: append(DefaultCredentials(), installdir+"/postscripts/ca", installdir+"/postscripts/_xcat",
+		{Name: "credentials", Paths: append(DefaultCredentials(home), installdir+"/postscripts/ca", installdir+"/postscripts/_xcat",
 			installdir+"/postscripts/_ssh", installdir+"/postscripts/hostkeys"), Checksum: true, Delete: true},
 		{Name: "install", Paths: []string{installdir}},
 		{Name: "network", Paths: []string{"/etc/hosts", "/etc/resolv.conf"}},
@@ -119,10 +124,10 @@ func DefaultStandbyRoles() []string { return []string{"xcatd", "dhcp", "dns", "c
 
 func (c Config) withDefaults() Config {
 	if c.PathSets == nil {
-		c.PathSets = DefaultPathSets("")
+		c.PathSets = DefaultPathSets("", "")
 	}
 	if c.Credentials == nil {
-		c.Credentials = DefaultCredentials()
+		c.Credentials = DefaultCredentials("")
 	}
 	if c.Certs == nil {
 		c.Certs = DefaultCerts()

@@ -163,8 +163,14 @@ func (rep Report) Summary() string {
 	if rep.Status == OK {
 		return fmt.Sprintf("standby %s ready: %d checks OK", rep.Standby, len(rep.Results))
 	}
+	// The problems: CRITICAL then WARNING; the checks that could not run
+	// only when nothing worse is known (their lines follow in the long
+	// output).
 	var msgs []string
 	for _, st := range []Status{Critical, Warning, Unknown} {
+		if st == Unknown && rep.Status != Unknown {
+			break
+		}
 		for _, r := range rep.Results {
 			if r.Status == st {
 				msgs = append(msgs, r.Message)

@@ -92,10 +92,10 @@ func TestSplitSections(t *testing.T) {
 func TestParseFactsLab(t *testing.T) {
 	p := ParseFacts("mn1", read(t, "lab_primary.txt"))
 	s := ParseFacts("mn2", read(t, "lab_standby.txt"))
-	if p.PG == nil || p.PG.InRecovery || p.PG.CurrentLSN != "0/31074C0" || len(p.PG.Replicas) != 1 || p.PG.Replicas[0].State != "streaming" {
+	if p.PG == nil || p.PG.InRecovery || p.PG.CurrentLSN != "0/31100C8" || len(p.PG.Replicas) != 1 || p.PG.Replicas[0].State != "streaming" {
 		t.Errorf("primary's PostgreSQL: %+v (%v)", p.PG, p.DBError)
 	}
-	if s.PG == nil || !s.PG.InRecovery || s.PG.Receiver != "streaming" || s.PG.ReplayLSN != "0/31074C0" {
+	if s.PG == nil || !s.PG.InRecovery || s.PG.Receiver != "streaming" || s.PG.ReplayLSN != "0/31100C8" {
 		t.Errorf("standby's PostgreSQL: %+v (%v)", s.PG, s.DBError)
 	}
 	if len(p.Sums) != 33 || p.Sums["etc/xcat/cert/server-cert.pem"] != "8a0d00a02beb5e573c4cadb7afe51865a071cc9a14f596a9b4e7f4355e1d86e4" {
@@ -110,7 +110,7 @@ func TestParseFactsLab(t *testing.T) {
 	if st := s.Services["dhcp"]; st.Unit != "isc-dhcp-server" || st.Running || st.Enabled {
 		t.Errorf("standby's dhcp: %+v", st)
 	}
-	if p.Clock != 1796316176.266371998 || p.Info["resolve"] != "198.51.100.12" || p.SSH.Exit != 0 {
+	if p.Clock != 1796316611.761167801 || p.Info["resolve"] != "198.51.100.12" || p.SSH.Exit != 0 {
 		t.Errorf("primary: clock %v, resolve %q, ssh %d", p.Clock, p.Info["resolve"], p.SSH.Exit)
 	}
 	for _, set := range []string{"credentials", "install", "network"} {
@@ -164,7 +164,7 @@ func TestEvaluate(t *testing.T) {
 		}},
 		{name: "standby lags", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Critical,
 			change: func(c *Config, p, s *Facts) {
-				p.PG.CurrentLSN = "0/51074C0" // 32 MiB ahead of the standby's replay
+				p.PG.CurrentLSN = "0/51100C8" // 32 MiB ahead of the standby's replay
 				p.PG.Replicas[0].ReplayLagSeconds = 400
 			}, want: []want{
 				{"pg_replay_lag_bytes_mn2", Warning, "32MiB behind"},
@@ -273,10 +273,10 @@ func TestEvaluateDatabases(t *testing.T) {
 			want: map[string]Status{"mysql_threads_mn2": Critical}, msg: "is no replica"},
 		{name: "mysql client fails", db: Database{Type: "mysql"}, standby: "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n@@rc 1",
 			want: map[string]Status{"mysql_threads_mn2": Unknown}, msg: "Can't connect"},
-		{name: "sqlite fresh", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796316100 /etc/xcat/site.sqlite\n1796316000 /etc/xcat/nodelist.sqlite\n@@rc 0",
+		{name: "sqlite fresh", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796316550 /etc/xcat/site.sqlite\n1796316000 /etc/xcat/nodelist.sqlite\n@@rc 0",
 			want: map[string]Status{"sqlite_age_mn2": OK}, msg: "1m old"},
 		{name: "sqlite stale", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796216176 /etc/xcat/site.sqlite\n@@rc 0",
-			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "27h46m old"},
+			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "27h53m old"},
 		{name: "sqlite missing", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "@@rc 1",
 			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "has no copy"},
 		{name: "psql fails", db: Database{Type: "postgresql", BinDir: "/usr/lib/postgresql/15/bin"}, primary: "node|f|||0/31074C0|||\n@@rc 0",
@@ -284,7 +284,7 @@ func TestEvaluateDatabases(t *testing.T) {
 			want:    map[string]Status{"pg_streaming_mn2": Unknown, "pg_role_mn1": OK}, msg: "No such file or directory"},
 	}
 	base := func(t *testing.T, file, db, section string) Facts {
-		out := read(t, file)
+		out := demux(read(t, file))
 		if i := strings.Index(out, "@@hf db "); i >= 0 {
 			j := strings.Index(out[i:], "@@hf sums")
 			out = out[:i] + out[i+j:]
@@ -471,5 +471,22 @@ func TestScriptReadOnly(t *testing.T) {
 				t.Errorf("%s script: %d rsync", role, strings.Count(sc, "rsync "))
 			}
 		}
+	}
+}
+
+// TestSplitSectionsJobs: the background sections' lines arrive
+// interleaved with the script's and each other's, tagged by job.
+func TestSplitSectionsJobs(t *testing.T) {
+	out := "@@hf clock\n1\n@@j 2 @@hf drift install\n@@hf sums\n@@j 1 @@hf ssh\n@@j 2 @@item <f+++++++++ /install/a\n" +
+		"x\n@@j 1 @@rc 255\n@@rc 0\n@@j 2 @@rc 0\n@@j 1 Permission denied (publickey).\n"
+	secs := SplitSections(out)
+	if s := secs["sums"]; s.Text() != "x" || s.Exit != 0 {
+		t.Errorf("sums: %+v", s)
+	}
+	if s := secs["ssh"]; s.Exit != 255 || s.Tail() != "Permission denied (publickey)." {
+		t.Errorf("ssh: %+v", s)
+	}
+	if d := ParseDrift(secs["drift install"]); d.Err != nil || len(d.Changes) != 1 || d.Changes[0].Path != "/install/a" {
+		t.Errorf("drift: %+v", d)
 	}
 }

@@ -39,6 +39,7 @@ func (s Section) Tail() string {
 // "name" or "name arg" (db postgresql, cert ca, drift install). Lines
 // before the first marker are dropped (a login banner).
 func SplitSections(out string) map[string]Section {
+	out = demux(out)
 	secs := map[string]Section{}
 	var cur *Section
 	key := ""
@@ -74,6 +75,34 @@ func SplitSections(out string) map[string]Section {
 		secs[k] = s
 	}
 	return secs
+}
+
+// demux gathers the lines of the background jobs ("@@j N line"), job by
+// job, after the lines of the script itself.
+func demux(out string) string {
+	var main []string
+	jobs := map[int][]string{}
+	var order []int
+	for _, line := range strings.Split(strings.ReplaceAll(out, "\r\n", "\n"), "\n") {
+		if rest, ok := strings.CutPrefix(line, jobMark); ok {
+			n, l, _ := strings.Cut(rest, " ")
+			if id, err := strconv.Atoi(n); err == nil {
+				if _, seen := jobs[id]; !seen {
+					order = append(order, id)
+				}
+				jobs[id] = append(jobs[id], l)
+				continue
+			}
+		}
+		main = append(main, line)
+	}
+	for len(main) > 0 && main[len(main)-1] == "" {
+		main = main[:len(main)-1]
+	}
+	for _, id := range order {
+		main = append(main, jobs[id]...)
+	}
+	return strings.Join(main, "\n") + "\n"
 }
 
 // Facts are what one host's script found.

@@ -21,6 +21,10 @@ const (
 // marker starts a section of a host script's output: "@@hf NAME [ARG]".
 const marker = "@@hf "
 
+// jobMark tags the lines of a section that ran in the background:
+// "@@j N line".
+const jobMark = "@@j "
+
 // rcMark ends a command's output in a section with its exit status.
 const rcMark = "@@rc "
 
@@ -44,11 +48,22 @@ func Script(c Config, role Role) string {
 	sec := func(name string, body string) {
 		b.WriteString("echo " + remote.ShellQuote(marker+name) + "\n" + body + "\n")
 	}
+	// The sections that open an SSH connection to the peer (a key
+	// exchange each, a quarter of a second on a busy MN) run at once, in
+	// the background; each of their lines goes out whole (one write, under
+	// PIPE_BUF) with the job's tag, and SplitSections puts them back
+	// together.
+	jobs := 0
+	job := func(name string, body string) {
+		jobs++
+		tag := jobMark + strconv.Itoa(jobs) + " "
+		b.WriteString("( echo " + remote.ShellQuote(marker+name) + "\n" + body + "\n) 2>&1 | awk '{ print \"" + tag + "\" $0; fflush() }' &\n")
+	}
 	b.WriteString("cd / || exit 1\n")
 	// GNU date's %N gives nanoseconds; AIX's prints N, read as a whole second.
 	sec("clock", "date +%s.%N")
 	sec("facts", factsScript(c, peer))
-	sec("ssh", `out=$(ssh -n `+sshOpts+` `+remote.ShellQuote(peer.Address)+` true 2>&1 </dev/null); echo "`+rcMark+`$?"; printf '%s\n' "$out" | tail -n 2`)
+	job("ssh", `out=$(ssh -n `+sshOpts+` `+remote.ShellQuote(peer.Address)+` true 2>&1 </dev/null); echo "`+rcMark+`$?"; printf '%s\n' "$out" | tail -n 2`)
 	if db := dbScript(c, role); db != "" {
 		sec("db "+c.DB.Type, db)
 	}
@@ -63,10 +78,10 @@ func Script(c Config, role Role) string {
 	}
 	if role == Primary && !c.NoDrift {
 		for _, ps := range c.PathSets {
-			sec("drift "+ps.Name, driftScript(ps, peer.Hostname)+` 2>&1; echo "`+rcMark+`$?"`)
+			job("drift "+ps.Name, driftScript(ps, peer.Hostname)+` 2>&1; echo "`+rcMark+`$?"`)
 		}
 	}
-	b.WriteString("exit 0\n")
+	b.WriteString("wait\nexit 0\n")
 	return b.String()
 }
 

@@ -509,6 +509,7 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	cfg.Db2 = inv.db2Settings()           // settings_db2.go
 	cfg.MySQL = inv.mysqlSettings()       // settings_mysql.go
 	cfg.SQLite = inv.sqliteSettings()     // settings_sqlite.go
+	cfg.Check, _ = inv.CheckConfig()      // settings_check.go (checked when parsed)
 	return cfg
 }
 

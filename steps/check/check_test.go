@@ -148,7 +148,7 @@ func TestEvaluate(t *testing.T) {
 			{"sync_drift_mn1_install", OK, "same files"},
 			{"sync_age", OK, "20m ago"},
 			{"drill_age", OK, "rehearse one"},
-			{"clock_skew_mn2", OK, "+0.0s"},
+			{"clock_skew_mn2", OK, "+0s from mn1's (to a second)"},
 		}},
 		{name: "WAL receiver stopped, dhcpd enabled", primary: "lab_primary.txt", standby: "lab_standby_faults.txt", verdict: Critical, want: []want{
 			{"pg_streaming_mn2", Critical, "WAL receiver is none, not streaming (pg_stat_wal_receiver): check primary_conninfo"},
@@ -195,7 +195,7 @@ func TestEvaluate(t *testing.T) {
 				s.Sent = s.Sent.Add(-3 * time.Second)
 				c.History = history{}
 			}, want: []want{
-				{"clock_skew_mn2", Warning, "mn2's clock is +3.0s from mn1's: synchronise the clocks"},
+				{"clock_skew_mn2", Warning, "mn2's clock is +3s from mn1's (to a second): synchronise the clocks"},
 				{"sync_age", Warning, "no successful sync or sync-setup run in the journal"},
 			}},
 		{name: "journal unreadable", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Unknown,
@@ -214,6 +214,13 @@ func TestEvaluate(t *testing.T) {
 				delete(s.Sums, "root/.xcat/ca.pem")
 			}, want: []want{
 				{"cred_parity_mn2", Critical, "2 credential file(s) differ between the MNs (/etc/xcat/cert/server-cert.pem, /root/.xcat/ca.pem (missing))"},
+			}},
+		{name: "sync's rsync fails", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Critical,
+			change: func(c *Config, p, s *Facts) {
+				p.Drift["install"] = ParseDrift(Section{Exit: 255, Lines: []string{"ssh: Could not resolve hostname mn2: Name or service not known",
+					"rsync: connection unexpectedly closed (0 bytes received so far) [sender]", "rsync error: unexplained error (code 255) at io.c(285) [sender=3.5.0]"}})
+			}, want: []want{
+				{"sync_drift_mn1_install", Critical, "install: rsync from mn1 to mn2 fails, so its sync does too: rsync -n exit status 255: ssh: Could not resolve hostname mn2"},
 			}},
 		{name: "standby is a primary", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Critical,
 			change: func(c *Config, p, s *Facts) { s.PG.InRecovery = false },

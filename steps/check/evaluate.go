@@ -31,21 +31,24 @@ func Evaluate(c Config, p, s Facts) []Result {
 	if c.Prereq {
 		e.prereq()
 	}
-	switch c.DB.Type {
-	case "postgresql":
+	switch db := c.DB.Type; {
+	case c.Prereq: // before pg-setup and the like: nothing replicates yet
+	case db == "postgresql":
 		e.postgres()
-	case "mysql":
+	case db == "mysql":
 		e.mysql()
-	case "db2":
+	case db == "db2":
 		e.db2()
-	case "sqlite":
+	case db == "sqlite":
 		e.sqlite()
 	}
 	if !c.NoDrift {
 		e.syncAge()
 		e.drift()
 	}
-	e.parity()
+	if len(c.Credentials) > 0 {
+		e.parity()
+	}
 	e.certs(p, c.Primary)
 	e.certs(s, c.Standby)
 	e.standbyServices()
@@ -114,9 +117,9 @@ func (e *evaluator) clock() {
 		return
 	}
 	off := func(f Facts) float64 { return f.Clock - float64(f.Sent.UnixNano())/1e9 }
-	skew := math.Round((off(e.s)-off(e.p))*10) / 10
+	skew := math.Round(off(e.s) - off(e.p))
 	r := e.measure("clock_skew", e.c.Standby.Name, "", "clock_skew", math.Abs(skew), "s", "")
-	r.Message = fmt.Sprintf("%s's clock is %+.1fs from %s's", e.c.Standby.Name, skew, e.c.Primary.Name)
+	r.Message = fmt.Sprintf("%s's clock is %+.0fs from %s's (to a second)", e.c.Standby.Name, skew, e.c.Primary.Name)
 	if r.Status != OK {
 		r.Message += ": synchronise the clocks (NTP, guide 4.0)"
 	}
@@ -369,7 +372,11 @@ func (e *evaluator) drift() {
 			e.add(unknown("sync_drift", p, ps.Name, "drift of "+ps.Name+": no output"))
 			continue
 		case d.Err != nil:
-			e.add(unknown("sync_drift", p, ps.Name, fmt.Sprintf("drift of %s not measured: %v", ps.Name, d.Err)))
+			// The dry run is the sync without copying: when it fails, so
+			// does the crontab's sync of these paths.
+			e.add(state("sync_drift", p, ps.Name, Critical, "fails",
+				fmt.Sprintf("%s: rsync from %s to %s fails, so its sync does too: %v: fix SSH from %s to %s (BatchMode, known_hosts, name resolution)",
+					ps.Name, p, e.c.Standby.Hostname, d.Err, p, e.c.Standby.Hostname)))
 			continue
 		}
 		n := float64(len(d.Changes))

@@ -60,14 +60,17 @@ func Script(c Config, role Role) string {
 		b.WriteString("( echo " + remote.ShellQuote(marker+name) + "\n" + body + "\n) 2>&1 | awk '{ print \"" + tag + "\" $0; fflush() }' &\n")
 	}
 	b.WriteString("cd / || exit 1\n")
-	// GNU date's %N gives nanoseconds; AIX's prints N, read as a whole second.
-	sec("clock", "date +%s.%N")
+	// Whole seconds, the one format every date has (AIX's knows no %N):
+	// the skew is known to a second.
+	sec("clock", "date +%s")
 	sec("facts", factsScript(c, peer))
 	job("ssh", `out=$(ssh -n `+sshOpts+` `+remote.ShellQuote(peer.Address)+` true 2>&1 </dev/null); echo "`+rcMark+`$?"; printf '%s\n' "$out" | tail -n 2`)
-	if db := dbScript(c, role); db != "" {
+	if db := dbScript(c, role); db != "" && !c.Prereq {
 		sec("db "+c.DB.Type, db)
 	}
-	sec("sums", sumsScript(c.Credentials))
+	if len(c.Credentials) > 0 {
+		sec("sums", sumsScript(c.Credentials))
+	}
 	for _, cert := range c.Certs {
 		sec("cert "+cert.Name, "openssl x509 -enddate -noout -in "+remote.ShellQuote(cert.Path)+` 2>&1; echo "`+rcMark+`$?"`)
 	}

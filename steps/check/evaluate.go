@@ -214,7 +214,7 @@ func (e *evaluator) postgres() {
 		if err1 == nil && err2 == nil {
 			lag := math.Max(0, float64(int64(cur)-int64(rep)))
 			r := e.measure("pg_replay_lag_bytes", s, "", "replay_lag_bytes", lag, "B", "")
-			r.Message = fmt.Sprintf("%s has replayed WAL up to %s, the primary is at %s (%s behind)", s, st.ReplayLSN, e.p.PG.CurrentLSN, formatBytes(lag))
+			r.Message = fmt.Sprintf("%s has replayed WAL up to %s, the primary is at %s (%s behind)", s, st.ReplayLSN, e.p.PG.CurrentLSN, humanBytes(lag))
 			if r.Status != OK {
 				r.Message += ": see why the standby falls behind (its disk, the network, long queries on it)"
 			}
@@ -298,7 +298,7 @@ func (e *evaluator) db2() {
 			e.add(state("db2_connect", n, "", Critical, orQ(st.ConnectStatus), fmt.Sprintf("HADR connect status on %s is %s: check the network between the MNs and the HADR services", n, orQ(st.ConnectStatus))))
 		}
 		r := e.measure("db2_log_gap", n, "", "db2_log_gap", float64(st.LogGap), "B", "")
-		r.Message = fmt.Sprintf("HADR log gap on %s: %s", n, formatBytes(float64(st.LogGap)))
+		r.Message = fmt.Sprintf("HADR log gap on %s: %s", n, humanBytes(float64(st.LogGap)))
 		e.add(r)
 	}
 }

@@ -192,6 +192,19 @@ func formatSeconds(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64) + "s"
 }
 
+// humanBytes writes a size for people: 77.5KiB, 32MiB, 512B.
+func humanBytes(v float64) string {
+	for _, u := range []struct {
+		n string
+		m float64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.m {
+			return strings.TrimSuffix(strconv.FormatFloat(v/u.m, 'f', 1, 64), ".0") + u.n
+		}
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + "B"
+}
+
 func formatBytes(v float64) string {
 	for _, u := range []struct {
 		n string

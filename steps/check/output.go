@@ -50,7 +50,7 @@ func valueText(r Result) string {
 	}
 	switch r.Unit {
 	case "B":
-		return formatBytes(r.Value)
+		return humanBytes(r.Value)
 	case "s":
 		if r.Check == "clock_skew" || r.Value < 60 {
 			return strconv.FormatFloat(r.Value, 'f', -1, 64) + "s"

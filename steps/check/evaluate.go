@@ -3,6 +3,7 @@ package check
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -366,7 +367,7 @@ func (e *evaluator) drift() {
 			e.add(unknown("sync_drift", p, ps.Name, "drift of "+ps.Name+" not measured: "+p+" did not answer"))
 			continue
 		}
-		d, ok := e.p.Drift[ps.Name]
+		d, ok := setDrift(e.p.Drift, ps)
 		switch {
 		case !ok:
 			e.add(unknown("sync_drift", p, ps.Name, "drift of "+ps.Name+": no output"))
@@ -550,6 +551,43 @@ func (e *evaluator) drillAge() {
 		res.Message += ": rehearse a switchover (hamnflow run deactivate, then activate)"
 	}
 	e.add(res)
+}
+
+// setDrift is the drift of one path set: its own dry run's, or its share
+// of the changes of the group's dry run it was part of (driftGroups).
+func setDrift(all map[string]Drift, ps PathSet) (Drift, bool) {
+	if d, ok := all[ps.Name]; ok {
+		return d, true
+	}
+	for name, d := range all {
+		if !slices.Contains(strings.Split(name, "+"), ps.Name) {
+			continue
+		}
+		if d.Err != nil {
+			return d, true
+		}
+		mine := Drift{Ignored: d.Ignored}
+		for _, ch := range d.Changes {
+			if under(ch.Path, ps.Paths) {
+				mine.Changes = append(mine.Changes, ch)
+			}
+		}
+		return mine, true
+	}
+	return Drift{}, false
+}
+
+// under says whether path (as rsync -R prints it: absolute, directories
+// ending in /) is one of paths or below one.
+func under(path string, paths []string) bool {
+	path = strings.TrimSuffix(path, "/")
+	for _, p := range paths {
+		p = strings.TrimSuffix(p, "/")
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // formatAge writes seconds as the largest whole units: 45s, 12m, 3h20m, 4d.

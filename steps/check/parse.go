@@ -173,10 +173,9 @@ func ParseFacts(host, out string) Facts {
 	}
 	f.Info = act.KeyValues(secs["facts"].Text())
 	f.SSH = secs["ssh"]
-	for key, s := range secs {
+	for _, s := range secs {
 		switch s.Name {
 		case "db":
-			s := s
 			f.DB = &s
 			f.parseDB(s)
 		case "cert":
@@ -188,7 +187,6 @@ func ParseFacts(host, out string) Facts {
 		case "sums":
 			f.Sums, f.SumsErr = ParseSums(s)
 		}
-		_ = key
 	}
 	return f
 }

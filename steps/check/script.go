@@ -80,8 +80,8 @@ func Script(c Config, role Role) string {
 		}
 	}
 	if role == Primary && !c.NoDrift {
-		for _, ps := range c.PathSets {
-			job("drift "+ps.Name, driftScript(ps, peer.Hostname)+` 2>&1; echo "`+rcMark+`$?"`)
+		for _, g := range driftGroups(c.PathSets) {
+			job("drift "+g.Name, driftScript(g, peer.Hostname)+` 2>&1; echo "`+rcMark+`$?"`)
 		}
 	}
 	b.WriteString("wait\nexit 0\n")
@@ -167,6 +167,27 @@ func sumsScript(paths []string) string {
 		qs = append(qs, remote.ShellQuote(strings.TrimPrefix(p, "/")))
 	}
 	return `for p in ` + strings.Join(qs, " ") + `; do [ -e "$p" ] && find "$p" -type f; done | LC_ALL=C sort | tr '\n' '\0' | xargs -0 -r sha256sum` + ` 2>&1; echo "` + rcMark + `$?"`
+}
+
+// driftGroups joins the path sets that rsync compares alike (the same
+// checksum and delete) into one dry run each, named "set+set", so that
+// sync-setup's three sets take two SSH connections, not three; Evaluate
+// gives each set the changes under its paths.
+func driftGroups(sets []PathSet) []PathSet {
+	var groups []PathSet
+	at := map[[2]bool]int{}
+	for _, ps := range sets {
+		k := [2]bool{ps.Checksum, ps.Delete}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(groups)
+			groups = append(groups, PathSet{Name: ps.Name, Checksum: ps.Checksum, Delete: ps.Delete, Paths: append([]string(nil), ps.Paths...)})
+			continue
+		}
+		groups[i].Name += "+" + ps.Name
+		groups[i].Paths = append(groups[i].Paths, ps.Paths...)
+	}
+	return groups
 }
 
 // driftScript is sync's rsync with -n: what would be copied to the peer

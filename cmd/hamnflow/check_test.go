@@ -22,7 +22,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files in testd
 
 // The real lab's recorded outputs (steps/check/testdata), at the time of
 // the recording.
-var checkNow = time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+var checkNow = time.Date(2026, 12, 3, 17, 35, 0, 0, time.UTC)
 
 type goldHistory map[string]time.Time
 

@@ -13,8 +13,8 @@ import (
 
 // The lab's outputs were recorded on the real lab (systemd hosts, real
 // xCAT 2.19 on PostgreSQL 15) after pg-setup and sync-setup, at about
-// 16:42 UTC on 2026-12-03 by the lab's clock.
-var labNow = time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+// 17:33 UTC on 2026-12-03 by the lab's clock.
+var labNow = time.Date(2026, 12, 3, 17, 35, 0, 0, time.UTC)
 
 func labConfig() Config {
 	return Config{
@@ -92,28 +92,28 @@ func TestSplitSections(t *testing.T) {
 func TestParseFactsLab(t *testing.T) {
 	p := ParseFacts("mn1", read(t, "lab_primary.txt"))
 	s := ParseFacts("mn2", read(t, "lab_standby.txt"))
-	if p.PG == nil || p.PG.InRecovery || p.PG.CurrentLSN != "0/31100C8" || len(p.PG.Replicas) != 1 || p.PG.Replicas[0].State != "streaming" {
+	if p.PG == nil || p.PG.InRecovery || p.PG.CurrentLSN != "0/3000000" || len(p.PG.Replicas) != 1 || p.PG.Replicas[0].State != "streaming" {
 		t.Errorf("primary's PostgreSQL: %+v (%v)", p.PG, p.DBError)
 	}
-	if s.PG == nil || !s.PG.InRecovery || s.PG.Receiver != "streaming" || s.PG.ReplayLSN != "0/31100C8" {
+	if s.PG == nil || !s.PG.InRecovery || s.PG.Receiver != "streaming" || s.PG.ReplayLSN != "0/3000000" {
 		t.Errorf("standby's PostgreSQL: %+v (%v)", s.PG, s.DBError)
 	}
-	if len(p.Sums) != 33 || p.Sums["etc/xcat/cert/server-cert.pem"] != "8a0d00a02beb5e573c4cadb7afe51865a071cc9a14f596a9b4e7f4355e1d86e4" {
+	if len(p.Sums) != 33 || p.Sums["etc/xcat/cert/server-cert.pem"] != "9e3a5a34e516f2a9ad9c34791fc3aafc17f78d2a054882ae890d5e9f8c7c2e5e" {
 		t.Errorf("primary's sums: %d files, server-cert %q", len(p.Sums), p.Sums["etc/xcat/cert/server-cert.pem"])
 	}
-	if got := p.Certs["server"].NotAfter; !got.Equal(time.Date(2046, 11, 28, 16, 40, 54, 0, time.UTC)) {
+	if got := p.Certs["server"].NotAfter; !got.Equal(time.Date(2046, 11, 28, 17, 31, 39, 0, time.UTC)) {
 		t.Errorf("server cert notAfter %v (%v)", got, p.Certs["server"].Err)
 	}
-	if got := p.Certs["ca"].NotAfter; !got.Equal(time.Date(2046, 12, 3, 16, 40, 53, 0, time.UTC)) {
+	if got := p.Certs["ca"].NotAfter; !got.Equal(time.Date(2046, 12, 3, 17, 31, 39, 0, time.UTC)) {
 		t.Errorf("ca cert notAfter %v", got)
 	}
 	if st := s.Services["dhcp"]; st.Unit != "isc-dhcp-server" || st.Running || st.Enabled {
 		t.Errorf("standby's dhcp: %+v", st)
 	}
-	if p.Clock != 1796316611.761167801 || p.Info["resolve"] != "198.51.100.12" || p.SSH.Exit != 0 {
+	if p.Clock != 1796319193 || p.Info["resolve"] != "198.51.100.12" || p.SSH.Exit != 0 {
 		t.Errorf("primary: clock %v, resolve %q, ssh %d", p.Clock, p.Info["resolve"], p.SSH.Exit)
 	}
-	for _, set := range []string{"credentials", "install", "network"} {
+	for _, set := range []string{"credentials", "install+network"} {
 		if d, ok := p.Drift[set]; !ok || d.Err != nil || len(d.Changes) != 0 {
 			t.Errorf("drift %s: %+v", set, d)
 		}
@@ -139,7 +139,7 @@ func TestEvaluate(t *testing.T) {
 		{name: "healthy lab", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: OK, want: []want{
 			{"pg_streaming_mn2", OK, "streaming"},
 			{"pg_replay_lag_bytes_mn2", OK, "0B behind"},
-			{"pg_replay_lag_mn2", OK, "0.0s"},
+			{"pg_replay_lag_mn2", OK, "0.1s"},
 			{"cred_parity_mn2", OK, "33 files"},
 			{"cert_days_mn1_server", OK, "2046-11-28"},
 			{"standby_service_mn2_dhcp", OK, "stopped, not enabled"},
@@ -164,7 +164,7 @@ func TestEvaluate(t *testing.T) {
 		}},
 		{name: "standby lags", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Critical,
 			change: func(c *Config, p, s *Facts) {
-				p.PG.CurrentLSN = "0/51100C8" // 32 MiB ahead of the standby's replay
+				p.PG.CurrentLSN = "0/5000000" // 32 MiB ahead of the standby's replay
 				p.PG.Replicas[0].ReplayLagSeconds = 400
 			}, want: []want{
 				{"pg_replay_lag_bytes_mn2", Warning, "32MiB behind"},
@@ -180,13 +180,14 @@ func TestEvaluate(t *testing.T) {
 				{"cert_days_mn2_server", Critical, "expired on 2046-11-01"},
 				{"cert_days_mn1_ca", Warning, "in 23 days"},
 			}},
-		{name: "standby's sshd stopped", primary: "lab_primary.txt", standby: "lab_standby.txt", verdict: Critical,
+		// Recorded on the lab with mn2's sshd stopped.
+		{name: "standby's sshd stopped", primary: "lab_primary_peer_down.txt", standby: "lab_standby.txt", verdict: Critical,
 			change: func(c *Config, p, s *Facts) {
 				*s = Facts{Host: "mn2", Err: errors.New("dial tcp 198.51.100.102:22: connect: connection refused")}
-				p.SSH = Section{Name: "ssh", Exit: 255, Lines: []string{"ssh: connect to host 198.51.100.12 port 22: Connection refused"}}
 			}, want: []want{
 				{"reach_mn2", Critical, "cannot run the checks on mn2: dial tcp 198.51.100.102:22: connect: connection refused: check that sshd runs there"},
-				{"ssh_trust_mn1_mn2", Critical, "Connection refused: start sshd on mn2"},
+				{"ssh_trust_mn1_mn2", Critical, "ssh -o BatchMode=yes mn1 -> mn2 (198.51.100.12) fails: ssh: connect to host 198.51.100.12 port 22: Connection refused: start sshd on mn2"},
+				{"sync_drift_mn1_install", Critical, "install: rsync from mn1 to mn2 fails, so its sync does too: rsync -n exit status 255: ssh: connect to host mn2 port 22: Connection refused"},
 				{"standby_service_mn2_dhcp", Unknown, "did not answer"},
 				{"clock_skew_mn2", Unknown, "both MNs must answer"},
 			}},
@@ -290,10 +291,10 @@ func TestEvaluateDatabases(t *testing.T) {
 			want: map[string]Status{"mysql_threads_mn2": Critical}, msg: "is no replica"},
 		{name: "mysql client fails", db: Database{Type: "mysql"}, standby: "ERROR 2002 (HY000): Can't connect to local server through socket '/run/mysqld/mysqld.sock' (2)\n@@rc 1",
 			want: map[string]Status{"mysql_threads_mn2": Unknown}, msg: "Can't connect"},
-		{name: "sqlite fresh", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796316550 /etc/xcat/site.sqlite\n1796316000 /etc/xcat/nodelist.sqlite\n@@rc 0",
+		{name: "sqlite fresh", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796319130 /etc/xcat/site.sqlite\n1796316000 /etc/xcat/nodelist.sqlite\n@@rc 0",
 			want: map[string]Status{"sqlite_age_mn2": OK}, msg: "1m old"},
 		{name: "sqlite stale", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "1796216176 /etc/xcat/site.sqlite\n@@rc 0",
-			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "27h53m old"},
+			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "28h36m old"},
 		{name: "sqlite missing", db: Database{Type: "sqlite", File: "/etc/xcat"}, standby: "@@rc 1",
 			want: map[string]Status{"sqlite_age_mn2": Critical}, msg: "has no copy"},
 		{name: "psql fails", db: Database{Type: "postgresql", BinDir: "/usr/lib/postgresql/15/bin"}, primary: "node|f|||0/31074C0|||\n@@rc 0",
@@ -341,8 +342,8 @@ func TestParseEndDate(t *testing.T) {
 		want time.Time
 		err  string
 	}{
-		{"notAfter=Dec  3 16:40:53 2046 GMT", 0, time.Date(2046, 12, 3, 16, 40, 53, 0, time.UTC), ""},
-		{"notAfter=Nov 28 16:40:54 2046 GMT", 0, time.Date(2046, 11, 28, 16, 40, 54, 0, time.UTC), ""},
+		{"notAfter=Dec  3 17:31:39 2046 GMT", 0, time.Date(2046, 12, 3, 17, 31, 39, 0, time.UTC), ""},
+		{"notAfter=Nov 28 17:31:39 2046 GMT", 0, time.Date(2046, 11, 28, 17, 31, 39, 0, time.UTC), ""},
 		{"Could not open file or uri for loading certificate from /etc/xcat/cert/server-cert.pem\n40F7A1D6A77F0000:error:16000069:STORE routines:ossl_store_get0_loader_int:unregistered scheme:../crypto/store/store_register.c:237:scheme=file", 1, time.Time{}, "exit status 1"},
 		{"notAfter=sometime", 0, time.Time{}, "notAfter"},
 		{"", 0, time.Time{}, "no notAfter"},

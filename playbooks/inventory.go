@@ -263,6 +263,7 @@ func (inv *Inventory) check() workflow.Diagnostics {
 	default:
 		add("$.database.type", "database type %q: use postgresql, mysql, sqlite or db2", inv.Database.Type)
 	}
+	inv.checkCheck(add) // settings_check.go
 	for _, name := range sortedKeys(inv.Secrets) {
 		s := inv.Secrets[name]
 		if (s.Env == "") == (s.File == "") {
@@ -508,6 +509,7 @@ func (inv *Inventory) StepsConfig() steps.Config {
 	cfg.Db2 = inv.db2Settings()           // settings_db2.go
 	cfg.MySQL = inv.mysqlSettings()       // settings_mysql.go
 	cfg.SQLite = inv.sqliteSettings()     // settings_sqlite.go
+	cfg.Check, _ = inv.CheckConfig()      // settings_check.go (checked when parsed)
 	return cfg
 }
 

@@ -29,6 +29,9 @@ type Inventory struct {
 	Secrets map[string]SecretSource `yaml:"secrets,omitempty"`
 	Vars    map[string]string       `yaml:"vars,omitempty"` // free values playbooks may use
 
+	// Check holds hamnflow check's thresholds and path sets (settings_check.go).
+	Check CheckSettings `yaml:"check,omitempty"`
+
 	file string                // where it was read from
 	line func(path string) int // YAML path to line, for messages
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/aix"
+	"github.com/hamnflow/hamnflow/steps/check"
 	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/steps/files"
 	"github.com/hamnflow/hamnflow/steps/mysql"
@@ -31,6 +32,7 @@ type Config struct {
 	Db2      db2.Settings
 	MySQL    mysql.Settings
 	SQLite   sqlite.Settings
+	Check    check.Config // the MNs as hamnflow check sees them (prereq_check)
 }
 
 // Actions returns every action hamnflow knows, bound to env and cfg. Each
@@ -48,6 +50,7 @@ func Actions(env *act.Env, cfg Config) workflow.ActionSet {
 		netaddr.Actions(env), // cluster address takeover, fencing checks
 		xcat.Actions(env),    // xCAT's commands, the osimage check
 		aix.Actions(env),     // mktcpip, NIM
+		check.Actions(env, cfg.Check),
 	} {
 		for name, a := range domain {
 			set[name] = a

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/aix"
+	"github.com/hamnflow/hamnflow/steps/check"
 	"github.com/hamnflow/hamnflow/steps/db2"
 	"github.com/hamnflow/hamnflow/steps/files"
 	"github.com/hamnflow/hamnflow/steps/mysql"
@@ -27,6 +28,7 @@ func TestActionNamesUnique(t *testing.T) {
 		"services": services.Actions(env), "shell": shell.Actions(env), "files": files.Actions(env),
 		"postgres": postgres.Actions(env, postgres.Settings{}), "db2": db2.Actions(env, db2.Settings{}),
 		"mysql": mysql.Actions(env, mysql.Settings{}), "sqlite": sqlite.Actions(env, sqlite.Settings{}),
+		"check": check.Actions(env, check.Config{}),
 	} {
 		for name, a := range set {
 			if other := seen[name]; other != "" {

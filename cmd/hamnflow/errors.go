@@ -109,9 +109,12 @@ func exitCode(err error) int {
 	var locked *workflow.LockedError
 	var diags workflow.Diagnostics
 	var ue *usageError
+	var ve *verdictError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &ve): // check's verdict: Nagios' exit codes (check.go)
+		return ve.ExitCode()
 	case errors.As(err, &locked):
 		return exitLocked
 	case errors.Is(err, workflow.ErrJournal):

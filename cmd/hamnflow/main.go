@@ -25,7 +25,9 @@ func main() {
 	err := app.RunContext(ctx, normalizeArgs(app, os.Args))
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "hamnflow:", message(err))
+		if msg := message(err); msg != "" { // "": the command's output said it (check)
+			fmt.Fprintln(os.Stderr, "hamnflow:", msg)
+		}
 	}
 	os.Exit(exitCode(err))
 }
@@ -53,7 +55,7 @@ journal could not be written (a full disk, say): nothing more ran.`,
 			runCommand(), resumeCommand(), retryCommand(), rollbackCommand(),
 			historyCommand(), showCommand(),
 			planCommand(), graphCommand(), validateCommand(), playbooksCommand(), actionsCommand(),
-			inventoryCommand(),
+			inventoryCommand(), checkCommand(),
 			manCommand(), completionCommand(),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {}, // reported by the app's Action

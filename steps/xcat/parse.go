@@ -42,8 +42,13 @@ func ParseLsdef(out string) []XObject {
 // installPathAttrs are the osimage attributes that name files or
 // directories a deployment needs under the install directory: the Linux
 // images' pkgdir, otherpkgdir and rootimgdir (perl-xCAT/xCAT/Schema.pm:3289,
-// 3299, 3314) and the AIX (NIM) images' resource locations (Schema.pm:3425-3490).
-var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+// 3299, 3314), the files template, pkglist, otherpkglist, exlist,
+// postinstall and synclists, which a site keeps under /install/custom
+// (Schema.pm:798-824, linuximage), and the AIX (NIM) images' resource
+// locations (Schema.pm:3425-3490). Each may be a comma list; postinstall's
+// entries are a script and its arguments.
+var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "template", "pkglist", "otherpkglist", "exlist", "postinstall", "synclists",
+	"installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
 
 // InstallPaths lists the paths under installdir that an osimage needs,
 // sorted and without duplicates. pkgdir and otherpkgdir may list several
@@ -55,6 +60,9 @@ func (o XObject) InstallPaths(installdir string) []string {
 	for _, a := range installPathAttrs {
 		for _, p := range strings.Split(o.Attrs[a], ",") {
 			p = strings.TrimSpace(p)
+			if a == "postinstall" {
+				p, _, _ = strings.Cut(p, " ")
+			}
 			if strings.HasPrefix(p, dir) && !seen[p] {
 				seen[p] = true
 				out = append(out, p)

@@ -12,6 +12,10 @@ const linuxOSImages = `Object name: rhels6.2-x86_64-install-compute
     imagetype=linux
     osvers=rhels6.2
     otherpkgdir=/install/post/otherpkgs/rhels6.2/x86_64
+    otherpkglist=/install/custom/install/rh/compute.otherpkgs.pkglist
+    pkglist=/install/custom/install/rh/compute.rhels6.pkglist
+    postinstall=/install/custom/netboot/rh/compute.postinstall arg1
+    synclists=/install/custom/syncfiles/a,/install/custom/syncfiles/b
     pkgdir=/install/rhels6.2/x86_64,/install/updates/rhels6.2
     provmethod=install
     template=/opt/xcat/share/xcat/install/rh/compute.rhels6.tmpl
@@ -25,7 +29,12 @@ func TestParseLsdef(t *testing.T) {
 	if len(got) != 2 || got[0].Name != "rhels6.2-x86_64-install-compute" || got[1].Attrs["rootimgdir"] != "/install/netboot/sles11.1/ppc64/service" {
 		t.Fatalf("ParseLsdef = %+v", got)
 	}
-	wantPaths := []string{"/install/post/otherpkgs/rhels6.2/x86_64", "/install/rhels6.2/x86_64", "/install/updates/rhels6.2"}
+	// Directories and the files of template, pkglist, otherpkglist,
+	// synclists, exlist and postinstall (its first word) under /install:
+	// /install/custom holds a site's own (Schema.pm, linuximage table).
+	wantPaths := []string{"/install/custom/install/rh/compute.otherpkgs.pkglist", "/install/custom/install/rh/compute.rhels6.pkglist",
+		"/install/custom/netboot/rh/compute.postinstall", "/install/custom/syncfiles/a", "/install/custom/syncfiles/b",
+		"/install/post/otherpkgs/rhels6.2/x86_64", "/install/rhels6.2/x86_64", "/install/updates/rhels6.2"}
 	if p := got[0].InstallPaths("/install/"); !reflect.DeepEqual(p, wantPaths) {
 		t.Errorf("InstallPaths = %v, want %v", p, wantPaths)
 	}

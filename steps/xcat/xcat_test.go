@@ -122,7 +122,9 @@ func TestOSImagesMissing(t *testing.T) {
 		t.Errorf("items %v", o.Items)
 	}
 	execs := rec.Execs()
-	want := "/install/post/otherpkgs/rhels6.2/x86_64\n/install/rhels6.2/x86_64\n/install/updates/rhels6.2\n/install/netboot/sles11.1/ppc64/service\n/install/sles11.1/ppc64\n"
+	want := "/install/custom/install/rh/compute.otherpkgs.pkglist\n/install/custom/install/rh/compute.rhels6.pkglist\n" +
+		"/install/custom/netboot/rh/compute.postinstall\n/install/custom/syncfiles/a\n/install/custom/syncfiles/b\n" +
+		"/install/post/otherpkgs/rhels6.2/x86_64\n/install/rhels6.2/x86_64\n/install/updates/rhels6.2\n/install/netboot/sles11.1/ppc64/service\n/install/sles11.1/ppc64\n"
 	if len(execs) != 2 || execs[1].Stdin != want {
 		t.Errorf("check's stdin %q, want %q", execs[1].Stdin, want)
 	}

@@ -101,7 +101,7 @@ func resolveHADR(st *State, d *Database, servicesFile string) (hadrConfig, strin
 		LocalHost: d.Cfg["HADR_LOCAL_HOST"], LocalSvc: d.Cfg["HADR_LOCAL_SVC"],
 		RemoteHost: d.Cfg["HADR_REMOTE_HOST"], RemoteSvc: d.Cfg["HADR_REMOTE_SVC"],
 		RemoteInst: d.Cfg["HADR_REMOTE_INST"], SyncMode: d.Cfg["HADR_SYNCMODE"]}
-	if !d.logRetain() {
+	if !d.recoverable() {
 		return c, sql1768(1)
 	}
 	if c.LocalHost == "" || c.LocalSvc == "" || c.RemoteHost == "" || c.RemoteSvc == "" || c.RemoteInst == "" {

@@ -66,7 +66,7 @@ func (c *cli) backup(p *parser) int {
 			return fail(exitError, sql1776(1))
 		case db.RollforwardPending:
 			return fail(exitError, sql1117(name))
-		case online && (!db.logRetain() || db.BackupPending):
+		case online && (!db.recoverable() || db.BackupPending):
 			return fail(exitError, msgSQL2413)
 		case !online && (db.Active || len(db.Conns) > 0):
 			return fail(exitError, msgSQL1035)
@@ -84,7 +84,7 @@ func (c *cli) backup(p *parser) int {
 			now = now.Add(time.Second)
 		}
 		img := image{Magic: imageMagic, DB: name, Instance: st.Instance, Timestamp: ts, Online: online,
-			LogRetain: db.logRetain(), Seed: db.Seed, Cfg: db.Cfg, Tables: db.Tables, LSN: db.Log.LSN, Hash: db.Log.Hash}
+			LogRetain: db.recoverable(), Seed: db.Seed, Cfg: db.Cfg, Tables: db.Tables, LSN: db.Log.LSN, Hash: db.Log.Hash}
 		b, err := json.MarshalIndent(img, "", " ")
 		if err != nil {
 			return err

@@ -170,7 +170,7 @@ func Hint(code string, reason int) string {
 	case "SQL1035N":
 		return "the database is in use: stop xcatd on the management node and every service node, then DEACTIVATE DATABASE XCATDB"
 	case "SQL1116N":
-		return "backup pending after LOGRETAIN ON: take a full BACKUP DATABASE first"
+		return "backup pending after LOGARCHMETH1 switched on archive logging: take a full BACKUP DATABASE first"
 	case "SQL1117N":
 		return "roll-forward pending: run ROLLFORWARD DATABASE XCATDB TO END OF LOGS AND COMPLETE, or START HADR AS STANDBY if this is the standby"
 	case "SQL1776N":

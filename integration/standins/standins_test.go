@@ -382,6 +382,10 @@ func TestNIM(t *testing.T) {
 	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
 		t.Fatal(err)
 	}
+	// A standby: /install came by rsync, NIM's database did not.
+	if err := os.Remove(filepath.Join(h.root, standins.NIMState)); err != nil {
+		t.Fatal(err)
+	}
 	aix := "/opt/aix/bin/"
 	h.expect(1, "", `0042-053 lsnim: there is no NIM object named "master"`, aix+"lsnim")
 	h.expect(1, "", "0042-053 nim: there is no NIM object named \"master\"", aix+"nim", "-Fo", "define", "-t", "lpp_source",
@@ -407,27 +411,22 @@ func TestNIM(t *testing.T) {
 	// nimnodeset needs every resource of the osimage.
 	h.startXcatd()
 	h.must("/opt/xcat/bin/mkdef", "-t", "node", "-o", "cn1", "groups=compute,all")
-	h.expect(1, "", "The NIM resource '61cosi_installp_bundle' of osimage '61cosi' is not defined.", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
-	for _, typ := range []string{"installp_bundle", "script"} {
-		f, err := os.Open(filepath.Join(h.root, standins.OSImages))
-		if err != nil {
-			t.Fatal(err)
+	h.expect(1, "", "The NIM resource '61cosi_bosinst_data' of osimage '61cosi' is not defined.", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
+	seeded, err := standins.SeedNIMResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range seeded {
+		switch r.Name {
+		case "61cosi_bosinst_data", "xCATaixSSH", "mypkgs", "xcataixscript":
+			h.must(aix+"nim", "-Fo", "define", "-t", r.Type, "-a", "server=master", "-a", "location="+r.Location, r.Name)
 		}
-		objs, _ := standins.ParseStanzas(f)
-		f.Close()
-		var loc string
-		for _, o := range objs {
-			if o.Name == "61cosi" {
-				loc = o.Attrs[typ]
-			}
-		}
-		h.must(aix+"nim", "-Fo", "define", "-t", typ, "-a", "server=master", "-a", "location="+loc, "61cosi_"+typ)
 	}
 	h.expect(0, "AIX/NIM nodes were initialized.", "", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
 	h.expect(0, "cn1              machines         standalone", "", aix+"lsnim", "-c", "machines")
 
-	h.must(aix+"nim", "-o", "remove", "61cosi_script")
-	h.expect(1, "", `0042-053 nim: there is no NIM object named "61cosi_script"`, aix+"nim", "-o", "remove", "61cosi_script")
+	h.must(aix+"nim", "-o", "remove", "xcataixscript")
+	h.expect(1, "", `0042-053 nim: there is no NIM object named "xcataixscript"`, aix+"nim", "-o", "remove", "xcataixscript")
 	// NIM creates the directories of root, paging, ... resources itself.
 	h.must(aix+"nim", "-Fo", "define", "-t", "paging", "-a", "server=master", "-a", "location=/install/nim/paging/new_paging", "new_paging")
 	if fi, err := os.Stat(filepath.Join(h.root, "/install/nim/paging/new_paging")); err != nil || !fi.IsDir() {

@@ -211,9 +211,9 @@ type daemon struct {
 	// message (IBM 11.5 hadr_timeout; ClusterLabs heartbeat/db2 db2_promote:
 	// "within HADR_TIMEOUT the status may be still reported as Peer").
 	hungUntil time.Time
-	quit          chan struct{}
-	quitOnce      sync.Once
-	kick          chan struct{}
+	quit      chan struct{}
+	quitOnce  sync.Once
+	kick      chan struct{}
 }
 
 func newDaemon(store Store, db, servicesFile string, logf func(string, ...any)) (*daemon, error) {
@@ -1040,7 +1040,7 @@ func ctlPath(s Store, db string) string { return s.path("hadr-" + db + ".ctl") }
 // ctlReq and ctlResp are the control protocol between the CLI and a daemon.
 type ctlReq struct {
 	Token  string
-	Op     string // status, ship, takeover, stop, hang
+	Op     string        // status, ship, takeover, stop, hang
 	For    time.Duration // hang: how long
 	LSN    uint64
 	Force  bool

@@ -387,7 +387,7 @@ func testAIXFailback(t *testing.T, env *labtest.Env, takeover []string) {
 	}
 	for _, rs := range osimages {
 		for _, name := range rs {
-			if out := env.Exec(t, "mn1", "PATH="+aixPath+":$PATH lsnim -l "+name+" >/dev/null && echo known"); !strings.Contains(out, "known") {
+			if out := env.Exec(t, "mn1", "PATH="+aixPath+":$PATH lsnim -l "+name+" >/dev/null && echo known; true"); !strings.Contains(out, "known") {
 				t.Errorf("mn1's NIM does not know %s after failback", name)
 			}
 		}

@@ -207,6 +207,9 @@ func (d *drill) db2InPlace(step string) (done, ok bool) {
 		running := strings.TrimSpace(d.env.Exec(d.t, c.host, "/etc/init.d/"+svc+" status >/dev/null 2>&1 && echo running || echo stopped")) == "running"
 		return running == (op == "start"), true
 	}
+	if done, ok := d.db2IdentityInPlace(step); ok {
+		return done, true
+	}
 	if strings.HasPrefix(c.pattern, "ip addr ") {
 		return (d.holds(c.host, lab.ClusterAddress) > 0) == strings.HasPrefix(c.pattern, "ip addr add"), true
 	}

@@ -145,3 +145,43 @@ func (d *drill) db2IdentityFinalState(row string) string {
 	}
 	return b.String()
 }
+
+// TestRollbackDrillDb2Identity injects a failure late in the identity-mode
+// Db2 failover on AIX (makedns fails on mn2, after the takeover, the
+// rename and the identity moved) and rolls the run back: mn1 is the HADR
+// primary again in Peer with mn2 its standby, with the row written
+// before; mn1 holds the cluster address, mn2 its own name again, and
+// mn2's db2nodes.cfg names mn2.
+func TestRollbackDrillDb2Identity(t *testing.T) {
+	d := newDb2IdentityDrill(t)
+	d.installIdentityHolds()
+	d.fail("mn2", "makedns*")
+	r := d.env.MustRun(t, 1, "run", "failover", "--yes")
+	if !strings.Contains(r.Combined(), "step makedns failed") {
+		t.Errorf("failover with a failing makedns does not name it:\n%s", r)
+	}
+	m := runIDIn.FindStringSubmatch(r.Stderr)
+	if m == nil {
+		t.Fatalf("no run id in\n%s", r)
+	}
+	d.fail("mn2", "")
+	rb := d.env.MustRun(t, 0, "rollback", m[1], "--yes")
+	t.Logf("rollback:\n%s", rb.Stdout)
+	d.waitHADR("mn1", db2.RolePrimary)
+	d.waitHADR("mn2", db2.RoleStandby)
+	if n := d.holds("mn1", lab.ClusterAddress); n != 1 {
+		t.Errorf("after rollback mn1 holds %s %d time(s), want once", lab.ClusterAddress, n)
+	}
+	if n := d.holds("mn2", lab.ClusterAddress); n != 0 {
+		t.Errorf("after rollback mn2 still holds %s", lab.ClusterAddress)
+	}
+	if h := strings.TrimSpace(d.env.Exec(t, "mn2", "hostname")); h != "mn2" {
+		t.Errorf("after rollback mn2's hostname is %q, want mn2", h)
+	}
+	if nodes := d.env.Exec(t, "mn2", "cat "+lab.Db2Home+"/sqllib/db2nodes.cfg"); !strings.HasPrefix(nodes, "0 mn2 ") {
+		t.Errorf("after rollback mn2's db2nodes.cfg: %q, want it to name mn2", nodes)
+	}
+	if got := d.db2Count("mn1", "cn100"); got != "1" {
+		t.Errorf("after rollback mn1 has %s row(s) cn100, want 1", got)
+	}
+}

@@ -98,11 +98,10 @@ func archMeth(param string, second bool) func(string) (string, string) {
 }
 
 // cfgParams are the parameters UPDATE DB CFG accepts. LOGRETAIN and
-// USEREXIT are not among them: "The logretain and userexit database
-// configuration parameters are discontinued" since Db2 10.1 (IBM 11.1
-// "Summary of deprecated and discontinued functionality", c0054775; 10.1
-// "Some database configuration parameters have been discontinued"); their
-// function is LOGARCHMETH1's LOGRETAIN and USEREXIT values. Db2 10.1+ CLP
+// USEREXIT are not among them: both database configuration parameters are
+// discontinued since Db2 10.1 (IBM 11.1 "Summary of deprecated and
+// discontinued functionality", c0054775); their function lives on as
+// LOGARCHMETH1's LOGRETAIN and USEREXIT values. Db2 10.1+ CLP
 // does not know the keyword, so UPDATE DB CFG ... USING LOGRETAIN ON fails
 // in the parser with SQL0104N (an unexpected token "LOGRETAIN" following
 // "USING"), as for any name that is not a configuration parameter.

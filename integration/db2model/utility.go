@@ -20,11 +20,11 @@ type image struct {
 	Online    bool
 	// Recoverable: taken with archive logging on (LOGARCHMETH1/2).
 	Recoverable bool
-	Seed      string
-	Cfg       map[string]string
-	Tables    map[string]*Table
-	LSN       uint64
-	Hash      string
+	Seed        string
+	Cfg         map[string]string
+	Tables      map[string]*Table
+	LSN         uint64
+	Hash        string
 }
 
 const imageMagic = "hamnflow-db2model-backup-1"

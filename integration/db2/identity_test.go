@@ -96,4 +96,8 @@ func TestIdentityFailover(t *testing.T) {
 		t.Errorf("failback takeover: kind %q", k)
 	}
 	identityChecks(t, env, "mn1", "mn2")
+	// mn2 has its own name back, and so has its db2nodes.cfg.
+	if nodes := env.Exec(t, "mn2", "su - "+lab.Db2Instance+" -c 'cat sqllib/db2nodes.cfg'"); !strings.HasPrefix(nodes, "0 mn2 ") {
+		t.Errorf("after failback mn2's db2nodes.cfg still names the cluster's hostname:\n%s", nodes)
+	}
 }

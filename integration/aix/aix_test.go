@@ -23,14 +23,19 @@ func TestMain(m *testing.M) { labtest.Main(m) }
 // aixPath is where the lab's AIX stand-ins live.
 const aixPath = "/opt/aix/bin:/opt/aix/nim/methods"
 
-// osimages are the seed AIX osimages and their NIM resources, in the
-// order the guide creates them.
+// osimages are the seed AIX osimages and the NIM resources they name
+// (resource names, installp_bundle a comma list: xCAT's shape,
+// perl-xCAT/xCAT/Schema.pm:1421-1446), in the order they are created:
+// lpp_source, SPOT, then the others (aixinstall.pm:10199).
 var osimages = map[string][]string{
-	"61cosi":   {"61cosi_lpp_source", "61cosi", "61cosi_installp_bundle", "61cosi_script"},
-	"61dskls":  {"61dskls_lpp_source", "61dskls", "61dskls_root", "61dskls_tmp", "61dskls_home", "61dskls_shared_home", "61dskls_dump", "61dskls_paging"},
-	"71bosi":   {"71bosi_lpp_source", "71bosi", "71bosi_installp_bundle", "71bosi_script"},
+	"61cosi":   {"61cosi_lpp_source", "61cosi", "61cosi_bosinst_data", "xCATaixSSH", "mypkgs", "xcataixscript"},
+	"61dskls":  {"61dskls_lpp_source", "61dskls", "61dskls_resolv_conf", "61dskls_root", "61dskls_tmp", "61dskls_home", "61dskls_shared_home", "61dskls_dump", "61dskls_paging"},
+	"71bosi":   {"71bosi_lpp_source", "71bosi", "71bosi_bosinst_data", "xCATaixSN71", "71bosi_script"},
 	"71sdskls": {"71sdskls_lpp_source", "71sdskls", "71sdskls_shared_root", "71sdskls_dump", "71sdskls_paging"},
 }
+
+// nimResources is how many NIM resources the seed osimages name.
+const nimResources = 25
 
 // upAIX brings up an AIX lab whose standby is ready for step 8: /install
 // synchronised from mn1, xcatd running, compute nodes defined.
@@ -156,6 +161,28 @@ func TestNIMRecreate(t *testing.T) {
 	if !overlap {
 		t.Errorf("osimages were created one after another, not in parallel: first %v last %v", first, last)
 	}
+	// Each resource is where the primary's NIM keeps it (lsnim -l on mn1),
+	// also one an administrator put off xCAT's convention (mypkgs), and the
+	// rte image's bosinst_data is re-created as mknimimage made it.
+	for name, loc := range map[string]string{
+		"mypkgs": "/install/nim/mypkgs.bnd", "xCATaixSSH": "/install/nim/installp_bundle/xCATaixSSH.bnd",
+		"61cosi_bosinst_data": "/install/nim/bosinst_data/61cosi_bosinst_data", "61cosi": "/install/nim/spot/61cosi/usr",
+		"61dskls_resolv_conf": "/install/nim/resolv_conf/61dskls_resolv_conf/resolv.conf",
+	} {
+		out := env.Exec(t, "mn2", "PATH="+aixPath+":$PATH lsnim -l "+name)
+		if !strings.Contains(out, "   location") || !strings.Contains(out, "= "+loc+"\n") {
+			t.Errorf("mn2: lsnim -l %s does not give location %s:\n%s", name, loc, out)
+		}
+	}
+	var all []string
+	for _, rs := range osimages {
+		all = append(all, rs...)
+	}
+	for name := range got {
+		if !slices.Contains(all, name) {
+			t.Errorf("defined %s, which no osimage names", name)
+		}
+	}
 	// The spot came from m_mkspot as the guide writes it.
 	if c := got["61cosi"][0]; c.Command != "m_mkspot" || strings.Join(c.Args, " ") != "-o -a server=master -a location=/install/nim/spot/ -a source=no 61cosi" {
 		t.Errorf("spot 61cosi: %s %q", c.Command, c.Args)
@@ -277,8 +304,8 @@ func TestAIXFailover(t *testing.T) {
 	if strings.Contains(env.Exec(t, "mn1", "ip -4 addr show dev eth0"), "198.51.100.10/") {
 		t.Error("mn1 still holds the cluster address after the failover")
 	}
-	if n := len(defines(env.Calls(t, "mn2"))); n != 21 {
-		t.Errorf("failover defined %d NIM resources, want 21", n)
+	if n := len(defines(env.Calls(t, "mn2"))); n != nimResources {
+		t.Errorf("failover defined %d NIM resources, want %d", n, nimResources)
 	}
 	if t.Failed() {
 		return
@@ -353,8 +380,17 @@ func testAIXFailback(t *testing.T, env *labtest.Env, takeover []string) {
 	if !strings.Contains(env.Exec(t, "mn2", "ip -4 addr show dev eth0"), "198.51.100.12/24") {
 		t.Error("mn2 lost its own address")
 	}
-	if n := len(defines(env.Calls(t, "mn1")[before1:])); n != 21 {
-		t.Errorf("failback defined %d NIM resources on mn1, want 21", n)
+	// mn1 is the NIM master that made the resources: they are left alone
+	// there (aixinstall.pm:10226), none defined again.
+	if n := len(defines(env.Calls(t, "mn1")[before1:])); n != 0 {
+		t.Errorf("failback defined %d NIM resources on mn1, whose NIM knows them all", n)
+	}
+	for _, rs := range osimages {
+		for _, name := range rs {
+			if out := env.Exec(t, "mn1", "PATH="+aixPath+":$PATH lsnim -l "+name+" >/dev/null && echo known; true"); !strings.Contains(out, "known") {
+				t.Errorf("mn1's NIM does not know %s after failback", name)
+			}
+		}
 	}
 	if out := env.Exec(t, "mn2", "PATH="+aixPath+":$PATH lssrc -s xcatd"); !strings.Contains(out, "inoperative") {
 		t.Errorf("xcatd on mn2 after failback:\n%s", out)

@@ -309,7 +309,7 @@ func (c *cli) connect(p *parser) int {
 		authID = strings.ToUpper(user)
 	}
 	c.say("", "   Database Connection Information", "",
-		" Database server        = DB2/LINUXX8664 9.7.2",
+		" Database server        = "+c.version().Server,
 		" SQL authorization ID   = "+authID,
 		" Local database alias   = "+name, "")
 	return exitOK
@@ -324,7 +324,7 @@ func (c *cli) connectionInfo() int {
 		return exitError
 	}
 	c.say("", "   Database Connection Information", "",
-		" Database server        = DB2/LINUXX8664 9.7.2",
+		" Database server        = "+c.version().Server,
 		" SQL authorization ID   = "+strings.ToUpper(instance),
 		" Local database alias   = "+db.Name, "")
 	return exitOK
@@ -562,8 +562,11 @@ func (c *cli) updateCfg(p *parser) int {
 			updates[param.name] = norm
 		}
 		for k, v := range updates {
-			if k == "LOGRETAIN" && v == "RECOVERY" && db.Cfg[k] != "RECOVERY" {
-				db.BackupPending = true // circular -> archive logging needs a full backup
+			if strings.HasPrefix(k, "LOGARCHMETH") && v != "OFF" && !db.recoverable() {
+				// "the database is placed in backup pending state" when it
+				// moves from circular to archive logging (IBM 11.5
+				// logarchmeth1, r0011448; SQL1116N on the next connect).
+				db.BackupPending = true
 			}
 			if db.Cfg[k] != v {
 				changed = append(changed, k+"="+v)
@@ -638,7 +641,7 @@ func (c *cli) getCfg(p *parser) int {
 		if !p.done() {
 			return p.fail("END-OF-STATEMENT")
 		}
-		writeCfg(&out, st, db)
+		writeCfg(&out, c.version(), st, db)
 		return nil
 	})
 	if err != nil {

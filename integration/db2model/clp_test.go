@@ -48,7 +48,7 @@ func TestBackupInUse(t *testing.T) {
 	h.must("BACKUP DB XCATDB ONLINE TO "+dir, 4, "SQL2413N")
 	h.must("BACKUP DB XCATDB TO "+dir+"/missing", 4, "SQL2036N")
 	// Switching on log retention requires a full backup first.
-	h.must("UPDATE DB CFG FOR XCATDB USING LOGRETAIN ON", 0)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 "+h.archive(), 0)
 	h.must("CONNECT TO XCATDB", 4, "SQL1116N")
 	h.must("BACKUP DATABASE XCATDB TO "+dir, 0, "Backup successful")
 	h.must("CONNECT TO XCATDB", 0)
@@ -105,7 +105,7 @@ func TestSyntax(t *testing.T) {
 func TestRestorePrompt(t *testing.T) {
 	h := singleHost(t)
 	dir := t.TempDir()
-	h.must("UPDATE DB CFG FOR XCATDB USING LOGRETAIN ON", 0)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 "+h.archive(), 0)
 	ts, err := db2.ParseBackupTimestamp([]byte(h.must("BACKUP DB XCATDB TO "+dir, 0)))
 	if err != nil {
 		t.Fatal(err)
@@ -257,5 +257,47 @@ func TestParserRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		compare("snapshot", got, want)
+	}
+}
+
+// TestDb2115: the model follows Db2 11.5 by default. LOGRETAIN and USEREXIT
+// are discontinued since 10.1 and rejected by the CLP's parser (SQL0104N);
+// LOGARCHMETH1 is updatable and moves the database to backup pending; the
+// CONNECT banner and GET DB CFG are 11.5's; DB2MODEL_VERSION=10.5 selects
+// 10.5's banner and release level.
+func TestDb2115(t *testing.T) {
+	h := singleHost(t)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGRETAIN ON", 4,
+		`SQL0104N An unexpected token "LOGRETAIN" was found following "FOR XCATDB USING".`)
+	h.must("UPDATE DB CFG FOR XCATDB USING USEREXIT ON", 4, `SQL0104N An unexpected token "USEREXIT"`)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 DISK:/no/such/dir", 4, `SQL5099N`)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 SOMEWHERE", 4, `SQL5099N`)
+	h.must("CONNECT TO XCATDB", 0, " Database server        = DB2/LINUXX8664 11.5.9.0")
+	h.must("CONNECT RESET", 0)
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 "+h.archive(), 0, "DB20000I")
+	h.must("CONNECT TO XCATDB", 4, "SQL1116N")
+	out := h.must("GET DB CFG FOR XCATDB", 0,
+		" Database configuration release level                    = 0x1500",
+		" First log archive method                 (LOGARCHMETH1) = "+h.archive(),
+		" User exit for logging status                            = YES",
+		" Log retain for recovery status                          = NO")
+	if strings.Contains(strings.ToUpper(out), "(LOGRETAIN)") || strings.Contains(out, "(USEREXIT)") {
+		t.Errorf("11.5's GET DB CFG has no LOGRETAIN/USEREXIT parameter:\n%s", out)
+	}
+	cfg, err := db2.ParseDBCfg([]byte(out))
+	if err != nil || cfg["LOGARCHMETH1"] != h.archive() || cfg["Backup pending"] != "YES" {
+		t.Errorf("parsed %v, %v", cfg, err)
+	}
+	h.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 LOGRETAIN", 0)
+	h.must("GET DB CFG FOR XCATDB", 0, " Log retain for recovery status                          = RECOVERY")
+	h.must("BACKUP DB XCATDB TO "+t.TempDir(), 0, "Backup successful")
+
+	if out, rc := h.exec("", []string{EnvVersion + "=10.5"}, "db2", "GET DB CFG FOR XCATDB"); rc != 0 ||
+		!strings.Contains(out, "Database configuration release level                    = 0x1000") {
+		t.Errorf("10.5 GET DB CFG: %d\n%s", rc, out)
+	}
+	if out, rc := h.exec("", []string{EnvVersion + "=10.5"}, "db2", "CONNECT TO XCATDB"); rc != 0 ||
+		!strings.Contains(out, "DB2/LINUXX8664 10.5.11") {
+		t.Errorf("10.5 banner: %d\n%s", rc, out)
 	}
 }

@@ -73,6 +73,11 @@ const (
 	// process per shell, so a CONNECT holds until CONNECT RESET or TERMINATE
 	// in the same shell; the model keys sessions by the parent pid.
 	EnvSession = "DB2MODEL_SESSION"
+	// EnvVersion selects the Db2 release the model imitates: "11.5" (the
+	// default) or "10.5". It changes the CONNECT banner and GET DB CFG's
+	// release level; both follow the 10.1+ configuration (LOGARCHMETH1, no
+	// LOGRETAIN).
+	EnvVersion = "DB2MODEL_VERSION"
 	// EnvDb2pdLayout set to "v97" makes db2pd print the Db2 9.7 column
 	// layout the guide shows instead of the current field-per-line layout.
 	EnvDb2pdLayout = "DB2MODEL_DB2PD_LAYOUT"

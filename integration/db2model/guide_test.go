@@ -48,7 +48,7 @@ func TestGuideSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg["HADR database role"] != "PRIMARY" || cfg["HADR_LOCAL_SVC"] != "DB2_HADR_1" || cfg["LOGRETAIN"] != "RECOVERY" ||
+	if cfg["HADR database role"] != "PRIMARY" || cfg["HADR_LOCAL_SVC"] != "DB2_HADR_1" || cfg["LOGARCHMETH1"] != pr.p.archive() || cfg["User exit for logging status"] != "YES" ||
 		cfg["HADR_TIMEOUT"] != "2" || cfg["INDEXREC"] != "RESTART" {
 		t.Errorf("primary cfg: %v", cfg)
 	}
@@ -115,7 +115,7 @@ func TestStartErrors(t *testing.T) {
 	pr.p.must("START HADR ON DATABASE XCATDB AS STANDBY", 4, `SQL1768N Unable to start HADR. Reason code = "1".`)
 	pr.prepare(1, 2)
 	fresh := newHost(t, "mn3", pr.s.services)
-	fresh.must("UPDATE DB CFG FOR XCATDB USING LOGRETAIN ON HADR_LOCAL_HOST 127.0.0.1 HADR_LOCAL_SVC 55998 "+
+	fresh.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 "+fresh.archive()+" HADR_LOCAL_HOST 127.0.0.1 HADR_LOCAL_SVC 55998 "+
 		"HADR_REMOTE_HOST 127.0.0.1 HADR_REMOTE_SVC DB2_HADR_1 HADR_REMOTE_INST xcatdb", 0)
 	fresh.must("START HADR ON DATABASE XCATDB AS STANDBY", 4, `SQL1767N Start HADR cannot complete. Reason code = "1".`)
 
@@ -143,7 +143,7 @@ func TestStartErrors(t *testing.T) {
 
 	// Service names must resolve through /etc/services.
 	bad := newPair(t)
-	bad.p.must("UPDATE DB CFG FOR XCATDB USING LOGRETAIN ON HADR_LOCAL_HOST 127.0.0.1 HADR_LOCAL_SVC DB2_HADR_9 "+
+	bad.p.must("UPDATE DB CFG FOR XCATDB USING LOGARCHMETH1 "+bad.p.archive()+" HADR_LOCAL_HOST 127.0.0.1 HADR_LOCAL_SVC DB2_HADR_9 "+
 		"HADR_REMOTE_HOST 127.0.0.1 HADR_REMOTE_SVC DB2_HADR_2 HADR_REMOTE_INST xcatdb", 0)
 	bad.p.must("BACKUP DB XCATDB TO "+bad.p.root, 0)
 	bad.p.must("START HADR ON DATABASE XCATDB AS PRIMARY BY FORCE", 4, `SQL1768N Unable to start HADR. Reason code = "5".`)

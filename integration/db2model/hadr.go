@@ -101,7 +101,7 @@ func resolveHADR(st *State, d *Database, servicesFile string) (hadrConfig, strin
 		LocalHost: d.Cfg["HADR_LOCAL_HOST"], LocalSvc: d.Cfg["HADR_LOCAL_SVC"],
 		RemoteHost: d.Cfg["HADR_REMOTE_HOST"], RemoteSvc: d.Cfg["HADR_REMOTE_SVC"],
 		RemoteInst: d.Cfg["HADR_REMOTE_INST"], SyncMode: d.Cfg["HADR_SYNCMODE"]}
-	if !d.logRetain() {
+	if !d.recoverable() {
 		return c, sql1768(1)
 	}
 	if c.LocalHost == "" || c.LocalSvc == "" || c.RemoteHost == "" || c.RemoteSvc == "" || c.RemoteInst == "" {
@@ -204,9 +204,16 @@ type daemon struct {
 	lastError     string
 	nextID        int
 	takeoverWait  map[int]chan wire
-	quit          chan struct{}
-	quitOnce      sync.Once
-	kick          chan struct{}
+	// hungUntil simulates a host that died without closing its sockets
+	// (power loss, kernel hang): until then the daemon sends nothing,
+	// discards what it receives and accepts no connection, so its partner
+	// keeps reporting Peer/Connected until HADR_TIMEOUT passes without a
+	// message (IBM 11.5 hadr_timeout; ClusterLabs heartbeat/db2 db2_promote:
+	// "within HADR_TIMEOUT the status may be still reported as Peer").
+	hungUntil time.Time
+	quit      chan struct{}
+	quitOnce  sync.Once
+	kick      chan struct{}
 }
 
 func newDaemon(store Store, db, servicesFile string, logf func(string, ...any)) (*daemon, error) {
@@ -359,6 +366,10 @@ func (d *daemon) run(hl net.Listener) {
 func (d *daemon) onTick() {
 	now := time.Now()
 	d.mu.Lock()
+	if now.Before(d.hungUntil) {
+		d.mu.Unlock()
+		return
+	}
 	l := d.link
 	if l != nil && now.Sub(d.lastRecv) > d.cfg.Timeout {
 		d.logf("no message from the partner for %v (HADR_TIMEOUT %v): closing the connection", now.Sub(d.lastRecv).Round(time.Millisecond), d.cfg.Timeout)
@@ -437,6 +448,13 @@ func (d *daemon) acceptHADR(hl net.Listener) {
 // inbound handles a connection to the HADR port: a standby's hello or a
 // forced takeover's disable.
 func (d *daemon) inbound(c net.Conn) {
+	d.mu.Lock()
+	hung := time.Now().Before(d.hungUntil)
+	d.mu.Unlock()
+	if hung {
+		c.Close()
+		return
+	}
 	_ = c.SetReadDeadline(time.Now().Add(d.cfg.Timeout + time.Second))
 	dec := json.NewDecoder(c)
 	var m wire
@@ -607,6 +625,10 @@ func (d *daemon) readerDecoder(l *link, dec *json.Decoder) {
 			d.mu.Unlock()
 			return
 		}
+		if time.Now().Before(d.hungUntil) {
+			d.mu.Unlock()
+			continue // a dead host hears nothing
+		}
 		d.lastRecv = time.Now()
 		d.mu.Unlock()
 		d.handle(l, m)
@@ -721,8 +743,9 @@ func (d *daemon) sender() {
 		}
 		d.mu.Lock()
 		l, role, from := d.link, d.role, d.sentLSN
+		hung := time.Now().Before(d.hungUntil)
 		d.mu.Unlock()
-		if l == nil || role != RolePrimary {
+		if l == nil || role != RolePrimary || hung {
 			continue
 		}
 		var recs []Record
@@ -1017,7 +1040,8 @@ func ctlPath(s Store, db string) string { return s.path("hadr-" + db + ".ctl") }
 // ctlReq and ctlResp are the control protocol between the CLI and a daemon.
 type ctlReq struct {
 	Token  string
-	Op     string // status, ship, takeover, stop
+	Op     string        // status, ship, takeover, stop, hang
+	For    time.Duration // hang: how long
 	LSN    uint64
 	Force  bool
 	PWO    bool
@@ -1129,6 +1153,12 @@ func (d *daemon) control(req ctlReq) ctlResp {
 		return ctlResp{OK: rc == exitOK, Msg: msg, RC: rc}
 	case "stop":
 		d.shutdown(req.Reason)
+		return ctlResp{OK: true}
+	case "hang":
+		d.mu.Lock()
+		d.hungUntil = time.Now().Add(req.For)
+		d.mu.Unlock()
+		d.logf("simulated host failure: silent for %v", req.For)
 		return ctlResp{OK: true}
 	}
 	return ctlResp{Err: "unknown operation " + req.Op}

@@ -67,6 +67,16 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// archive is a LOGARCHMETH1 DISK: value naming an existing directory of
+// the host (created on first use).
+func (h *host) archive() string {
+	dir := filepath.Join(h.root, "var/lib/db2/archive")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	return "DISK:" + dir
+}
+
 // newHost installs the model in a fresh root. services is the
 // /etc/services the host sees.
 func newHost(t *testing.T, name, services string) *host {
@@ -212,7 +222,7 @@ func (pr *pair) prepare(timeout, peerWindow int) {
 	t.Helper()
 	pr.timeout, pr.peerWindow = timeout, peerWindow
 	for _, h := range []*host{pr.p, pr.s} {
-		for _, c := range []string{"LOGRETAIN ON", "TRACKMOD ON", "LOGINDEXBUILD ON", "INDEXREC RESTART"} {
+		for _, c := range []string{"LOGARCHMETH1 " + h.archive(), "TRACKMOD ON", "LOGINDEXBUILD ON", "INDEXREC RESTART"} {
 			h.must("UPDATE DB CFG FOR XCATDB USING "+c, 0, "DB20000I")
 		}
 	}

@@ -238,6 +238,23 @@ func (c *cli) ctl(db string, req ctlReq, timeout time.Duration) (ctlResp, error)
 	return resp, err
 }
 
+// Hang makes the HADR daemon of database db in model directory home behave
+// as if its host had died without closing its connections, for d: it
+// sends nothing, discards what it receives and accepts no connection. A
+// test's way to show a standby that reports Peer/Connected until
+// HADR_TIMEOUT after its primary died.
+func Hang(home, db string, d time.Duration) error {
+	c := &cli{store: Store{Dir: home}}
+	resp, err := c.ctl(strings.ToUpper(db), ctlReq{Op: "hang", For: d}, 3*time.Second)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		return errors.New(resp.Err)
+	}
+	return nil
+}
+
 // hadrStatus asks the running daemon of db for its status.
 func (c *cli) hadrStatus(db string) (*HADRInfo, error) {
 	resp, err := c.ctl(db, ctlReq{Op: "status"}, 3*time.Second)

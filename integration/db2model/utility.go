@@ -18,12 +18,13 @@ type image struct {
 	Instance  string
 	Timestamp string
 	Online    bool
-	LogRetain bool
-	Seed      string
-	Cfg       map[string]string
-	Tables    map[string]*Table
-	LSN       uint64
-	Hash      string
+	// Recoverable: taken with archive logging on (LOGARCHMETH1/2).
+	Recoverable bool
+	Seed        string
+	Cfg         map[string]string
+	Tables      map[string]*Table
+	LSN         uint64
+	Hash        string
 }
 
 const imageMagic = "hamnflow-db2model-backup-1"
@@ -66,7 +67,7 @@ func (c *cli) backup(p *parser) int {
 			return fail(exitError, sql1776(1))
 		case db.RollforwardPending:
 			return fail(exitError, sql1117(name))
-		case online && (!db.logRetain() || db.BackupPending):
+		case online && (!db.recoverable() || db.BackupPending):
 			return fail(exitError, msgSQL2413)
 		case !online && (db.Active || len(db.Conns) > 0):
 			return fail(exitError, msgSQL1035)
@@ -84,7 +85,7 @@ func (c *cli) backup(p *parser) int {
 			now = now.Add(time.Second)
 		}
 		img := image{Magic: imageMagic, DB: name, Instance: st.Instance, Timestamp: ts, Online: online,
-			LogRetain: db.logRetain(), Seed: db.Seed, Cfg: db.Cfg, Tables: db.Tables, LSN: db.Log.LSN, Hash: db.Log.Hash}
+			Recoverable: db.recoverable(), Seed: db.Seed, Cfg: db.Cfg, Tables: db.Tables, LSN: db.Log.LSN, Hash: db.Log.Hash}
 		b, err := json.MarshalIndent(img, "", " ")
 		if err != nil {
 			return err
@@ -229,7 +230,7 @@ func (c *cli) restore(p *parser) int {
 		}
 		st.DBs[name] = &Database{
 			Name: name, Seed: img.Seed, Created: created, Role: RoleStandard, Cfg: img.Cfg, Tables: img.Tables,
-			RollforwardPending: img.LogRetain && !noRollforward,
+			RollforwardPending: img.Recoverable && !noRollforward,
 			Log:                Log{BaseLSN: img.LSN, BaseHash: img.Hash, LSN: img.LSN, Hash: img.Hash},
 			LastBackup:         img.Timestamp,
 		}

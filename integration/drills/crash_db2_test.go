@@ -54,6 +54,12 @@ const db2CrashChains = 8
 func TestCrashDrillDb2(t *testing.T) {
 	d := newDb2Drill(t)
 	d.installHolds()
+	// One failover and failback first: the fresh lab's mn1 does not run
+	// the name server a failback leaves it running (DNS moves with the
+	// primary role), so only from the second failover on does every
+	// failover start from the same state.
+	d.env.MustRun(t, 0, "run", "failover", "--yes")
+	d.failback()
 	write := func(row, status string) {
 		d.db2SQL("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', '"+status+"')")
 	}
@@ -208,6 +214,9 @@ func (d *drill) db2InPlace(step string) (done, ok bool) {
 	if svc, op, ok := strings.Cut(strings.TrimSuffix(c.pattern, "*"), " "); ok && (op == "start" || op == "stop") {
 		running := strings.TrimSpace(d.env.Exec(d.t, c.host, "/etc/init.d/"+svc+" status >/dev/null 2>&1 && echo running || echo stopped")) == "running"
 		return running == (op == "start"), true
+	}
+	if done, ok := d.db2IdentityInPlace(step); ok {
+		return done, true
 	}
 	if strings.HasPrefix(c.pattern, "ip addr ") {
 		return (d.holds(c.host, lab.ClusterAddress) > 0) == strings.HasPrefix(c.pattern, "ip addr add"), true

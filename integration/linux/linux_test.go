@@ -10,6 +10,7 @@ package linux
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -21,6 +22,22 @@ import (
 )
 
 func TestMain(m *testing.M) { labtest.Main(m) }
+
+// slowSteps lists the steps of a --stream run's log that took a second or
+// more, for the test's log (where a failover's time goes).
+func slowSteps(log string) string {
+	var slow []string
+	for _, line := range strings.Split(log, "\n") {
+		var e struct{ Event, Step, Took string }
+		if json.Unmarshal([]byte(line), &e) != nil || e.Took == "" {
+			continue
+		}
+		if d, err := time.ParseDuration(e.Took); err == nil && d >= time.Second {
+			slow = append(slow, e.Step+" "+e.Event+" "+e.Took)
+		}
+	}
+	return strings.Join(slow, ", ")
+}
 
 // runID finds a run id in hamnflow's messages.
 var runID = regexp.MustCompile(`run (\d{8}-\d{6}-[0-9a-f]+)`)
@@ -392,7 +409,7 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 	}
 	start := time.Now()
 	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream")
-	t.Logf("failover from a dead primary (identity mode) took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("failover from a dead primary (identity mode) took %s; its slow steps: %s", time.Since(start).Round(time.Millisecond), slowSteps(r.Combined()))
 	out := r.Combined()
 	for _, want := range []string{
 		"primary position unknown: transactions committed on the primary after WAL",

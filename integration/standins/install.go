@@ -3,6 +3,7 @@ package standins
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -119,11 +120,41 @@ func Install(root, exe, osType string) error {
 
 // SeedInstallDir fills root's /install with the deployment files the seed
 // osimages of osType refer to, as found on a primary management node: for
-// AIX the lpp_source directories (with a .toc), SPOTs, installp bundles,
-// scripts and the directories of the other NIM resources; for Linux the
-// package, other-package and root image directories. Call it for the
-// primary only to test that the standby gets /install by synchronisation.
+// AIX each NIM resource's location (SeedLocations: lpp_source directories
+// with a .toc, SPOTs, bundle, script, bosinst_data and resolv.conf files,
+// the directories of the diskless resources); for Linux the package,
+// other-package and root image directories. On AIX it also writes the
+// primary's NIM database (SeedNIM). Call it for the primary only
+// to test that the standby gets /install by synchronisation.
 func SeedInstallDir(root, osType string) error {
+	at := func(p string) string { return filepath.Join(root, p) }
+	mkdir := func(p string) error { return os.MkdirAll(at(p), 0o755) }
+	if osType == "aix" {
+		rs, err := SeedNIMResources()
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			var err error
+			switch r.Type {
+			case "lpp_source":
+				if err = writeIfMissing(at(r.Location+"/.toc"), "0\n"); err == nil {
+					err = mkdir(r.Location + "/installp/ppc")
+				}
+			case "spot":
+				err = mkdir(r.Location + "/lpp/bos")
+			case "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging":
+				err = mkdir(r.Location)
+			default: // files: bundles, scripts, bosinst_data, resolv.conf, ...
+				err = writeIfMissing(at(r.Location), "# "+r.Type+" "+r.Name+"\n")
+			}
+			if err != nil {
+				return err
+			}
+		}
+		// The primary is the NIM master that made them.
+		return SeedNIM(root)
+	}
 	seed, err := SeedOSImages(osType)
 	if err != nil {
 		return err
@@ -132,36 +163,7 @@ func SeedInstallDir(root, osType string) error {
 	if err != nil {
 		return err
 	}
-	at := func(p string) string { return filepath.Join(root, p) }
-	mkdir := func(p string) error { return os.MkdirAll(at(p), 0o755) }
 	for _, o := range objs {
-		if osType == "aix" {
-			lpp := "/install/nim/lpp_source/" + o.Attrs["lpp_source"]
-			if err := writeIfMissing(at(lpp+"/.toc"), "0\n"); err != nil {
-				return err
-			}
-			if err := mkdir(lpp + "/installp/ppc"); err != nil {
-				return err
-			}
-			if err := mkdir("/install/nim/spot/" + o.Attrs["spot"] + "/usr/lpp/bos"); err != nil {
-				return err
-			}
-			for _, t := range NIMResourceTypes {
-				loc := o.Attrs[t]
-				switch {
-				case loc == "":
-				case t == "installp_bundle" || t == "script":
-					if err := writeIfMissing(at(loc), "# "+t+" for "+o.Name+"\n"); err != nil {
-						return err
-					}
-				default:
-					if err := mkdir(loc); err != nil {
-						return err
-					}
-				}
-			}
-			continue
-		}
 		for _, a := range []string{"pkgdir", "otherpkgdir", "rootimgdir"} {
 			if p := o.Attrs[a]; p != "" {
 				if err := mkdir(p); err != nil {
@@ -178,9 +180,132 @@ func SeedInstallDir(root, osType string) error {
 	return nil
 }
 
-// NIMResourceTypes are the osimage attributes, besides lpp_source and spot,
-// that name NIM resources the HAMN guide re-creates on the standby.
-var NIMResourceTypes = []string{"installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+// NIMResourceTypes are the osimage attributes besides lpp_source and spot
+// that name NIM resources (the nimimage table's resource columns,
+// perl-xCAT/xCAT/Schema.pm:1422-1446).
+var NIMResourceTypes = []string{"bosinst_data", "installp_bundle", "script", "fb_script", "resolv_conf", "image_data",
+	"mksysb", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+
+// NIMListTypes may name several resources, comma separated (Schema.pm:1443;
+// aixinstall.pm:10388 splits installp_bundle and script).
+var NIMListTypes = map[string]bool{"installp_bundle": true, "script": true}
+
+// ResourceNames lists the NIM resources an osimage names, with their
+// types: lpp_source, spot, then the other attributes, comma lists split.
+func ResourceNames(img Object) [][2]string {
+	var out [][2]string
+	add := func(typ, v string) {
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, [2]string{typ, n})
+			}
+			if !NIMListTypes[typ] {
+				break
+			}
+		}
+	}
+	add("lpp_source", img.Attrs["lpp_source"])
+	add("spot", img.Attrs["spot"])
+	for _, t := range NIMResourceTypes {
+		add(t, img.Attrs[t])
+	}
+	return out
+}
+
+// SeedResource is one NIM resource of the seed primary's NIM database.
+type SeedResource struct{ Name, Type, Location string }
+
+// seedOddLocations are the seed resources an administrator put where he
+// chose, not where xCAT's convention would (a bundle as in
+// xCAT-client/pods/man1/nimnodecust.1.pod:29): NIM re-creation must take
+// them from lsnim -l.
+var seedOddLocations = map[string]string{"mypkgs": "/install/nim/mypkgs.bnd"}
+
+// SeedNIMResources are the NIM resources the seed AIX osimages name, each
+// where xCAT made it: lpp_source /install/nim/lpp_source/NAME
+// (aixinstall.pm:3882), SPOT /install/nim/spot/NAME/usr (m_mkspot under
+// /install/nim/spot, aixinstall.pm:4343, 10557-10566), bosinst_data
+// /install/nim/bosinst_data/NAME (4490, 4551), resolv_conf
+// /install/nim/resolv_conf/NAME/resolv.conf (5032-5034), scripts under
+// /install/nim/scripts (8733-8755), bundles under
+// /install/nim/installp_bundle with a .bnd, the diskless directories
+// /install/nim/TYPE/NAME (7273, 7159).
+func SeedNIMResources() ([]SeedResource, error) {
+	seed, err := SeedOSImages("aix")
+	if err != nil {
+		return nil, err
+	}
+	objs, err := ParseStanzas(bytes.NewReader(seed))
+	if err != nil {
+		return nil, err
+	}
+	var rs []SeedResource
+	seen := map[string]bool{}
+	for _, o := range objs {
+		for _, tn := range ResourceNames(o) {
+			typ, name := tn[0], tn[1]
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			loc := "/install/nim/" + typ + "/" + name
+			switch typ {
+			case "spot":
+				loc = "/install/nim/spot/" + name + "/usr"
+			case "resolv_conf":
+				loc = "/install/nim/resolv_conf/" + name + "/resolv.conf"
+			case "script":
+				loc = "/install/nim/scripts/" + name
+			case "installp_bundle":
+				loc = "/install/nim/installp_bundle/" + name + ".bnd"
+			}
+			if l, ok := seedOddLocations[name]; ok {
+				loc = l
+			}
+			rs = append(rs, SeedResource{name, typ, loc})
+		}
+	}
+	return rs, nil
+}
+
+// SeedNIM writes the primary's NIM database (the stand-in's nim.json): the
+// master and every seed resource at its location, as lsnim -l shows them
+// on the management node that made them.
+func SeedNIM(root string) error {
+	rs, err := SeedNIMResources()
+	if err != nil {
+		return err
+	}
+	type attr struct {
+		K string `json:"k"`
+		V string `json:"v"`
+	}
+	type object struct {
+		Name  string `json:"name"`
+		Class string `json:"class"`
+		Type  string `json:"type"`
+		Attrs []attr `json:"attrs"`
+	}
+	st := struct {
+		Master  bool     `json:"master_initialized"`
+		Objects []object `json:"objects"`
+	}{Master: true}
+	st.Objects = append(st.Objects, object{"master", "machines", "master", []attr{{"Cstate", "ready for a NIM operation"}, {"reserved", "yes"}}})
+	for _, r := range rs {
+		st.Objects = append(st.Objects, object{r.Name, "resources", r.Type, []attr{
+			{"Rstate", "ready for use"}, {"prev_state", "unavailable for use"}, {"location", r.Location},
+			{"alloc_count", "0"}, {"server", "master"}}})
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(root, NIMState)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
 
 func writeIfMissing(path, content string) error {
 	if _, err := os.Stat(path); err == nil {

@@ -379,9 +379,7 @@ func TestLsdefOSImageGolden(t *testing.T) {
 
 func TestNIM(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	aix := "/opt/aix/bin/"
 	h.expect(1, "", `0042-053 lsnim: there is no NIM object named "master"`, aix+"lsnim")
 	h.expect(1, "", "0042-053 nim: there is no NIM object named \"master\"", aix+"nim", "-Fo", "define", "-t", "lpp_source",
@@ -407,27 +405,22 @@ func TestNIM(t *testing.T) {
 	// nimnodeset needs every resource of the osimage.
 	h.startXcatd()
 	h.must("/opt/xcat/bin/mkdef", "-t", "node", "-o", "cn1", "groups=compute,all")
-	h.expect(1, "", "The NIM resource '61cosi_installp_bundle' of osimage '61cosi' is not defined.", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
-	for _, typ := range []string{"installp_bundle", "script"} {
-		f, err := os.Open(filepath.Join(h.root, standins.OSImages))
-		if err != nil {
-			t.Fatal(err)
+	h.expect(1, "", "The NIM resource '61cosi_bosinst_data' of osimage '61cosi' is not defined.", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
+	seeded, err := standins.SeedNIMResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range seeded {
+		switch r.Name {
+		case "61cosi_bosinst_data", "xCATaixSSH", "mypkgs", "xcataixscript":
+			h.must(aix+"nim", "-Fo", "define", "-t", r.Type, "-a", "server=master", "-a", "location="+r.Location, r.Name)
 		}
-		objs, _ := standins.ParseStanzas(f)
-		f.Close()
-		var loc string
-		for _, o := range objs {
-			if o.Name == "61cosi" {
-				loc = o.Attrs[typ]
-			}
-		}
-		h.must(aix+"nim", "-Fo", "define", "-t", typ, "-a", "server=master", "-a", "location="+loc, "61cosi_"+typ)
 	}
 	h.expect(0, "AIX/NIM nodes were initialized.", "", "/opt/xcat/sbin/nimnodeset", "-i", "61cosi", "cn1")
 	h.expect(0, "cn1              machines         standalone", "", aix+"lsnim", "-c", "machines")
 
-	h.must(aix+"nim", "-o", "remove", "61cosi_script")
-	h.expect(1, "", `0042-053 nim: there is no NIM object named "61cosi_script"`, aix+"nim", "-o", "remove", "61cosi_script")
+	h.must(aix+"nim", "-o", "remove", "xcataixscript")
+	h.expect(1, "", `0042-053 nim: there is no NIM object named "xcataixscript"`, aix+"nim", "-o", "remove", "xcataixscript")
 	// NIM creates the directories of root, paging, ... resources itself.
 	h.must(aix+"nim", "-Fo", "define", "-t", "paging", "-a", "server=master", "-a", "location=/install/nim/paging/new_paging", "new_paging")
 	if fi, err := os.Stat(filepath.Join(h.root, "/install/nim/paging/new_paging")); err != nil || !fi.IsDir() {
@@ -437,9 +430,7 @@ func TestNIM(t *testing.T) {
 
 func TestFaults(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	h.must("/opt/aix/bin/nim_master_setup", "-a", "mk_resource=no", "-a", "device=/install/nim/lpp_source/71bosi_lpp_source")
 	seven := 7
 	err := standins.WriteFaults(h.root, []standins.Fault{
@@ -561,9 +552,7 @@ func TestMktcpipDryRun(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	h := newHost(t, "aix")
-	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
-		t.Fatal(err)
-	}
+	seedStandby(t, h)
 	h.must("/opt/aix/bin/nim_master_setup", "-a", "mk_resource=no", "-a", "device=/install/nim/lpp_source/61cosi_lpp_source")
 	const n = 6
 	codes := make(chan string, 3*n)
@@ -631,5 +620,42 @@ func writeFile(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// seedStandby gives h a standby's /install (SeedInstallDir, as rsync from
+// the primary leaves it) without the primary's NIM database.
+func seedStandby(t *testing.T, h *host) {
+	t.Helper()
+	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(h.root, standins.NIMState)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSeedPrimaryNIM: the seeded primary is the NIM master that made the
+// seed osimages' resources, each at the location lsnim -l shows, also one
+// off xCAT's convention.
+func TestSeedPrimaryNIM(t *testing.T) {
+	h := newHost(t, "aix")
+	if err := standins.SeedInstallDir(h.root, "aix"); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(0, "   location    = /install/nim/mypkgs.bnd\n", "", "/opt/aix/bin/lsnim", "-l", "mypkgs")
+	h.expect(0, "   location    = /install/nim/spot/61cosi/usr\n", "", "/opt/aix/bin/lsnim", "-l", "61cosi")
+	all := h.must("/opt/aix/bin/lsnim", "-l", "-c", "resources")
+	if n := strings.Count(all, "   location"); n != 25 {
+		t.Errorf("%d resources with a location, want the 25 the seed osimages name:\n%s", n, all)
+	}
+	rs, err := standins.SeedNIMResources()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if _, err := os.Stat(filepath.Join(h.root, r.Location)); err != nil {
+			t.Errorf("%s %s: its location is not under the seeded /install: %v", r.Type, r.Name, err)
+		}
 	}
 }

@@ -25,13 +25,14 @@ import (
 // Actions returns this package's actions by name.
 func Actions(env *act.Env) map[string]workflow.Action {
 	return map[string]workflow.Action{
-		"mktcpip":      Mktcpip{Env: env},
-		"aix_osimages": OSImages{Env: env},
-		"nim_master":   NIMMaster{Env: env},
-		"nim_resource": NIMDefine{Env: env},
-		"nim_osimage":  NIMOSImage{Env: env},
-		"nim_exists":   NIMExists{Env: env},
-		"nim_nodes":    NIMNodes{Env: env},
+		"mktcpip":       Mktcpip{Env: env},
+		"aix_osimages":  OSImages{Env: env},
+		"nim_master":    NIMMaster{Env: env},
+		"nim_resource":  NIMDefine{Env: env},
+		"nim_osimage":   NIMOSImage{Env: env},
+		"nim_exists":    NIMExists{Env: env},
+		"nim_nodes":     NIMNodes{Env: env},
+		"nim_locations": NIMLocations{Env: env},
 	}
 }
 

@@ -94,10 +94,10 @@ func TestNIMOSImageTakesEveryResource(t *testing.T) {
 			t.Errorf("nim_osimage has no argument %s", k)
 		}
 		args := &NIMOSImageArgs{OSImage: "x"}
-		if errs := workflow.DecodeArgs(args, map[string]any{"osimage": "x", k: "/install/nim/" + k}, nil); len(errs) > 0 {
+		if errs := workflow.DecodeArgs(args, map[string]any{"osimage": "x", k: "x_" + k}, nil); len(errs) > 0 {
 			t.Fatal(errs)
 		}
-		if got := args.osimage().Attrs[k]; got != "/install/nim/"+k {
+		if got := args.osimage().Attrs[k]; got != "x_"+k {
 			t.Errorf("%s does not reach the osimage: %q", k, got)
 		}
 	}
@@ -147,7 +147,8 @@ func TestPlanIsWhatRuns(t *testing.T) {
 		{"aix_osimages", map[string]any{"installdir": "/install"}, string(golden), 1},
 		{"nim_master", map[string]any{"device": "/install/nim/lpp_source"}, "created=master\n", 1},
 		{"nim_resource", map[string]any{"name": "r", "type": "script", "location": "/install/nim/scripts/r"}, "created=r\n", 1},
-		{"nim_osimage", map[string]any{"osimage": "61cosi", "lpp_source": "61cosi_lpp_source", "spot": "61cosi", "script": "/install/nim/scripts/61cosi_script"}, "", 1},
+		{"nim_osimage", map[string]any{"osimage": "61cosi", "lpp_source": "61cosi_lpp_source", "spot": "61cosi", "script": "61cosi_script", "locations": "61cosi_script=/install/nim/scripts/61cosi_script"}, "", 1},
+		{"nim_locations", map[string]any{"if_reachable": "true"}, "b1:\n   class = resources\n   location = /x/b1.bnd\n", 1},
 		{"nim_exists", map[string]any{"names": []string{"master", "61cosi"}}, "", 1},
 		{"nim_nodes", map[string]any{"nodes": "compute", "osimage": "61cosi", "command": "nimnodeset"}, "", 1},
 		{"nim_nodes", map[string]any{"nodes": []string{"cn01", "cn02"}, "osimage": "61dskls"}, one, 2},
@@ -275,7 +276,7 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 	env := &act.Env{Transport: remote.Router{Local: remote.Local{}}}
 	act := Actions(env)["nim_osimage"]
 	args := decode(t, act, map[string]any{"osimage": "61cosi", "lpp_source": "61cosi_lpp_source", "spot": "61cosi",
-		"installp_bundle": "/install/nim/installp_bundle/61cosi.bnd", "script": "/install/nim/scripts/61cosi_script", "path": bin})
+		"installp_bundle": "61cosi_installp_bundle", "script": "61cosi_script", "path": bin})
 	o, err := act.Run(context.Background(), workflow.Call{Args: args})
 	if err == nil || !strings.Contains(err.Error(), "61cosi_script") || !strings.Contains(err.Error(), "0042-154") ||
 		!strings.Contains(err.Error(), "define NIM script resource 61cosi_script at /install/nim/scripts/61cosi_script") {
@@ -298,7 +299,7 @@ func TestNIMOSImageIdempotent(t *testing.T) {
 	}
 	exists := Actions(env)["nim_exists"]
 	// The item's resources, one a line, as the playbooks pass them.
-	img := OSImage{Name: "61cosi", Attrs: map[string]string{"lpp_source": "61cosi_lpp_source", "spot": "61cosi", "script": "/install/nim/scripts/61cosi_script"}}
+	img := OSImage{Name: "61cosi", Attrs: map[string]string{"lpp_source": "61cosi_lpp_source", "spot": "61cosi", "script": "61cosi_script"}}
 	if _, err := exists.Run(context.Background(), workflow.Call{Args: decode(t, exists, map[string]any{
 		"names": img.Item("/install")["resources"], "path": bin})}); err != nil {
 		t.Errorf("nim_exists: %v", err)

@@ -3,6 +3,7 @@ package aix
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/hamnflow/hamnflow/steps/act"
@@ -160,13 +161,19 @@ func (d NIMDefine) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, 
 }
 
 // NIMOSImageArgs are nim_osimage's arguments: the osimage and its
-// resource attributes, as aix_osimages' items give them.
+// resource attributes, as aix_osimages' items give them: NIM resource
+// names (installp_bundle and script possibly comma lists).
 type NIMOSImageArgs struct {
 	OSImage        string `arg:"osimage,required"`
 	LppSource      string `arg:"lpp_source"`
 	Spot           string `arg:"spot"`
+	BosinstData    string `arg:"bosinst_data"`
 	InstallpBundle string `arg:"installp_bundle"`
 	Script         string `arg:"script"`
+	FbScript       string `arg:"fb_script"`
+	ResolvConf     string `arg:"resolv_conf"`
+	ImageData      string `arg:"image_data"`
+	Mksysb         string `arg:"mksysb"`
 	Root           string `arg:"root"`
 	SharedRoot     string `arg:"shared_root"`
 	Tmp            string `arg:"tmp"`
@@ -174,17 +181,22 @@ type NIMOSImageArgs struct {
 	SharedHome     string `arg:"shared_home"`
 	Dump           string `arg:"dump"`
 	Paging         string `arg:"paging"`
-	Installdir     string `arg:"installdir"` // "": /install
-	Server         string `arg:"server"`     // default master
+	// Locations are NAME=LOCATION, one an element (or one a line), as
+	// nim_locations reads them with lsnim -l from a NIM master that knows
+	// the resources; a resource not named takes xCAT's convention.
+	Locations  []string `arg:"locations"`
+	Installdir string   `arg:"installdir"` // "": /install
+	Server     string   `arg:"server"`     // default master
 	Common
 }
 
 // osimage is the osimage the arguments describe.
 func (a *NIMOSImageArgs) osimage() OSImage {
 	img := OSImage{Name: a.OSImage, Attrs: map[string]string{}}
-	for k, v := range map[string]string{"lpp_source": a.LppSource, "spot": a.Spot, "installp_bundle": a.InstallpBundle,
-		"script": a.Script, "root": a.Root, "shared_root": a.SharedRoot, "tmp": a.Tmp, "home": a.Home,
-		"shared_home": a.SharedHome, "dump": a.Dump, "paging": a.Paging} {
+	for k, v := range map[string]string{"lpp_source": a.LppSource, "spot": a.Spot, "bosinst_data": a.BosinstData,
+		"installp_bundle": a.InstallpBundle, "script": a.Script, "fb_script": a.FbScript, "resolv_conf": a.ResolvConf,
+		"image_data": a.ImageData, "mksysb": a.Mksysb, "root": a.Root, "shared_root": a.SharedRoot, "tmp": a.Tmp,
+		"home": a.Home, "shared_home": a.SharedHome, "dump": a.Dump, "paging": a.Paging} {
 		if v != "" {
 			img.Attrs[k] = v
 		}
@@ -192,8 +204,39 @@ func (a *NIMOSImageArgs) osimage() OSImage {
 	return img
 }
 
-// NIMOSImage (nim_osimage) creates the NIM resources of one osimage, in
-// the guide's order, each only if lsnim does not know it yet. It stops at
+// locations reads Locations; a malformed element is an error naming it.
+func (a *NIMOSImageArgs) locations() (map[string]string, error) {
+	m := map[string]string{}
+	for _, el := range a.Locations {
+		for _, line := range strings.Split(el, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || k == "" || !strings.HasPrefix(v, "/") {
+				return nil, fmt.Errorf("locations: %q is not NAME=/absolute/location (nim_locations' output gives them)", line)
+			}
+			m[k] = v
+		}
+	}
+	return m, nil
+}
+
+// resources are the NIM resources to make, at their locations.
+func (a *NIMOSImageArgs) resources() ([]NIMResource, error) {
+	locs, err := a.locations()
+	if err != nil {
+		return nil, err
+	}
+	return a.osimage().NIMResources(a.Installdir, locs), nil
+}
+
+// NIMOSImage (nim_osimage) creates the NIM resources one osimage names,
+// lpp_source and SPOT first, each only if lsnim does not know it yet
+// (existing ones are left alone, as xCAT does: "if the resource exists
+// then don't try to recreate it", aixinstall.pm:10226), each at the
+// location lsnim gave (locations) or xCAT's convention. It stops at
 // the first failure; running it again continues where it stopped.
 //
 // Outputs: created, existing (comma-separated resource names).
@@ -206,7 +249,10 @@ func (NIMOSImage) NewArgs() any { return &NIMOSImageArgs{Server: "master"} }
 // NIM resources.
 func (NIMOSImage) Plan(_ string, args any) []string {
 	a := args.(*NIMOSImageArgs)
-	rs := a.osimage().NIMResources(a.Installdir)
+	rs, err := a.resources()
+	if err != nil {
+		return []string{"# " + err.Error()}
+	}
 	if len(rs) == 0 {
 		return nil
 	}
@@ -216,7 +262,10 @@ func (NIMOSImage) Plan(_ string, args any) []string {
 // Run implements workflow.Action.
 func (n NIMOSImage) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	a := c.Args.(*NIMOSImageArgs)
-	rs := a.osimage().NIMResources(a.Installdir)
+	rs, err := a.resources()
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
 	if len(rs) == 0 {
 		var o workflow.Outcome
 		o.Outputs = map[string]string{"created": "", "existing": ""}
@@ -372,5 +421,62 @@ func (n NIMNodes) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, e
 		return o, fmt.Errorf("%s -i %s %s: %w", cmd, a.OSImage, nodes, err)
 	}
 	o.Outputs = map[string]string{"command": cmd}
+	return o, nil
+}
+
+// NIMLocationsArgs are nim_locations' arguments.
+type NIMLocationsArgs struct {
+	// IfReachable: a host that does not answer gives no locations instead
+	// of failing (the old primary after a failover).
+	IfReachable bool `arg:"if_reachable"`
+	Common
+}
+
+func locationsScript(a *NIMLocationsArgs) string {
+	return Script(a.Path, "lsnim -l -c resources")
+}
+
+// NIMLocations (nim_locations) reads where a NIM master keeps its
+// resources: "lsnim -l -c resources", each object's location attribute
+// (the source of the locations xCAT itself uses to replicate resources,
+// get_nim_attr_val(..., "location"), aixinstall.pm:8873-8880).
+//
+// Outputs: locations (NAME=LOCATION, one a line), count.
+type NIMLocations struct{ Env *act.Env }
+
+// NewArgs implements workflow.Action.
+func (NIMLocations) NewArgs() any { return &NIMLocationsArgs{} }
+
+// Plan implements workflow.Action.
+func (NIMLocations) Plan(_ string, args any) []string {
+	return []string{locationsScript(args.(*NIMLocationsArgs))}
+}
+
+// Run implements workflow.Action.
+func (n NIMLocations) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+	a := c.Args.(*NIMLocationsArgs)
+	o, _, err := n.Env.Run(ctx, c, act.Script{Text: locationsScript(a)})
+	if err != nil && !o.Ran && a.IfReachable {
+		o.Outputs = map[string]string{"locations": "", "count": "0"}
+		act.Say(c, &o, fmt.Sprintf("%s does not answer (%v): no NIM locations from it; xCAT's convention is used", c.Host, err))
+		return o, nil
+	}
+	if err != nil {
+		return o, fmt.Errorf("read the NIM resources' locations on %s: %w", c.Host, err)
+	}
+	locs, err := ParseLocations(o.Stdout)
+	if err != nil {
+		return o, fmt.Errorf("lsnim -l on %s: %w", c.Host, err)
+	}
+	names := make([]string, 0, len(locs))
+	for k := range locs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	lines := make([]string, len(names))
+	for i, k := range names {
+		lines[i] = k + "=" + locs[k]
+	}
+	o.Outputs = map[string]string{"locations": strings.Join(lines, "\n"), "count": fmt.Sprint(len(lines))}
 	return o, nil
 }

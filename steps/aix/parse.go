@@ -16,11 +16,70 @@ type OSImage struct {
 	Attrs map[string]string
 }
 
-// NIMResourceTypes are the osimage attributes, besides lpp_source and
-// spot, that the guide (8.0 step 8) re-creates as NIM resources named
-// <osimage>_<type> at the location the attribute holds, in this order
-// (the nimimage attributes, perl-xCAT/xCAT/Schema.pm:3425-3490).
-var NIMResourceTypes = []string{"installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+// NIMResourceTypes are the osimage attributes besides lpp_source and spot
+// that name NIM resources: the resource columns of xCAT's nimimage table
+// (perl-xCAT/xCAT/Schema.pm:1422-1446: "The name of the NIM ... resource";
+// res_group names a NIM group and otherpkgs packages, neither a resource),
+// in the order they are re-created. xCAT makes lpp_source first, the SPOT
+// second and the rest after them ("always do lpp 1st, spot 2nd, rest
+// after that", xCAT-server/lib/xcat/plugins/aixinstall.pm:10199).
+var NIMResourceTypes = []string{"bosinst_data", "installp_bundle", "script", "fb_script", "resolv_conf", "image_data",
+	"mksysb", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+
+// nimListTypes are the attributes that may name several resources,
+// comma separated: "installp_bundle => 'One or more comma separated NIM
+// installp_bundle resources.'" (Schema.pm:1443, mknimimage.1.pod:104), and
+// script, which xCAT splits the same way ("if installp_bundle or script
+// they could have multiple names", aixinstall.pm:10388).
+var nimListTypes = map[string]bool{"installp_bundle": true, "script": true}
+
+// ConventionLocation is where xCAT puts a NIM resource of type typ named
+// name for osimage image under installdir, the location NIM re-creation
+// uses when no lsnim -l told it (the "location" each define takes; for a
+// SPOT the directory that holds SPOTs, m_mkspot's location):
+//
+//	lpp_source   DIR/nim/lpp_source/NAME          aixinstall.pm:3882
+//	spot         DIR/nim/spot                     aixinstall.pm:4343
+//	bosinst_data DIR/nim/bosinst_data/NAME        aixinstall.pm:4490, 4551
+//	resolv_conf  DIR/nim/resolv_conf/NAME/resolv.conf  aixinstall.pm:5032-5034
+//	mksysb       DIR/nim/mksysb/IMAGE/NAME        aixinstall.pm:5471-5474
+//	dump         DIR/nim/dump/NAME                aixinstall.pm:7159
+//	script       DIR/nim/scripts/NAME             aixinstall.pm:8733-8755
+//	root, shared_root, tmp, home, shared_home, paging
+//	             DIR/nim/TYPE/NAME                aixinstall.pm:7273 (mknimres)
+//
+// installp_bundle, fb_script and image_data are files the administrator
+// made wherever he chose (nimnodecust.1.pod:29 puts a bundle at
+// /install/nim/mypkgs.bnd): for them DIR/nim/TYPE/NAME is only a guess, and
+// lsnim -l on the NIM master that knew them is what to go by.
+func ConventionLocation(installdir, image, typ, name string) string {
+	if installdir == "" {
+		installdir = "/install"
+	}
+	nim := path.Join(installdir, "nim")
+	switch typ {
+	case "spot":
+		return path.Join(nim, "spot") + "/"
+	case "resolv_conf":
+		return path.Join(nim, "resolv_conf", name, "resolv.conf")
+	case "mksysb":
+		return path.Join(nim, "mksysb", image, name)
+	case "script":
+		return path.Join(nim, "scripts", name)
+	}
+	return path.Join(nim, typ, name)
+}
+
+// SpotParent is m_mkspot's location for a SPOT whose lsnim location is loc
+// (DIR/spot/NAME/usr -> DIR/spot/): "location for spot is odd ... want
+// /install/nim/spot for loc when creating new one" (aixinstall.pm:10557-10566).
+func SpotParent(loc string) string {
+	loc = strings.TrimSuffix(loc, "/")
+	if path.Base(loc) == "usr" {
+		loc = path.Dir(loc)
+	}
+	return path.Dir(loc) + "/"
+}
 
 // ParseOSImages parses "lsdef -t osimage -l": "Object name: NAME" lines
 // (xCAT-server/lib/xcat/plugins/DBobjectdefs.pm:4124), each followed by
@@ -64,25 +123,41 @@ type NIMResource struct {
 	Location string // for spot: the directory that holds SPOTs (m_mkspot's location)
 }
 
-// NIMResources lists the resources the guide creates for an osimage, in
-// the guide's order: the lpp_source under installdir/nim/lpp_source, the
-// SPOT under installdir/nim/spot/, then <osimage>_<type> at the location
-// of every other resource attribute the osimage has.
-func (img OSImage) NIMResources(installdir string) []NIMResource {
-	if installdir == "" {
-		installdir = "/install"
-	}
+// NIMResources lists the NIM resources the osimage names, in the order
+// xCAT creates them (NIMResourceTypes): each attribute holds resource
+// NAMES, installp_bundle and script possibly several, comma separated.
+// The location of each is locs[NAME] when given (what lsnim -l printed
+// for it on a NIM master that knows it), else xCAT's convention
+// (ConventionLocation). A name given twice is listed once.
+func (img OSImage) NIMResources(installdir string, locs map[string]string) []NIMResource {
 	var rs []NIMResource
-	if v := img.Attrs["lpp_source"]; v != "" {
-		rs = append(rs, NIMResource{Name: v, Type: "lpp_source", Location: path.Join(installdir, "nim/lpp_source", v)})
-	}
-	if v := img.Attrs["spot"]; v != "" {
-		rs = append(rs, NIMResource{Name: v, Type: "spot", Location: path.Join(installdir, "nim/spot") + "/"})
-	}
-	for _, t := range NIMResourceTypes {
-		if loc := img.Attrs[t]; loc != "" {
-			rs = append(rs, NIMResource{Name: img.Name + "_" + t, Type: t, Location: loc})
+	seen := map[string]bool{}
+	add := func(typ, name string) {
+		name = strings.TrimSpace(name)
+		if name == "" || seen[name] {
+			return
 		}
+		seen[name] = true
+		loc := ConventionLocation(installdir, img.Name, typ, name)
+		if l := locs[name]; l != "" {
+			loc = l
+			if typ == "spot" {
+				loc = SpotParent(l)
+			}
+		}
+		rs = append(rs, NIMResource{Name: name, Type: typ, Location: loc})
+	}
+	add("lpp_source", img.Attrs["lpp_source"])
+	add("spot", img.Attrs["spot"])
+	for _, t := range NIMResourceTypes {
+		v := img.Attrs[t]
+		if nimListTypes[t] {
+			for _, n := range strings.Split(v, ",") {
+				add(t, n)
+			}
+			continue
+		}
+		add(t, v)
 	}
 	return rs
 }
@@ -98,11 +173,28 @@ func (img OSImage) Item(installdir string) map[string]string {
 		it[t] = img.Attrs[t]
 	}
 	var names []string
-	for _, r := range img.NIMResources(installdir) {
+	for _, r := range img.NIMResources(installdir, nil) {
 		names = append(names, r.Name)
 	}
 	it["resources"] = strings.Join(names, "\n")
 	return it
+}
+
+// ParseLocations reads "lsnim -l" into each object's location (NAME ->
+// location attribute); objects without one (machines, networks) are left
+// out.
+func ParseLocations(out string) (map[string]string, error) {
+	objs, err := ParseLsnim(out)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	for _, o := range objs {
+		if l := o.Get("location"); l != "" {
+			m[o.Name] = l
+		}
+	}
+	return m, nil
 }
 
 // NIMObject is one object of "lsnim -l".

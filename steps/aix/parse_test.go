@@ -18,9 +18,9 @@ func TestParseOSImages(t *testing.T) {
 		wantErr bool
 	}{
 		{"stand-in golden", string(golden), []string{
-			"61cosi:standalone:61cosi_lpp_source 61cosi 61cosi_installp_bundle 61cosi_script",
-			"61dskls:diskless:61dskls_lpp_source 61dskls 61dskls_root 61dskls_tmp 61dskls_home 61dskls_shared_home 61dskls_dump 61dskls_paging",
-			"71bosi:standalone:71bosi_lpp_source 71bosi 71bosi_installp_bundle 71bosi_script",
+			"61cosi:standalone:61cosi_lpp_source 61cosi 61cosi_bosinst_data xCATaixSSH mypkgs xcataixscript",
+			"61dskls:diskless:61dskls_lpp_source 61dskls 61dskls_resolv_conf 61dskls_root 61dskls_tmp 61dskls_home 61dskls_shared_home 61dskls_dump 61dskls_paging",
+			"71bosi:standalone:71bosi_lpp_source 71bosi 71bosi_bosinst_data xCATaixSN71 71bosi_script",
 			"71sdskls:diskless:71sdskls_lpp_source 71sdskls 71sdskls_shared_root 71sdskls_dump 71sdskls_paging",
 		}, false},
 		{"none", "Could not find any object definitions to display.\n", nil, false},
@@ -57,29 +57,82 @@ func spaced(lines string) string {
 	return string(b)
 }
 
+// TestNIMResources: an osimage's attributes hold NIM resource NAMES
+// (Schema.pm nimimage, mknimimage.1.pod), installp_bundle and script
+// comma lists; locations come from lsnim -l when known, else xCAT's
+// convention (aixinstall.pm).
 func TestNIMResources(t *testing.T) {
-	img := OSImage{Name: "61dskls", Attrs: map[string]string{
-		"lpp_source": "61dskls_lpp_source", "spot": "61dskls", "root": "/install/nim/root/61dskls_root",
-		"paging": "/install/nim/paging/61dskls_paging",
-	}}
-	want := []NIMResource{
-		{"61dskls_lpp_source", "lpp_source", "/inst/nim/lpp_source/61dskls_lpp_source"},
-		{"61dskls", "spot", "/inst/nim/spot/"},
-		{"61dskls_root", "root", "/install/nim/root/61dskls_root"},
-		{"61dskls_paging", "paging", "/install/nim/paging/61dskls_paging"},
+	tests := []struct {
+		name string
+		img  OSImage
+		locs map[string]string
+		want []NIMResource
+	}{
+		{"mknimimage rte image with installp_bundle b1,b2 and bosinst_data",
+			OSImage{Name: "61cosi", Attrs: map[string]string{"lpp_source": "61cosi_lpp_source", "spot": "61cosi",
+				"bosinst_data": "61cosi_bosinst_data", "installp_bundle": "b1,b2", "nimmethod": "rte", "otherpkgs": "I:openssh.base"}},
+			map[string]string{"b1": "/install/nim/installp_bundle/b1.bnd", "b2": "/export/bundles/b2.bnd",
+				"61cosi": "/install/nim/spot/61cosi/usr", "unrelated": "/x"},
+			[]NIMResource{
+				{"61cosi_lpp_source", "lpp_source", "/inst/nim/lpp_source/61cosi_lpp_source"},
+				{"61cosi", "spot", "/install/nim/spot/"},
+				{"61cosi_bosinst_data", "bosinst_data", "/inst/nim/bosinst_data/61cosi_bosinst_data"},
+				{"b1", "installp_bundle", "/install/nim/installp_bundle/b1.bnd"},
+				{"b2", "installp_bundle", "/export/bundles/b2.bnd"},
+			}},
+		{"diskless image by convention",
+			OSImage{Name: "61dskls", Attrs: map[string]string{"lpp_source": "61dskls_lpp_source", "spot": "61dskls",
+				"root": "61dskls_root", "paging": "61dskls_paging", "dump": "61dskls_dump", "shared_home": "61dskls_shared_home",
+				"resolv_conf": "61dskls_resolv_conf", "script": "xcataixscript, s2", "res_group": "grp"}},
+			nil,
+			[]NIMResource{
+				{"61dskls_lpp_source", "lpp_source", "/inst/nim/lpp_source/61dskls_lpp_source"},
+				{"61dskls", "spot", "/inst/nim/spot/"},
+				{"xcataixscript", "script", "/inst/nim/scripts/xcataixscript"},
+				{"s2", "script", "/inst/nim/scripts/s2"},
+				{"61dskls_resolv_conf", "resolv_conf", "/inst/nim/resolv_conf/61dskls_resolv_conf/resolv.conf"},
+				{"61dskls_root", "root", "/inst/nim/root/61dskls_root"},
+				{"61dskls_shared_home", "shared_home", "/inst/nim/shared_home/61dskls_shared_home"},
+				{"61dskls_dump", "dump", "/inst/nim/dump/61dskls_dump"},
+				{"61dskls_paging", "paging", "/inst/nim/paging/61dskls_paging"},
+			}},
+		{"mksysb image, fb_script, image_data, a name twice",
+			OSImage{Name: "71sysb", Attrs: map[string]string{"mksysb": "71sysb_mksysb", "spot": "71sysb_spot",
+				"bosinst_data": "bd", "fb_script": "fb1", "image_data": "id1", "script": "fb1"}},
+			nil,
+			[]NIMResource{
+				{"71sysb_spot", "spot", "/inst/nim/spot/"},
+				{"bd", "bosinst_data", "/inst/nim/bosinst_data/bd"},
+				{"fb1", "script", "/inst/nim/scripts/fb1"},
+				{"id1", "image_data", "/inst/nim/image_data/id1"},
+				{"71sysb_mksysb", "mksysb", "/inst/nim/mksysb/71sysb/71sysb_mksysb"},
+			}},
 	}
-	if got := img.NIMResources("/inst"); !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.img.NIMResources("/inst", tt.locs); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
 	}
+	want := tests[0].want
 	cmds := []string{
-		"nim -Fo define -t lpp_source -a server=master -a location=/inst/nim/lpp_source/61dskls_lpp_source 61dskls_lpp_source",
-		"m_mkspot -o -a server=master -a location=/inst/nim/spot/ -a source=no 61dskls",
-		"nim -Fo define -t root -a server=master -a location=/install/nim/root/61dskls_root 61dskls_root",
+		"nim -Fo define -t lpp_source -a server=master -a location=/inst/nim/lpp_source/61cosi_lpp_source 61cosi_lpp_source",
+		"m_mkspot -o -a server=master -a location=/install/nim/spot/ -a source=no 61cosi",
+		"nim -Fo define -t bosinst_data -a server=master -a location=/inst/nim/bosinst_data/61cosi_bosinst_data 61cosi_bosinst_data",
+		"nim -Fo define -t installp_bundle -a server=master -a location=/install/nim/installp_bundle/b1.bnd b1",
 	}
 	for i, c := range cmds {
 		if got := defineCommand(want[i], "master"); got != c {
 			t.Errorf("defineCommand(%v) =\n %s\nwant\n %s", want[i], got, c)
 		}
+	}
+}
+
+func TestParseLocations(t *testing.T) {
+	got, err := ParseLocations("master:\n   class = machines\n   type = master\nb1:\n   class = resources\n   type = installp_bundle\n   location = /install/nim/installp_bundle/b1.bnd\n")
+	if err != nil || !reflect.DeepEqual(got, map[string]string{"b1": "/install/nim/installp_bundle/b1.bnd"}) {
+		t.Errorf("got %v, %v", got, err)
 	}
 }
 

@@ -120,10 +120,8 @@ func (s Settings) hadrStatus(e *act.Env, ctx context.Context, c workflow.Call, t
 	var st HADRStatus
 	if source == "snapshot" {
 		if res.Exit >= ExitError {
-			if codes := MessageCodes(res.Stdout); len(codes) > 0 && codes[0] == "SQL1776N" {
-				// GET SNAPSHOT cannot connect to a standby; db2pd can.
-				return o, st, fmt.Errorf("GET SNAPSHOT on %s: the database is an HADR standby, which takes no connections: use source db2pd", h.Label())
-			}
+			// GET SNAPSHOT needs only an instance attachment and works on a
+			// standby too (IBM 11.5 "Monitoring HADR"), so no SQL1776N here.
 			err := CLPCommand{Command: cmd, Exit: res.Exit, Output: string(res.Stdout), Codes: MessageCodes(res.Stdout)}.Err()
 			return o, st, fmt.Errorf("on %s: %w", h.Label(), err)
 		}

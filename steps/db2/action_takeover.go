@@ -19,8 +19,12 @@ import (
 //	Disconnected peer         -> ... BY FORCE PEER WINDOW ONLY
 //	any other standby state   -> ... BY FORCE, only with fenced: true
 //
-// After the command it waits (up to 30s) until the database reports role
-// Primary. Outputs: kind, command, reason, loss_warning, fence_by, state
+// A takeover refused with SQL1770N reason code 7 (the primary did not
+// answer: after its host died the standby can show Peer/Connected until
+// HADR_TIMEOUT) is retried after reading the state again, for up to
+// 2 x HADR_TIMEOUT, as the Pacemaker agent does; the step says so and until
+// when. After the command it waits (up to 30s) until the database reports
+// role Primary. Outputs: kind, command, reason, loss_warning, fence_by, state
 // (the standby's state before), connect_status, role, new_state.
 type Takeover struct {
 	Env      *act.Env
@@ -150,6 +154,9 @@ func (d *Takeover) Plan(_ string, args any) []string {
 	} else {
 		out[1] = when(note, out[1])
 	}
+	out = append(out, when(fmt.Sprintf("if the takeover answers SQL1770N reason code 7 (the primary did not answer): read the state again "+
+		"every %s and run the takeover it then calls for, for up to 2 x HADR_TIMEOUT (%s with the default HADR_TIMEOUT)",
+		takeoverRetryPause, 2*defaultHADRTimeout), read))
 	return append(out, when(fmt.Sprintf("after the takeover: read again every %s, for up to %s, until Role is Primary", takeoverPoll, takeoverWait), read))
 }
 
@@ -160,51 +167,99 @@ func (d *Takeover) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, 
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	statusCall := c
-	o, st, err := d.Settings.hadrStatus(d.Env, ctx, statusCall, a.Target, "db2pd")
-	if err != nil {
-		return o, fmt.Errorf("takeover on %s: %w", c.Host, err)
-	}
-	dec := ChooseTakeover(st)
-	outs := map[string]string{"kind": dec.Kind.String(), "reason": dec.Reason, "loss_warning": dec.LossWarning,
-		"state": st.State, "connect_status": st.ConnectStatus, "fence_by": ""}
-	if !dec.FenceBy.IsZero() {
-		outs["fence_by"] = dec.FenceBy.Format(time.RFC3339)
-	}
-	o.Outputs = outs
-	if dec.Kind == TakeoverRefuse {
-		return o, fmt.Errorf("no takeover on %s: %s", c.Host, dec.Reason)
-	}
-	if !allow[dec.Kind] {
-		return o, fmt.Errorf("no takeover on %s: the standby's state calls for %s, and this step allows only %s: %s",
-			c.Host, dec.Kind, strings.Join(a.Allow, ","), dec.Reason)
-	}
 	if a.User != "" && a.Password == "" {
-		return o, fmt.Errorf("takeover on %s: user %s given without a password", c.Host, a.User)
+		return workflow.Outcome{}, fmt.Errorf("takeover on %s: user %s given without a password", c.Host, a.User)
 	}
-	cmd := d.Settings.takeoverCommand(a, dec.Kind)
-	if dec.NeedsFencing && !a.Fenced {
-		return o, fmt.Errorf("refusing %s on %s: %s. %s Prove the old primary is down (powered off or fenced) and run again with fenced=true "+
-			"(hamnflow run hadr-takeover --set fenced=true)", mask(cmd, c.Secrets), c.Host, dec.Reason, dec.LossWarning)
+	var (
+		o        workflow.Outcome
+		outs     map[string]string
+		deadline time.Time // set by the first SQL1770N reason code 7
+		note     func(string)
+	)
+	note = func(msg string) {
+		o.Stdout += msg + "\n"
+		if c.Output != nil {
+			fmt.Fprintln(c.Output, msg)
+		}
 	}
-	outs["command"] = mask(cmd, c.Secrets)
-	s, err := runCLP(d.Env, ctx, c, d.Settings.owner(a.Owner), []clpLine{{text: cmd}})
-	o.Command = s.out.Command
-	o.Ran, o.Exit = s.out.Ran, s.out.Exit
-	o.Stdout = o.Stdout + s.out.Stdout
-	o.Stderr = o.Stderr + s.out.Stderr
-	if err != nil {
+	for attempt := 1; ; attempt++ {
+		ro, st, err := d.Settings.hadrStatus(d.Env, ctx, c, a.Target, "db2pd")
+		if attempt == 1 {
+			o = ro
+		} else {
+			o.Stdout += ro.Stdout
+			o.Stderr += ro.Stderr
+		}
+		if err != nil {
+			return o, fmt.Errorf("takeover on %s: %w", c.Host, err)
+		}
+		dec := ChooseTakeover(st)
+		outs = map[string]string{"kind": dec.Kind.String(), "reason": dec.Reason, "loss_warning": dec.LossWarning,
+			"state": st.State, "connect_status": st.ConnectStatus, "syncmode": st.SyncMode, "fence_by": "",
+			"attempts": fmt.Sprint(attempt)}
+		if !dec.FenceBy.IsZero() {
+			outs["fence_by"] = dec.FenceBy.Format(time.RFC3339)
+		}
+		o.Outputs = outs
+		if dec.Kind == TakeoverRefuse {
+			return o, fmt.Errorf("no takeover on %s: %s", c.Host, dec.Reason)
+		}
+		if !allow[dec.Kind] {
+			return o, fmt.Errorf("no takeover on %s: the standby's state calls for %s, and this step allows only %s: %s",
+				c.Host, dec.Kind, strings.Join(a.Allow, ","), dec.Reason)
+		}
+		cmd := d.Settings.takeoverCommand(a, dec.Kind)
+		if dec.NeedsFencing && !a.Fenced {
+			return o, fmt.Errorf("refusing %s on %s: %s. %s Prove the old primary is down (powered off or fenced) and run again with fenced=true "+
+				"(hamnflow run hadr-takeover --set fenced=true)", mask(cmd, c.Secrets), c.Host, dec.Reason, dec.LossWarning)
+		}
+		outs["command"] = mask(cmd, c.Secrets)
+		s, err := runCLP(d.Env, ctx, c, d.Settings.owner(a.Owner), []clpLine{{text: cmd}})
+		o.Command = s.out.Command
+		o.Ran, o.Exit = s.out.Ran, s.out.Exit
+		o.Stdout += s.out.Stdout
+		o.Stderr += s.out.Stderr
+		if err == nil {
+			break
+		}
 		var ce *CLPError
 		if errors.As(err, &ce) && ce.Code == "SQL1770N" && ce.Reason == 9 {
 			return o, fmt.Errorf("takeover on %s: the peer window ended before the takeover (%w); the standby can only take over BY FORCE now, "+
 				"once the old primary is proven down: run again with fenced=true", c.Host, err)
 		}
-		return o, fmt.Errorf("takeover on %s: %w", c.Host, err)
+		if !(errors.As(err, &ce) && ce.Code == "SQL1770N" && ce.Reason == 7) {
+			return o, fmt.Errorf("takeover on %s: %w", c.Host, err)
+		}
+		// SQL1770N reason code 7: the primary did not answer. After the
+		// primary's host died the standby can report Peer/Connected until
+		// HADR_TIMEOUT; the Pacemaker agent reads the state again and
+		// retries (ClusterLabs resource-agents heartbeat/db2, db2_promote:
+		// "expected, HADR_TIMEOUT is now expired"). We do so for up to
+		// 2 x HADR_TIMEOUT after the first refusal.
+		now := time.Now()
+		if deadline.IsZero() {
+			window := 2 * hadrTimeout(st)
+			deadline = now.Add(window)
+			note(fmt.Sprintf("hamnflow: %s answered SQL1770N reason code 7 (the primary did not answer); reading the HADR state again "+
+				"and retrying for up to 2 x HADR_TIMEOUT = %s, until %s", mask(cmd, c.Secrets), window, deadline.Format("15:04:05")))
+		}
+		if now.After(deadline) {
+			return o, fmt.Errorf("takeover on %s: still SQL1770N reason code 7 after %d attempt(s) over 2 x HADR_TIMEOUT (until %s): "+
+				"the primary neither answers nor has the standby noticed it is gone; check the standby's db2diag.log and the network (%w)",
+				c.Host, attempt, deadline.Format("15:04:05"), err)
+		}
+		note(fmt.Sprintf("hamnflow: attempt %d failed with SQL1770N reason code 7; next read of the state in %s (%s left)",
+			attempt, takeoverRetryPause, time.Until(deadline).Round(time.Second)))
+		select {
+		case <-ctx.Done():
+			return o, ctx.Err()
+		case <-time.After(takeoverRetryPause):
+		}
 	}
 	// Wait until the database reports itself primary.
-	deadline := time.Now().Add(takeoverWait)
+	deadline = time.Now().Add(takeoverWait)
 	for {
-		_, after, err := d.Settings.hadrStatus(d.Env, ctx, statusCall, a.Target, "db2pd")
+		_, after, err := d.Settings.hadrStatus(d.Env, ctx, c, a.Target, "db2pd")
 		if err == nil && after.Role == RolePrimary {
 			outs["role"], outs["new_state"] = after.Role, after.State
 			return o, nil
@@ -219,4 +274,19 @@ func (d *Takeover) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, 
 		case <-time.After(takeoverPoll):
 		}
 	}
+}
+
+// takeoverRetryPause is the pause between a takeover refused with SQL1770N
+// reason code 7 and the next read of the state.
+const takeoverRetryPause = time.Second
+
+// defaultHADRTimeout is HADR_TIMEOUT's default (IBM 11.5 hadr_timeout: 120
+// seconds), used when the status does not carry it.
+const defaultHADRTimeout = 120 * time.Second
+
+func hadrTimeout(s HADRStatus) time.Duration {
+	if s.Timeout > 0 {
+		return s.Timeout
+	}
+	return defaultHADRTimeout
 }

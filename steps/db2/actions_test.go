@@ -29,7 +29,13 @@ terminate) echo "DB20000I The TERMINATE command completed successfully."; exit 0
 "STOP HADR"*) echo 'SQL1769N Stop HADR cannot complete. Reason code = "2".'; exit 4 ;;
 "SELECT"*) printf '\nNODE\n----\ntestnode\n\n  1 record(s) selected.\n\n'; exit 0 ;;
 "TAKEOVER HADR ON DATABASE XCATDB USER xcatdb USING s3cr3t"*) echo primary > "$FAKE/role"; echo "DB20000I The TAKEOVER HADR ON DATABASE command completed successfully."; exit 0 ;;
-"TAKEOVER"*) echo primary > "$FAKE/role"; echo "DB20000I The TAKEOVER HADR ON DATABASE command completed successfully."; exit 0 ;;
+"TAKEOVER"*)
+  n=$(cat "$FAKE/fail7" 2>/dev/null || echo 0)
+  if [ "$n" -gt 0 ]; then
+    echo $((n-1)) > "$FAKE/fail7"; if [ -f "$FAKE/next" ]; then cp "$FAKE/next" "$FAKE/before"; fi
+    echo 'SQL1770N Takeover HADR cannot complete. Reason code = "7".'; exit 4
+  fi
+  echo primary > "$FAKE/role"; echo "DB20000I The TAKEOVER HADR ON DATABASE command completed successfully."; exit 0 ;;
 esac
 echo "DB21034E The command was processed as an SQL statement because it was not a valid remote.Command Line Processor command. During SQL processing it returned:"
 echo "SQL0104N An unexpected token \"$*\" was found following \"BEGIN-OF-STATEMENT\". SQLSTATE=42601"
@@ -172,7 +178,12 @@ func run(t *testing.T, f *fakeTransport, a workflow.Action, with map[string]any,
 
 func checkPlan(t *testing.T, plan []string, ran []recorded, ok bool, secrets []string) {
 	t.Helper()
-	at, used := 0, map[int]bool{}
+	at, used, loop := 0, map[int]bool{}, -1
+	for i, p := range plan {
+		if loop < 0 && strings.Contains(p, "reason code 7") {
+			loop = i
+		}
+	}
 	for _, r := range ran {
 		for _, s := range secrets {
 			if strings.Contains(r.Script, s) || strings.Contains(r.AsUser, s) {
@@ -183,6 +194,15 @@ func checkPlan(t *testing.T, plan []string, ran []recorded, ok bool, secrets []s
 		i := at
 		for i < len(plan) && stripNotes(plan[i]) != got {
 			i++
+		}
+		if i == len(plan) && loop >= 0 && at >= loop {
+			// A retry (the plan's note on SQL1770N reason code 7) runs the
+			// commands before it again.
+			for i = 0; i <= loop && stripNotes(plan[i]) != got; i++ {
+			}
+			if i > loop {
+				i = len(plan)
+			}
 		}
 		if i == len(plan) {
 			t.Fatalf("ran a command the plan does not show (or not in its order):\n%s\n--- plan:\n%s", got, strings.Join(plan, "\n---\n"))
@@ -418,6 +438,60 @@ func TestDb2Takeover(t *testing.T) {
 	}
 }
 
+// TestTakeoverRetry: SQL1770N reason code 7 (the primary did not answer;
+// the standby still shows Peer/Connected until HADR_TIMEOUT) makes the
+// takeover read the state again and retry, for up to 2 x HADR_TIMEOUT, as
+// the ClusterLabs agent does (heartbeat/db2, db2_promote), saying so.
+func TestTakeoverRetry(t *testing.T) {
+	primary := strings.NewReplacer("STANDBY", "PRIMARY", "Standby", "Active").Replace(standbyPd("PEER", "CONNECTED"))
+	withTimeout := func(pd string) string { return pd + "            HADR_TIMEOUT(seconds) = 1\n" }
+	tests := []struct {
+		name  string
+		fails string
+		next  string // the state after the first refusal ("" unchanged)
+		want  []string
+		err   string
+	}{
+		{"graceful on the second try", "1", "", []string{"TAKEOVER HADR ON DATABASE XCATDB\nTAKEOVER HADR ON DATABASE XCATDB\n"}, ""},
+		{"primary gone: peer window only", "1", withTimeout(standbyPd("DISCONNECTED_PEER", "DISCONNECTED")),
+			[]string{"TAKEOVER HADR ON DATABASE XCATDB\nTAKEOVER HADR ON DATABASE XCATDB BY FORCE PEER WINDOW ONLY\n"}, ""},
+		{"never answers", "100", "", nil, "after 3 attempt(s) over 2 x HADR_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, acts := newFake(t)
+			f.write(t, "before", withTimeout(standbyPd("PEER", "CONNECTED")))
+			f.write(t, "after", primary)
+			f.write(t, "fail7", tt.fails)
+			if tt.next != "" {
+				f.write(t, "next", tt.next)
+			}
+			o, err := run(t, f, acts["db2_takeover"], map[string]any{})
+			if !strings.Contains(o.Stdout, "retrying for up to 2 x HADR_TIMEOUT = 2s, until ") {
+				t.Errorf("the step does not say how long it waits:\n%s", o.Stdout)
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, o.Stdout)
+			}
+			got := strings.ReplaceAll(f.args(t), "terminate\n", "")
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("db2 calls:\n%s\nwant %s", got, w)
+				}
+			}
+			if o.Outputs["role"] != "Primary" || o.Outputs["attempts"] != "2" {
+				t.Errorf("outputs %v", o.Outputs)
+			}
+		})
+	}
+}
+
 // TestTakeoverPlan checks what a plan says of the takeovers it may not run.
 func TestTakeoverPlan(t *testing.T) {
 	_, acts := newFake(t)
@@ -425,7 +499,7 @@ func TestTakeoverPlan(t *testing.T) {
 	args, _ := decode(a, map[string]any{"allow": "graceful,force", "user": "xcatdb", "password": workflow.Mask})
 	plan := a.Plan("mn1", args)
 	all := strings.Join(plan, "\n")
-	if len(plan) != 3 || !strings.Contains(all, "refused here: peer_window (not in allow), force (fenced is false)") ||
+	if len(plan) != 4 || !strings.Contains(all, "refused here: peer_window (not in allow), force (fenced is false)") ||
 		strings.Contains(all, "BY FORCE") || !strings.Contains(all, "TAKEOVER HADR ON DATABASE XCATDB USER xcatdb USING ********") {
 		t.Errorf("plan:\n%s", all)
 	}

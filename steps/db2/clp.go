@@ -170,7 +170,7 @@ func Hint(code string, reason int) string {
 	case "SQL1035N":
 		return "the database is in use: stop xcatd on the management node and every service node, then DEACTIVATE DATABASE XCATDB"
 	case "SQL1116N":
-		return "backup pending after LOGRETAIN ON: take a full BACKUP DATABASE first"
+		return "backup pending after LOGARCHMETH1 switched on archive logging: take a full BACKUP DATABASE first"
 	case "SQL1117N":
 		return "roll-forward pending: run ROLLFORWARD DATABASE XCATDB TO END OF LOGS AND COMPLETE, or START HADR AS STANDBY if this is the standby"
 	case "SQL1776N":
@@ -198,6 +198,9 @@ func Hint(code string, reason int) string {
 			return "TAKEOVER runs on the standby, and this database is not one"
 		case 3:
 			return "the standby is not in Peer state: a graceful takeover is impossible"
+		case 7:
+			return "the primary did not answer: after its host died the standby can show Peer until HADR_TIMEOUT; read the state again " +
+				"(Disconnected peer allows BY FORCE PEER WINDOW ONLY), as db2_takeover does for 2 x HADR_TIMEOUT"
 		case 9:
 			return "the peer window has ended: only TAKEOVER BY FORCE remains, after the old primary is proven down"
 		}

@@ -82,3 +82,10 @@ func TestEnsureServices(t *testing.T) {
 		}
 	}
 }
+
+// TestHintTakeover7: SQL1770N reason code 7 says what to do next.
+func TestHintTakeover7(t *testing.T) {
+	if h := Hint("SQL1770N", 7); !strings.Contains(h, "HADR_TIMEOUT") || !strings.Contains(h, "PEER WINDOW ONLY") {
+		t.Errorf("hint %q", h)
+	}
+}

@@ -112,3 +112,101 @@ func TestChooseTakeover(t *testing.T) {
 		})
 	}
 }
+
+// takeoverRule is one row of the takeover decision as IBM and the
+// ClusterLabs agent describe it: the states, connect statuses and sync
+// modes it covers ("" in a set is the status field left empty), the kind
+// of takeover and where that comes from.
+type takeoverRule struct {
+	states, conns, modes []string
+	kind                 TakeoverKind
+	source               string
+}
+
+var (
+	allConns  = []string{ConnConnected, ConnCongested, ConnDisconnected}
+	allModes  = []string{"Sync", "Nearsync", "Async", "Superasync", ""}
+	connected = []string{ConnConnected, ConnCongested}
+	window    = []string{"Sync", "Nearsync", ""}
+	noWindow  = []string{"Async", "Superasync"}
+)
+
+// standbyRules cover every (state, connect status, sync mode) of a
+// standby exactly once.
+var standbyRules = []takeoverRule{
+	{[]string{StatePeer}, connected, allModes, TakeoverGraceful,
+		"IBM 11.5 TAKEOVER HADR command (graceful in peer state); ClusterLabs heartbeat/db2 db2_promote STANDBY/PEER/CONNECTED; " +
+			"IBM 11.5 MON_GET_HADR hadr_connect_status: CONGESTED is connected"},
+	{[]string{StateRemoteCatchup}, connected, []string{"Superasync"}, TakeoverGraceful,
+		"IBM 11.5 TAKEOVER HADR command, BY FORCE: needed outside peer state unless SUPERASYNC; IBM HADR wiki, SUPERASYNC mode: " +
+			"non-forced takeover allowed in remote catchup"},
+	{[]string{StateRemoteCatchup}, connected, []string{"Sync", "Nearsync", "Async", ""}, TakeoverForce,
+		"IBM 11.5 TAKEOVER HADR command, BY FORCE: required when the pair is not in peer state"},
+	{[]string{StateRemoteCatchup}, []string{ConnDisconnected}, allModes, TakeoverForce,
+		"IBM 11.5 TAKEOVER HADR command, BY FORCE: required when the pair is not in peer state"},
+	{[]string{StatePeer}, []string{ConnDisconnected}, window, TakeoverPeerWindowOnly,
+		"ClusterLabs heartbeat/db2 db2_promote STANDBY/*PEER/DISCONNECTED: by force peer window only (Peer until HADR_TIMEOUT)"},
+	{[]string{StateDisconnectedPeer}, allConns, window, TakeoverPeerWindowOnly,
+		"ClusterLabs heartbeat/db2 db2_promote Standby/DisconnectedPeer; IBM 11.5 TAKEOVER HADR command, PEER WINDOW ONLY"},
+	{[]string{StatePeer}, []string{ConnDisconnected}, noWindow, TakeoverForce,
+		"IBM 11.5 hadr_peer_window: ignored under ASYNC and SUPERASYNC, so no PEER WINDOW ONLY"},
+	{[]string{StateDisconnectedPeer}, allConns, noWindow, TakeoverForce,
+		"IBM 11.5 hadr_peer_window: ignored under ASYNC and SUPERASYNC, so no PEER WINDOW ONLY"},
+	{[]string{StateLocalCatchup}, allConns, allModes, TakeoverRefuse,
+		"IBM 11.5 SQL1770N reason code 2: the standby is in local catchup"},
+	{[]string{StateRemoteCatchupPending}, allConns, allModes, TakeoverForce,
+		"ClusterLabs heartbeat/db2 db2_promote REMOTE_CATCHUP_PENDING/DISCONNECTED: manual intervention (here: fenced=true)"},
+	{[]string{StateDisconnected}, allConns, allModes, TakeoverForce,
+		"IBM 11.5 TAKEOVER HADR command, BY FORCE: required when the pair is not in peer state"},
+}
+
+func in(s string, set []string) bool {
+	for _, x := range set {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestTakeoverTable checks the decision over every (role, state, connect
+// status, sync mode): a database that is not a standby is refused (IBM
+// 11.5 SQL1770N reason code 1), a standby follows standbyRules.
+func TestTakeoverTable(t *testing.T) {
+	states := []string{StatePeer, StateLocalCatchup, StateRemoteCatchupPending, StateRemoteCatchup, StateDisconnectedPeer, StateDisconnected}
+	rows := 0
+	for _, role := range []string{RolePrimary, RoleStandard, RoleStandby, ""} {
+		for _, state := range states {
+			for _, conn := range allConns {
+				for _, mode := range allModes {
+					rows++
+					s := HADRStatus{Role: role, State: state, ConnectStatus: conn, SyncMode: mode}
+					name := role + "/" + state + "/" + conn + "/" + mode
+					want, source := TakeoverRefuse, "IBM 11.5 TAKEOVER HADR command: only on the standby (SQL1770N reason code 1)"
+					if role == RoleStandby {
+						var match []takeoverRule
+						for _, r := range standbyRules {
+							if in(state, r.states) && in(conn, r.conns) && in(mode, r.modes) {
+								match = append(match, r)
+							}
+						}
+						if len(match) != 1 {
+							t.Fatalf("%s: %d rules match", name, len(match))
+						}
+						want, source = match[0].kind, match[0].source
+					}
+					d := ChooseTakeover(s)
+					if d.Kind != want {
+						t.Errorf("%s: %v, want %v (%s); reason %s", name, d.Kind, want, source, d.Reason)
+					}
+					if (d.Kind == TakeoverForce) != d.NeedsFencing || (d.Kind == TakeoverRefuse) != (d.Command == "") || d.Reason == "" {
+						t.Errorf("%s: inconsistent decision %+v", name, d)
+					}
+				}
+			}
+		}
+	}
+	if rows != 4*6*3*5 {
+		t.Errorf("%d rows", rows)
+	}
+}

@@ -55,10 +55,8 @@ func ParseDBCfg(out []byte) (map[string]string, error) {
 		return nil, fmt.Errorf("no configuration lines in GET DB CFG output")
 	}
 	if _, ok := cfg["HADR_LOCAL_HOST"]; !ok {
-		if _, ok := cfg["LOGRETAIN"]; !ok {
-			if _, ok := cfg["LOGARCHMETH1"]; !ok {
-				return cfg, fmt.Errorf("GET DB CFG output has neither HADR nor logging parameters (%d lines read)", len(cfg))
-			}
+		if _, ok := cfg["LOGARCHMETH1"]; !ok {
+			return cfg, fmt.Errorf("GET DB CFG output has neither HADR nor logging parameters (%d lines read)", len(cfg))
 		}
 	}
 	return cfg, nil

@@ -308,6 +308,31 @@ func TestParseDBCfg(t *testing.T) {
 	}
 }
 
+// TestParseDBCfg115 reads Db2 11.5's layout (IBM 11.5 "GET DATABASE
+// CONFIGURATION command"): no LOGRETAIN line, LOGARCHMETH1 and the
+// informational log retain / user exit status lines.
+func TestParseDBCfg115(t *testing.T) {
+	cfg, err := ParseDBCfg(readTestdata(t, "dbcfg_v115.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"HADR_LOCAL_HOST": "9.114.47.103", "HADR_SYNCMODE": "NEARSYNC", "HADR_PEER_WINDOW": "120",
+		"HADR_TARGET_LIST": "", "LOGARCHMETH1": "DISK:/var/lib/db2/backup", "LOGARCHMETH2": "OFF",
+		"Log retain for recovery status": "NO", "User exit for logging status": "YES",
+		"Database configuration release level": "0x1500", "HADR database role": "PRIMARY",
+		"Update to database level pending": "NO (0x0)",
+	}
+	for k, v := range want {
+		if got, ok := cfg[k]; !ok || got != v {
+			t.Errorf("%s = %q (present %v), want %q", k, got, ok, v)
+		}
+	}
+	if _, ok := cfg["LOGRETAIN"]; ok {
+		t.Error("LOGRETAIN read from 11.5 output")
+	}
+}
+
 func TestMessageCodes(t *testing.T) {
 	out := []byte(`SQL1117N  A connection to or activation of database "XCATDB" cannot be made because of ROLL-FORWARD PENDING.  SQLSTATE=57019
 DB20000I  The SQL command completed successfully.

@@ -51,15 +51,37 @@ type TakeoverDecision struct {
 	LossWarning string
 }
 
-// ChooseTakeover picks the takeover the way the Pacemaker db2 resource agent
-// promotes a standby: Peer and connected -> graceful TAKEOVER; Disconnected
-// peer (inside the peer window) -> BY FORCE PEER WINDOW ONLY; any other
-// standby state -> BY FORCE, allowed only with fencing proof or operator
-// confirmation. A database that is not a standby is refused, as Db2 does
-// (SQL1770N reason code 1); so is a standby still in local catchup.
+// ChooseTakeover picks the takeover for a standby from its role, HADR
+// state, connect status and sync mode, the way the Pacemaker db2 resource
+// agent promotes one (ClusterLabs resource-agents heartbeat/db2,
+// db2_promote) within the rules IBM documents for Db2 11.5. The sources,
+// paraphrased (decide_test.go names one per row):
+//
+//   - TAKEOVER HADR can only be issued on a standby (IBM 11.5 "TAKEOVER
+//     HADR command"; SQL1770N reason code 1 otherwise).
+//   - Graceful in Peer state while connected (same page: BY FORCE is needed
+//     when the pair is not in peer state; agent: STANDBY/PEER/CONNECTED).
+//     CONGESTED is a connected status whose link is congested (IBM 11.5
+//     MON_GET_HADR, hadr_connect_status: CONNECTED, CONGESTED,
+//     DISCONNECTED), so Peer+Congested is graceful too.
+//   - Under SUPERASYNC the pair never reaches Peer and a graceful takeover
+//     is allowed in Remote catchup (TAKEOVER HADR command, BY FORCE: "unless
+//     you are using SUPERASYNC"; IBM HADR wiki, SUPERASYNC mode).
+//   - A standby that lost its primary in Peer state (Disconnected peer, or
+//     Peer but Disconnected until HADR_TIMEOUT: the agent's
+//     STANDBY/*PEER/DISCONNECTED) takes over BY FORCE PEER WINDOW ONLY. The
+//     peer window needs SYNC or NEARSYNC; under ASYNC and SUPERASYNC
+//     hadr_peer_window is ignored (IBM 11.5 hadr_peer_window), so there
+//     only BY FORCE remains.
+//   - A standby in Local catchup is refused: it is replaying its own logs
+//     and Db2 answers SQL1770N reason code 2.
+//   - Any other standby state takes over BY FORCE, only once the old
+//     primary is fenced or an operator accepts the loss (the agent refuses
+//     REMOTE_CATCHUP_PENDING/DISCONNECTED: "Manual intervention required").
 func ChooseTakeover(s HADRStatus) TakeoverDecision {
 	base := "TAKEOVER HADR ON DATABASE " + Database
 	role, state, conn := NormalizeRole(s.Role), NormalizeState(s.State), NormalizeConnectStatus(s.ConnectStatus)
+	mode := NormalizeSyncMode(s.SyncMode)
 	if role != RoleStandby {
 		r := role
 		if r == "" {
@@ -68,11 +90,19 @@ func ChooseTakeover(s HADRStatus) TakeoverDecision {
 		return TakeoverDecision{Kind: TakeoverRefuse, Reason: fmt.Sprintf(
 			"TAKEOVER HADR can only be issued on the standby; this database's role is %s (Db2 would answer SQL1770N reason code 1)", r)}
 	}
+	connected := conn == ConnConnected || conn == ConnCongested
+	noWindow := mode == "Async" || mode == "Superasync"
 	switch {
-	case state == StatePeer && conn == ConnConnected:
+	case state == StatePeer && connected:
+		r := "standby is in Peer state and connected: a role switch loses nothing"
+		if conn == ConnCongested {
+			r = "standby is in Peer state and connected (congested, still connected): a role switch loses nothing"
+		}
+		return TakeoverDecision{Kind: TakeoverGraceful, Command: base, Reason: r}
+	case state == StateRemoteCatchup && connected && mode == "Superasync":
 		return TakeoverDecision{Kind: TakeoverGraceful, Command: base,
-			Reason: "standby is in Peer state and connected: a role switch loses nothing"}
-	case state == StateDisconnectedPeer || state == StatePeer:
+			Reason: "standby is in Remote catchup and connected under SUPERASYNC, where Db2 allows a graceful takeover: the primary ships what it has before the roles switch"}
+	case (state == StateDisconnectedPeer || state == StatePeer) && !noWindow:
 		d := TakeoverDecision{Kind: TakeoverPeerWindowOnly, Command: base + " BY FORCE PEER WINDOW ONLY",
 			Reason: "standby lost the primary while in peer state and is inside the peer window; Db2 refuses this " +
 				"command (SQL1770N reason code 9) once the window has ended",
@@ -92,9 +122,13 @@ func ChooseTakeover(s HADRStatus) TakeoverDecision {
 	if st == "" {
 		st = "unknown"
 	}
+	why := ""
+	if noWindow && (state == StateDisconnectedPeer || state == StatePeer) {
+		why = fmt.Sprintf(" (under %s there is no peer window, so BY FORCE PEER WINDOW ONLY is not available)", strings.ToUpper(mode))
+	}
 	return TakeoverDecision{Kind: TakeoverForce, Command: base + " BY FORCE", NeedsFencing: true,
-		Reason: fmt.Sprintf("standby is in state %s (connection %s): only a forced takeover is possible; run it only "+
-			"when the old primary is fenced (proven down) or an operator accepts the loss", st, orUnknown(s.ConnectStatus)),
+		Reason: fmt.Sprintf("standby is in state %s (connection %s)%s: only a forced takeover is possible; run it only "+
+			"when the old primary is fenced (proven down) or an operator accepts the loss", st, orUnknown(s.ConnectStatus), why),
 		LossWarning: lossWarning(s)}
 }
 

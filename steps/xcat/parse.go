@@ -42,13 +42,14 @@ func ParseLsdef(out string) []XObject {
 // installPathAttrs are the osimage attributes that name files or
 // directories a deployment needs under the install directory: the Linux
 // images' pkgdir, otherpkgdir and rootimgdir (perl-xCAT/xCAT/Schema.pm:3289,
-// 3299, 3314), the files template, pkglist, otherpkglist, exlist,
+// 3299, 3314) and the files template, pkglist, otherpkglist, exlist,
 // postinstall and synclists, which a site keeps under /install/custom
-// (Schema.pm:798-824, linuximage), and the AIX (NIM) images' resource
-// locations (Schema.pm:3425-3490). Each may be a comma list; postinstall's
-// entries are a script and its arguments.
-var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "template", "pkglist", "otherpkglist", "exlist", "postinstall", "synclists",
-	"installp_bundle", "script", "root", "shared_root", "tmp", "home", "shared_home", "dump", "paging"}
+// (Schema.pm:798-824, linuximage). Each may be a comma list; postinstall's
+// entries are a script and its arguments. The AIX (NIM) images' resource
+// attributes are not among them: they hold NIM resource names, not paths
+// (Schema.pm:1421-1446, nimimage); where those live is NIM's to say
+// (steps/aix).
+var installPathAttrs = []string{"pkgdir", "otherpkgdir", "rootimgdir", "template", "pkglist", "otherpkglist", "exlist", "postinstall", "synclists"}
 
 // InstallPaths lists the paths under installdir that an osimage needs,
 // sorted and without duplicates. pkgdir and otherpkgdir may list several

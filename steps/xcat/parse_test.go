@@ -52,8 +52,8 @@ func TestParseLsdef(t *testing.T) {
 	}
 }
 
-// The stand-ins' golden lsdef output (AIX osimages) parses into objects
-// whose NIM resource locations are the install paths.
+// The stand-ins' golden lsdef output (AIX osimages) parses; its NIM
+// resource attributes are names, not install paths.
 func TestParseLsdefStandinGolden(t *testing.T) {
 	b, err := os.ReadFile("../../integration/standins/testdata/lsdef-osimage-aix.golden")
 	if err != nil {
@@ -64,12 +64,14 @@ func TestParseLsdefStandinGolden(t *testing.T) {
 		t.Fatalf("parsed %d objects", len(objs))
 	}
 	dskls := objs[1]
-	if dskls.Name != "61dskls" || dskls.Attrs["spot"] != "61dskls" {
+	if dskls.Name != "61dskls" || dskls.Attrs["spot"] != "61dskls" || dskls.Attrs["root"] != "61dskls_root" {
 		t.Fatalf("second object: %+v", dskls)
 	}
-	want := []string{"/install/nim/dump/61dskls_dump", "/install/nim/home/61dskls_home", "/install/nim/paging/61dskls_paging",
-		"/install/nim/root/61dskls_root", "/install/nim/shared_home/61dskls_shared_home", "/install/nim/tmp/61dskls_tmp"}
-	if got := dskls.InstallPaths("/install"); !reflect.DeepEqual(got, want) {
+	if got := dskls.InstallPaths("/install"); len(got) != 0 {
+		t.Errorf("InstallPaths = %v: NIM resource names taken for paths", got)
+	}
+	linux := XObject{Name: "rh", Attrs: map[string]string{"pkgdir": "/install/rhels8/x86_64,/install/updates", "rootimgdir": "/install/netboot/rh", "root": "rh_root"}}
+	if got, want := linux.InstallPaths("/install"), []string{"/install/netboot/rh", "/install/rhels8/x86_64", "/install/updates"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("InstallPaths = %v, want %v", got, want)
 	}
 }

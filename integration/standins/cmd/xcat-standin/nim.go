@@ -393,19 +393,12 @@ func (a *app) mkspot() int {
 	})
 }
 
-// nimResourcesOf lists the NIM resource names an AIX osimage needs: its
-// lpp_source and spot, and <osimage>_<type> for the other resources.
+// nimResourcesOf lists the NIM resource names an AIX osimage needs: the
+// names its attributes hold (Schema.pm:1421-1446), comma lists split.
 func nimResourcesOf(img standins.Object) []string {
 	var names []string
-	for _, k := range []string{"lpp_source", "spot"} {
-		if v := img.Attrs[k]; v != "" {
-			names = append(names, v)
-		}
-	}
-	for _, t := range standins.NIMResourceTypes {
-		if img.Attrs[t] != "" {
-			names = append(names, img.Name+"_"+t)
-		}
+	for _, tn := range standins.ResourceNames(img) {
+		names = append(names, tn[1])
 	}
 	return names
 }

@@ -55,8 +55,11 @@ func OpenWith(path string, o Options) (*Journal, error) {
 	if j.lockDir == "" {
 		j.lockDir = DefaultLockDir()
 	}
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		to, _ := os.Readlink(path)
+		return nil, errorf(ErrNotJournal, "journal %s is a symbolic link (to %s); hamnflow does not follow links for its journal: give the real path with --journal", path, to)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := j.create(); err != nil {
 			return nil, err

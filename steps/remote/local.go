@@ -23,15 +23,18 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	script := h.WithEnv(c.Script)
+	asRoot := true
 	if c.AsUser != "" {
 		u, err := user.Current()
 		if err != nil {
 			return Result{Exit: -1}, fmt.Errorf("who am I: %w", err)
 		}
-		script = AsUser(script, c.AsUser, u.Uid == "0")
+		asRoot = u.Uid == "0"
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
+	// The script goes by stdin, not on the command line where any user of
+	// this machine could read it (and the secrets in it) with ps.
+	line, stdin := hidden(h.WithEnv(c.Script), c.AsUser, asRoot, c.Stdin)
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
@@ -40,7 +43,7 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	if c.Stream != nil {
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, c.Stream), io.MultiWriter(&stderr, c.Stream)
 	}
-	cmd.Stdin = c.Stdin
+	cmd.Stdin = stdin
 	start := time.Now()
 	err := cmd.Run()
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start), Exit: -1}

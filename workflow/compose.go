@@ -523,13 +523,10 @@ func (c *composer) step(pf *parsedFile, i int, s stepYAML, needs []string, args 
 	st := &Step{
 		ID: s.ID, Title: s.Title, Needs: needs, Host: s.Host, When: s.When,
 		Idempotent: s.Idempotent || s.ReadOnly, Confirm: s.Confirm, ReadOnly: s.ReadOnly,
-		Args: args, File: pf.name, Line: pf.lines[at], Lines: map[string]int{},
+		Args: args, File: pf.name, Line: pf.lines[at], Lines: maps.Clone(pf.linesOfStep(i)),
 	}
-	prefix := at + "."
-	for k, l := range pf.lines {
-		if f, ok := strings.CutPrefix(k, prefix); ok {
-			st.Lines[f] = l
-		}
+	if st.Lines == nil {
+		st.Lines = map[string]int{}
 	}
 	if st.Line == 0 {
 		st.Line = 1

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -236,6 +237,13 @@ type runner struct {
 	waitWhy     map[string]string // what a waiting step needs, when more than a terminal
 	journalErr  error             // the first failed journal write: nothing more starts
 	aborted     bool
+	// pending are step ends recorded by recordEnd and not yet committed:
+	// the next commit (the next step's start, as a rule) takes them
+	// first, so that a step costs one fsync, not two. They are in the
+	// state already; nothing acts on them before they are committed,
+	// since every action is preceded by a commit.
+	pending []Event
+	refs    map[string][]string // the steps each step's templates read; absent: all
 
 	promptMu sync.Mutex // one question at a time
 }
@@ -247,11 +255,41 @@ func (e *Engine) newRunner(id string, pb *Playbook, data map[string]any, rs *run
 	}
 	base["run"] = map[string]any{"id": id}
 	g := newGraph(pb.Steps)
+	refs := map[string][]string{}
+	for _, s := range pb.Steps {
+		if ids, ok := stepRefs(s); ok {
+			refs[s.ID] = ids
+		}
+	}
 	return &runner{
 		e: e, id: id, pb: pb, base: base, order: Order(pb), byID: g.byID, graph: g, state: rs,
 		render: renderer{funcs: e.Funcs, secrets: e.Secrets},
 		mask:   &masker{},
+		refs:   refs,
 	}
+}
+
+// recordEnd records the end of a step like record, but leaves the commit
+// to the next record (or flush): the step's end and what follows it go to
+// the journal in one transaction, one fsync. Its effect on the state is
+// immediate.
+func (r *runner) recordEnd(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	evs := []Event{ev}
+	r.maskEvents(evs)
+	r.pending = append(r.pending, evs[0])
+	r.state.apply(evs[0])
+}
+
+// flush commits the step ends recordEnd left pending.
+func (r *runner) flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) == 0 {
+		return nil
+	}
+	return r.recordLocked(nil)
 }
 
 // record commits events (and a summary update) to the journal, then folds
@@ -263,6 +301,17 @@ func (r *runner) record(update func(*Run), evs ...Event) error {
 }
 
 func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
+	r.maskEvents(evs)
+	if len(r.pending) > 0 {
+		evs = append(r.pending, evs...)
+		r.pending = nil
+	}
+	return r.commitLocked(update, evs)
+}
+
+// maskEvents masks the secrets in evs and bounds their output, in place.
+// Each event goes through it once: pending events are masked already.
+func (r *runner) maskEvents(evs []Event) {
 	limit := r.e.OutputLimit
 	if limit <= 0 {
 		limit = 64 << 10
@@ -289,6 +338,11 @@ func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
 			ev.Items = items
 		}
 	}
+}
+
+// commitLocked commits evs (masked) and update to the journal and folds
+// them into the state.
+func (r *runner) commitLocked(update func(*Run), evs []Event) error {
 	done := 0
 	stored, err := r.e.Store.Append(r.id, func(run *Run) {
 		if update != nil {
@@ -398,38 +452,74 @@ func (r *runner) journalStopped(next string) error {
 // forward runs every step whose needs are met, at most Parallel at once,
 // until all are done, one waits or the context ends. A failed step stops
 // the steps that need it; independent branches run on to their end.
+//
+// Its cost is linear in steps and edges: a step is looked at first, and
+// again only when one of its needs ended, in the playbook's order.
 func (r *runner) forward(ctx context.Context) error {
 	parallel := r.e.Parallel
 	if parallel <= 0 {
 		parallel = 4
 	}
-	launched := map[string]bool{}
-	results := make(chan struct{})
+	dependents := make(map[string][]int, len(r.order))
+	ready := make(orderHeap, 0, len(r.order))
+	for i, s := range r.order {
+		for _, n := range s.Needs {
+			dependents[n] = append(dependents[n], i)
+		}
+		ready = append(ready, i) // in order: a heap already
+	}
+	launched := make([]bool, len(r.order))
+	results := make(chan *Step)
 	running := 0
 	for {
+		started := false
 		if !r.stopping(ctx) {
-			for _, s := range r.order {
-				if running >= parallel {
-					break
+			for running < parallel && ready.Len() > 0 {
+				i := heap.Pop(&ready).(int)
+				s := r.order[i]
+				if launched[i] || !r.runnable(s) {
+					continue // looked at again when a need ends
 				}
-				if launched[s.ID] || !r.runnable(s) {
-					continue
-				}
-				launched[s.ID] = true
+				launched[i] = true
 				running++
+				started = true
 				go func() {
 					r.execStep(ctx, s)
-					results <- struct{}{}
+					results <- s
 				}()
 			}
 		}
 		if running == 0 {
 			break
 		}
-		<-results
+		if !started {
+			// Nothing started whose first commit would take the step
+			// ends pending: commit them now.
+			r.flush()
+		}
+		s := <-results
 		running--
+		for _, i := range dependents[s.ID] {
+			if !launched[i] {
+				heap.Push(&ready, i)
+			}
+		}
 	}
 	return r.end(ctx)
+}
+
+// orderHeap is a min-heap of positions in the run's order.
+type orderHeap []int
+
+func (h orderHeap) Len() int           { return len(h) }
+func (h orderHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h orderHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *orderHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *orderHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (r *runner) stopping(ctx context.Context) bool {
@@ -464,7 +554,11 @@ func (r *runner) dataFor(s *Step, item map[string]string) map[string]any {
 	for k, v := range r.base {
 		d[k] = v
 	}
-	d["steps"] = r.state.stepsView(r.pb.Steps)
+	if ids, ok := r.refs[s.ID]; ok {
+		d["steps"] = r.state.stepsViewOf(ids)
+	} else {
+		d["steps"] = r.state.stepsView(r.pb.Steps)
+	}
 	d["args"] = argsData(s)
 	if item != nil {
 		d["item"] = item
@@ -662,10 +756,9 @@ func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[stri
 			r.record(nil, ev)
 			return
 		case err == nil:
+			// Committed with what comes next (see recordEnd).
 			ev.Type, ev.Outputs, ev.Items = EvStepSucceeded, o.Outputs, o.Items
-			if rerr := r.record(nil, ev); rerr != nil {
-				r.markFailed(key)
-			}
+			r.recordEnd(ev)
 			return
 		case attempt <= s.Retries:
 			ev.Type = EvStepFailed
@@ -764,6 +857,10 @@ func (r *runner) ask(ctx context.Context, q Question, _ string) (Answer, error) 
 	}
 	if r.e.Prompter == nil {
 		return Answer{}, ErrNoOperator
+	}
+	// What ended is in the journal before an operator is kept waiting.
+	if err := r.flush(); err != nil {
+		return Answer{}, err
 	}
 	r.promptMu.Lock()
 	defer r.promptMu.Unlock()

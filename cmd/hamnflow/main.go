@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -30,12 +31,38 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit(args))
 	}
+	// Until the engine takes the signals over (a run journals how it was
+	// interrupted, and stops its step), an interrupt ends hamnflow at once:
+	// validate, plan and the parsing before a run honour Ctrl-C whatever
+	// they are doing.
+	engaged := new(atomic.Bool)
+	ctx = context.WithValue(ctx, engagedKey{}, engaged)
+	go func() {
+		<-ctx.Done()
+		if !engaged.Load() {
+			fmt.Fprintln(os.Stderr, "hamnflow: interrupted; nothing was changed")
+			os.Exit(exitInterrupted)
+		}
+	}()
 	err := app.RunContext(ctx, args)
+	engaged.Store(true) // the command is over: stop cancels ctx, not a signal
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hamnflow:", message(err))
 	}
 	os.Exit(exitCode(err))
+}
+
+// engagedKey holds, in the command's context, the flag that says the
+// engine handles interrupts from now on.
+type engagedKey struct{}
+
+// engage hands interrupts over to the engine: from now on SIGINT, SIGTERM
+// and SIGHUP cancel the context, and the run journals how it stopped.
+func engage(ctx context.Context) {
+	if b, ok := ctx.Value(engagedKey{}).(*atomic.Bool); ok {
+		b.Store(true)
+	}
 }
 
 // memoryLimit is the soft limit on hamnflow's memory for a command line:

@@ -740,3 +740,41 @@ steps:
 		t.Errorf("after SIGHUP the run is %s, want interrupted", r.Status)
 	}
 }
+
+// TestInterruptBeforeTheEngine (issue 16, finding 5): validate and plan
+// honour SIGINT and SIGTERM whatever they are doing: here, reading a
+// playbook that never comes (a fifo nobody writes to).
+func TestInterruptBeforeTheEngine(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		cmd string
+		sig syscall.Signal
+	}{{"validate", syscall.SIGINT}, {"plan", syscall.SIGTERM}, {"run", syscall.SIGINT}} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			l := newCrashLab(t, bin)
+			fifo := filepath.Join(l.dir, "slow.yaml")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p := l.start(tc.cmd, fifo)
+			// Opening the fifo for writing returns once hamnflow opened it
+			// to read: it is past its start, waiting for the playbook.
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := p.cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.waitExit(t); got != exitInterrupted {
+				t.Errorf("%s after %v: exit %d, want %d\n%s", tc.cmd, tc.sig, got, exitInterrupted, p.stderr.String())
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if !strings.Contains(p.stderr.String(), "hamnflow: interrupted; nothing was changed") {
+				t.Errorf("%s after %v said:\n%s", tc.cmd, tc.sig, p.stderr.String())
+			}
+		})
+	}
+}

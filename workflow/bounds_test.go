@@ -45,3 +45,46 @@ func TestTemplateBounds(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestUnknownKeysAllAtOnce (issue 16, finding 8): every unknown key of a
+// file is reported, in the file's order, the same on every run, with the
+// keys known there and the likely one for a typo.
+func TestUnknownKeysAllAtOnce(t *testing.T) {
+	text := "name: c\nbogus: 1\nsteps:\n  - id: a\n    action: shell\n    tile: x\n    foreach: {over: x, paralel: 2}\n    probe: {action: shell, wiht: {}}\n    undo: {none: nothing, extra: 1}\n    with: {cmd: \"true\", anything: goes}\n"
+	want := []string{
+		`c.yaml:2: unknown field "bogus" (known here: name, description, params, args, defaults, steps)`,
+		`c.yaml:6: unknown field "tile" (did you mean "title"?) (known here: id, title, needs, host, when, if, include, as, action, with, probe, undo, idempotent, confirm, readonly, timeout, retries, backoff, foreach)`,
+		`c.yaml:7: unknown field "paralel" (did you mean "parallel"?) (known here: over, key, parallel)`,
+		`c.yaml:8: unknown field "wiht" (did you mean "with"?) (known here: action, host, with)`,
+		`c.yaml:9: unknown field "extra" (known here: action, host, with, none)`,
+	}
+	for range 20 { // the strict decoder's choice varied from run to run
+		_, err := parseFile("c.yaml", []byte(text))
+		var got []string
+		if d, ok := err.(Diagnostics); ok {
+			for _, x := range d {
+				got = append(got, x.String())
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestStatusLine (issue 16, finding 8): the end of a run says its status
+// once and never ends in a colon.
+func TestStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		st        RunStatus
+		msg, want string
+	}{
+		{RunSucceeded, "", "succeeded"},
+		{RunInterrupted, "interrupted; continue with `hamnflow resume X`", "interrupted; continue with `hamnflow resume X`"},
+		{RunFailed, "step b failed; see `hamnflow show X`", "failed: step b failed; see `hamnflow show X`"},
+	} {
+		if got := statusLine(tc.st, tc.msg); got != tc.want {
+			t.Errorf("statusLine(%s, %q) = %q, want %q", tc.st, tc.msg, got, tc.want)
+		}
+	}
+}

@@ -433,13 +433,26 @@ func (r *runner) closeLocked(ev EventType, st RunStatus, final bool, runErr erro
 		if final {
 			run.EndedAt = now
 		}
-	}, Event{Type: ev, Message: string(st) + ": " + msg}); err != nil {
+	}, Event{Type: ev, Message: statusLine(st, msg)}); err != nil {
 		return r.journalStopped(fmt.Sprintf("how the run ended (%s: %s) could not be recorded. Make the journal writable again (free space on its file system), then `hamnflow resume %s`", st, msg, r.id))
 	}
 	if runErr == nil {
 		return nil
 	}
 	return &RunError{RunID: r.id, Err: runErr, Msg: msg}
+}
+
+// statusLine is how an end event says the status and its message, without
+// saying the status twice ("interrupted: interrupted; ...") or ending in
+// a colon ("succeeded: ").
+func statusLine(st RunStatus, msg string) string {
+	switch {
+	case msg == "":
+		return string(st)
+	case strings.HasPrefix(msg, string(st)):
+		return msg
+	}
+	return string(st) + ": " + msg
 }
 
 // journalStopped is the error of a run or rollback that stopped because

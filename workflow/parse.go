@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +167,9 @@ func parseFile(name string, text []byte) (*parsedFile, error) {
 		if d.Body != nil {
 			indexLines(d.Body, "$", pf.lines)
 		}
+	}
+	if diags := unknownKeys(name, docBody(f), reflect.TypeFor[fileYAML]()); len(diags) > 0 {
+		return nil, diags
 	}
 	if err := yaml.NodeToValue(docBody(f), &pf.raw, yaml.Strict()); err != nil {
 		return nil, Diagnostics{yamlDiag(name, err)}
@@ -372,4 +376,78 @@ func wholeNumber(v any, lo, hi int) (*int, error) {
 	}
 	i := int(n)
 	return &i, nil
+}
+
+// unknownKeys reports every key under n that the type t it decodes into
+// does not have, in the file's order, with the keys it does have: all at
+// once, where the strict decoder stops at one (and not always the same
+// one: it walks Go maps).
+func unknownKeys(file string, n ast.Node, t reflect.Type) Diagnostics {
+	var diags Diagnostics
+	var walk func(n ast.Node, t reflect.Type)
+	walk = func(n ast.Node, t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			walk(v.Value, t)
+			return
+		case *ast.TagNode:
+			walk(v.Value, t)
+			return
+		}
+		switch t.Kind() {
+		case reflect.Slice:
+			if seq, ok := n.(*ast.SequenceNode); ok {
+				for _, e := range seq.Values {
+					walk(e, t.Elem())
+				}
+			}
+		case reflect.Struct:
+			var pairs []*ast.MappingValueNode
+			switch m := n.(type) {
+			case *ast.MappingNode:
+				pairs = m.Values
+			case *ast.MappingValueNode:
+				pairs = []*ast.MappingValueNode{m}
+			default:
+				return // not a mapping: the decoder says what it should be
+			}
+			fields := map[string]reflect.StructField{}
+			var names []string
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if name == "" || name == "-" || !f.IsExported() {
+					continue
+				}
+				fields[name] = f
+				names = append(names, name)
+			}
+			for _, p := range pairs {
+				key := strings.Trim(p.Key.String(), `"'`)
+				f, ok := fields[key]
+				if !ok {
+					line := 0
+					if tk := p.Key.GetToken(); tk != nil && tk.Position != nil {
+						line = tk.Position.Line
+					}
+					diags = append(diags, Diag{File: file, Line: line, Msg: fmt.Sprintf("unknown field %q%s (known here: %s)", key, didYouMean(key, names), strings.Join(names, ", "))})
+					continue
+				}
+				walk(p.Value, f.Type)
+			}
+		}
+	}
+	walk(n, t)
+	return diags
+}
+
+// didYouMean is ` (did you mean "X"?)` for the likely typo s of X, or "".
+func didYouMean(s string, names []string) string {
+	if n := nearest(s, names); n != "" {
+		return fmt.Sprintf(" (did you mean %q?)", n)
+	}
+	return ""
 }

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"text/template"
 	"time"
 )
@@ -62,6 +64,10 @@ type Engine struct {
 	// OutputLimit bounds each of stdout and stderr in the journal; the cut
 	// is marked. Default 64 KiB.
 	OutputLimit int
+	// OutputDir, when set, keeps the whole of an output the journal cuts
+	// (secrets masked) in OutputDir/RUN/STEP.ATTEMPT.stdout (or .stderr),
+	// and the cut names the file.
+	OutputDir string
 }
 
 // Start begins a new run of pb. data holds "inv" and "params". It returns
@@ -321,8 +327,8 @@ func (r *runner) maskEvents(evs []Event) {
 		ev.Command = r.mask.apply(ev.Command)
 		ev.Message = r.mask.apply(ev.Message)
 		var cutOut, cutErr bool
-		ev.Stdout, cutOut = capText(r.mask.apply(ev.Stdout), limit)
-		ev.Stderr, cutErr = capText(r.mask.apply(ev.Stderr), limit)
+		ev.Stdout, cutOut = r.capOutput(ev, "stdout", r.mask.apply(ev.Stdout), limit)
+		ev.Stderr, cutErr = r.capOutput(ev, "stderr", r.mask.apply(ev.Stderr), limit)
 		ev.Truncated = ev.Truncated || cutOut || cutErr
 		for k, v := range ev.Outputs {
 			ev.Outputs[k] = r.mask.apply(v)
@@ -338,6 +344,52 @@ func (r *runner) maskEvents(evs []Event) {
 			ev.Items = items
 		}
 	}
+}
+
+// capOutput bounds one output of ev to limit, keeping the whole of it in
+// a file under OutputDir when that is set.
+func (r *runner) capOutput(ev *Event, stream, text string, limit int) (string, bool) {
+	if len(text) <= limit {
+		return text, false
+	}
+	cut, _ := capText(text, limit)
+	if r.e.OutputDir == "" {
+		return cut, true
+	}
+	name := fmt.Sprintf("%s.%d.%s", fileSafe(ev.Step), ev.Attempt, stream)
+	path, err := keepOutput(filepath.Join(r.e.OutputDir, fileSafe(r.id)), name, text)
+	if err != nil {
+		return cut + fmt.Sprintf("\n[the whole output could not be kept: %v]", err), true
+	}
+	return cut + "\n[the whole output: " + path + "]", true
+}
+
+// keepOutput writes text to dir/name: dir made 0700 if missing, the file
+// 0600, never through a symbolic link nor over an existing file.
+func keepOutput(dir, name, text string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// fileSafe makes a step key ("parent[item]") or run id a file name.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.TrimLeft(s, "."))
 }
 
 // commitLocked commits evs (masked) and update to the journal and folds

@@ -249,6 +249,9 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 		},
 		Observe: observe,
 	}
+	if c.Bool("keep-output") {
+		w.engine.OutputDir = j.Path() + ".output"
+	}
 	if c.Bool("stream") {
 		w.engine.Stream = func(_, step string) io.Writer { return &prefixWriter{w: os.Stderr, prefix: step + " | "} }
 	}

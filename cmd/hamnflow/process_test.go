@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -721,6 +722,17 @@ steps:
 	p.waitExit(t)
 	waitDead("the step's shell", fg)
 	waitDead("the step's background sleep", bg)
+
+	// history and show tell the run is dead, not running (finding 8).
+	killed := l.lastRun()
+	out, _ := l.run(exitOK, "history")
+	if !regexp.MustCompile(killed.ID + `\s+orphan\s+local\s+dead\s`).MatchString(out) {
+		t.Errorf("history does not show the killed run dead:\n%s", out)
+	}
+	out, _ = l.run(exitOK, "show", killed.ID)
+	if !strings.Contains(out, "dead: the journal has it running, but its process (pid "+strconv.Itoa(p.cmd.Process.Pid)+") is gone; `hamnflow resume "+killed.ID+"` goes on") {
+		t.Errorf("show does not tell the killed run is dead:\n%s", out)
+	}
 
 	// SIGHUP: the step is stopped, the run ends interrupted.
 	os.Remove(filepath.Join(l.dir, "fg"))

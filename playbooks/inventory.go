@@ -32,6 +32,9 @@ func LoadInventory(path string) (*Inventory, []byte, error) {
 // workflow.Diagnostics with file and line.
 func ParseInventory(file string, text []byte) (*Inventory, error) {
 	var inv Inventory
+	if err := workflow.CheckYAMLBounds(file, "an inventory", text); err != nil {
+		return nil, err
+	}
 	if err := yaml.UnmarshalWithOptions(text, &inv, yaml.Strict()); err != nil {
 		return nil, workflow.Diagnostics{yamlDiag(file, err)}
 	}

@@ -149,3 +149,16 @@ func TestSecretFileChecks(t *testing.T) {
 		t.Errorf("a one-character secret: %v", err)
 	}
 }
+
+// TestInventoryBounds (issue 16, finding 5): a deeply nested or huge
+// inventory is refused before the YAML parser's quadratic work.
+func TestInventoryBounds(t *testing.T) {
+	deep := goodInventory + "x: " + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) + "\n"
+	if _, err := ParseInventory("inv.yaml", []byte(deep)); err == nil || !strings.Contains(err.Error(), "inv.yaml:21: nested more than 64 levels deep") {
+		t.Errorf("deep inventory: %v", err)
+	}
+	big := goodInventory + "# " + strings.Repeat("x", 2<<20) + "\n"
+	if _, err := ParseInventory("inv.yaml", []byte(big)); err == nil || !strings.Contains(err.Error(), "bytes: an inventory may be at most 1048576 (1 MiB)") {
+		t.Errorf("big inventory: %v", err)
+	}
+}

@@ -150,13 +150,26 @@ const (
 	maxDepth    = 64
 )
 
-// parseFile decodes one playbook or part file.
-func parseFile(name string, text []byte) (*parsedFile, error) {
+// CheckYAMLBounds refuses, before any YAML parser's work (which grows
+// faster than the text), a file of more than 1 MiB or nested more than 64
+// levels deep. what names the kind of file in the message.
+func CheckYAMLBounds(name, what string, text []byte) error {
 	if len(text) > maxFileSize {
-		return nil, Diagnostics{{File: name, Msg: fmt.Sprintf("%d bytes: a playbook or part may be at most %d (1 MiB); split it into parts (include:)", len(text), maxFileSize)}}
+		return Diagnostics{{File: name, Msg: fmt.Sprintf("%d bytes: %s may be at most %d (1 MiB)", len(text), what, maxFileSize)}}
 	}
 	if line := tooDeep(text, maxDepth); line > 0 {
-		return nil, Diagnostics{{File: name, Line: line, Msg: fmt.Sprintf("nested more than %d levels deep", maxDepth)}}
+		return Diagnostics{{File: name, Line: line, Msg: fmt.Sprintf("nested more than %d levels deep", maxDepth)}}
+	}
+	return nil
+}
+
+// parseFile decodes one playbook or part file.
+func parseFile(name string, text []byte) (*parsedFile, error) {
+	if err := CheckYAMLBounds(name, "a playbook or part", text); err != nil {
+		if len(text) > maxFileSize {
+			return nil, Diagnostics{{File: name, Msg: fmt.Sprintf("%d bytes: a playbook or part may be at most %d (1 MiB); split it into parts (include:)", len(text), maxFileSize)}}
+		}
+		return nil, err
 	}
 	f, err := parser.ParseBytes(text, 0)
 	if err != nil {

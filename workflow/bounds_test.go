@@ -88,3 +88,20 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 }
+
+// TestTypeErrorsNameTheKey (issue 16, finding 8): a value of the wrong
+// type is reported with its key and the types in the playbook's words,
+// never a Go field ("playbookYAML.Steps of type int").
+func TestTypeErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{"steps: 5\n", "c.yaml:2: steps: a number where a list is expected"},
+		{"steps:\n  - id: a\n    action: shell\n    needs: 5\n", "c.yaml:5: needs: a number where a list is expected"},
+		{"steps:\n  - id: a\n    action: [shell]\n", "c.yaml:4: action: wrong type here, want text"},
+		{"params: {a: 1}\nsteps: []\n", "c.yaml:2: params: a mapping (key: value) where a list is expected"},
+	} {
+		_, err := parseFile("c.yaml", []byte("name: c\n"+tc.body))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %q", tc.body, err, tc.want)
+		}
+	}
+}

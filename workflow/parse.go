@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -185,7 +186,7 @@ func parseFile(name string, text []byte) (*parsedFile, error) {
 		return nil, diags
 	}
 	if err := yaml.NodeToValue(docBody(f), &pf.raw, yaml.Strict()); err != nil {
-		return nil, Diagnostics{yamlDiag(name, err)}
+		return nil, Diagnostics{pf.typeDiag(yamlDiag(name, err))}
 	}
 	return pf, nil
 }
@@ -276,6 +277,36 @@ func yamlDiag(file string, err error) Diag {
 	}
 	return Diag{File: file, Msg: cleanYAMLMessage(err.Error())}
 }
+
+// typeDiag names, in a type error, the key at its line (the decoder names
+// a Go field, or none) and says the types in the playbook's words: e.g.
+// "needs: a number where a list is expected".
+func (pf *parsedFile) typeDiag(d Diag) Diag {
+	// The outermost key of the line: {a: 1} given for params: is params'.
+	key, depth := "", 0
+	for p, l := range pf.lines {
+		if l != d.Line || strings.HasSuffix(p, "]") {
+			continue
+		}
+		if n := strings.Count(p, "."); key == "" || n < depth || n == depth && p < key {
+			key, depth = p, n
+		}
+	}
+	if key == "" {
+		return d
+	}
+	key = key[strings.LastIndexByte(key, '.')+1:]
+	words := map[string]string{"int": "a number", "uint": "a number", "float": "a number", "bool": "true or false", "string": "text", "sequence": "a list", "mapping": "a mapping (key: value)", "null": "nothing"}
+	if m := typeErrRe.FindStringSubmatch(d.Msg); m != nil && words[m[1]] != "" && words[m[2]] != "" {
+		d.Msg = fmt.Sprintf("%s: %s where %s is expected", key, words[m[1]], words[m[2]])
+	} else if _, want, ok := strings.Cut(d.Msg, "wrong type here, "); ok {
+		d.Msg = key + ": wrong type here, " + want
+	}
+	return d
+}
+
+// typeErrRe is the decoder's "int was used where sequence is expected".
+var typeErrRe = regexp.MustCompile(`^(\w+) was used where (\w+) is expected`)
 
 // cleanYAMLMessage says a decoding error in the playbook's words, not Go's
 // ("cannot unmarshal string into Go struct field stepYAML.Steps.retries of

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -160,5 +162,28 @@ func TestInventoryBounds(t *testing.T) {
 	big := goodInventory + "# " + strings.Repeat("x", 2<<20) + "\n"
 	if _, err := ParseInventory("inv.yaml", []byte(big)); err == nil || !strings.Contains(err.Error(), "bytes: an inventory may be at most 1048576 (1 MiB)") {
 		t.Errorf("big inventory: %v", err)
+	}
+}
+
+// TestFindUnknownReadsNoFile (issue 16, finding 5): an unknown playbook
+// name is answered from the file names of --playbook-dir: no file there is
+// read or parsed (here a fifo nobody writes to would hang a reader).
+func TestFindUnknownReadsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "mine.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := Library{Dir: dir}.Find("nosuch")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `no playbook "nosuch": give a file path or one of: `) || !strings.Contains(err.Error(), "mine") {
+			t.Errorf("Find: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Find of an unknown name read the files of the playbook directory")
 	}
 }

@@ -105,3 +105,16 @@ func TestTypeErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestUserTemplateNamedT (issue 16, finding 8): a template the playbook
+// defines may be called t, as any other name.
+func TestUserTemplateNamedT(t *testing.T) {
+	text := `{{ define "t" }}inner{{ end }}echo outer {{ template "t" }}`
+	if _, err := fieldRefs(text, nil); err != nil {
+		t.Errorf("fieldRefs: %v", err)
+	}
+	r := &renderer{}
+	if out, err := r.render(text, map[string]any{}, true, nil); err != nil || out != "echo outer inner" {
+		t.Errorf("render: %q, %v", out, err)
+	}
+}

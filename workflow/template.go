@@ -211,7 +211,7 @@ func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 	}
 	// Parse through text/template, not parse.Parse, so that its builtins
 	// (eq, ne, and, or, not, len, index, printf, ...) are known.
-	t, err := template.New("t").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
+	t, err := template.New("").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -61,7 +62,7 @@ func (r *renderer) render(text string, data map[string]any, mask bool, used *[]s
 	t := template.New("").Option("missingkey=error").Funcs(r.funcs).Funcs(funcs)
 	t, err := t.Parse(text)
 	if err != nil {
-		return "", err
+		return "", cleanParseErr(err)
 	}
 	if c := templateCost(t); c > maxTemplateCost {
 		return "", errTemplateTooCostly
@@ -191,6 +192,16 @@ func execBounded(t *template.Template, data any) (string, error) {
 	}
 }
 
+// parseErrPrefix is text/template's "template: NAME:LINE: " before a
+// parse error, which names its internal template, not the playbook's.
+var parseErrPrefix = regexp.MustCompile(`^template: [^:]*:\d+: `)
+
+// cleanParseErr says a template's parse error without text/template's
+// prefix: "function \"nofunc\" not defined".
+func cleanParseErr(err error) error {
+	return fmt.Errorf("template: %s", parseErrPrefix.ReplaceAllString(err.Error(), ""))
+}
+
 // cleanTemplateErr drops text/template's "template: :1:7: executing \"\" at
 // <...>:" noise down to what the operator needs.
 func cleanTemplateErr(err error) error {
@@ -213,7 +224,7 @@ func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 	// (eq, ne, and, or, not, len, index, printf, ...) are known.
 	t, err := template.New("").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, cleanParseErr(err)
 	}
 	var refs [][]string
 	var walk func(n parse.Node)

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,8 +55,11 @@ func OpenWith(path string, o Options) (*Journal, error) {
 	if j.lockDir == "" {
 		j.lockDir = DefaultLockDir()
 	}
-	fi, err := os.Stat(path)
+	fi, err := os.Lstat(path)
 	switch {
+	case err == nil && fi.Mode()&fs.ModeSymlink != 0:
+		to, _ := os.Readlink(path)
+		return nil, errorf(ErrNotJournal, "journal %s is a symbolic link (to %s); hamnflow does not follow links for its journal: give the real path with --journal", path, to)
 	case errors.Is(err, fs.ErrNotExist):
 		if err := j.create(); err != nil {
 			return nil, err
@@ -98,6 +101,9 @@ func (j *Journal) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, 
 				return errors.New("no free run id after 100 attempts")
 			}
 			r.ID = NewRunID(r.StartedAt)
+			if last, _ := runs.Cursor().Last(); last != nil {
+				r.ID = after(r.ID, last)
+			}
 		}
 		if err := putJSON(runs, []byte(r.ID), r); err != nil {
 			return err
@@ -297,12 +303,30 @@ func (j *Journal) resolve(tx *bolt.Tx, id string) ([]byte, error) {
 }
 
 // NewRunID returns a run id for a run started at t: its UTC time to the
-// second and 4 random hex digits, e.g. "20261125-200102-7f3a", so that ids
-// sort by start time. CreateRun makes sure it is unique.
+// second and 4 hex digits, e.g. "20261125-200102-7f3a", that are the
+// millisecond (times 16) and a random digit, so that ids sort by start
+// time within a second too. CreateRun makes sure it is unique and sorts
+// after every id before it.
 func NewRunID(t time.Time) string {
-	var b [2]byte
+	var b [1]byte
 	rand.Read(b[:])
-	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+	ms := t.UTC().Nanosecond() / 1e6
+	return fmt.Sprintf("%s-%04x", t.UTC().Format("20060102-150405"), ms*16+int(b[0]&15))
+}
+
+// after returns id, or, when the newest id last is of the same second and
+// sorts after it, the id one past last: history lists runs newest first
+// by their ids.
+func after(id string, last []byte) string {
+	l := string(last)
+	if len(l) != len(id) || len(id) != 20 || l[:16] != id[:16] || l < id {
+		return id
+	}
+	n, err := strconv.ParseUint(l[16:], 16, 16)
+	if err != nil || n == 0xffff {
+		return id
+	}
+	return fmt.Sprintf("%s%04x", id[:16], n+1)
 }
 
 // now is the time stamp for new records: UTC without a monotonic reading, so

@@ -465,3 +465,27 @@ func TestBusy(t *testing.T) {
 		t.Errorf("append after a brief wait: %v", err)
 	}
 }
+
+// TestRunsNewestFirstWithinASecond (issue 16, finding 8): runs started in
+// one second list newest first, as runs of different seconds do.
+func TestRunsNewestFirstWithinASecond(t *testing.T) {
+	j := newJournal(t)
+	base := time.Date(2026, 11, 25, 20, 1, 2, 0, time.UTC)
+	var ids []string
+	for i := range 40 {
+		at := base
+		if i%2 == 1 {
+			at = base.Add(time.Duration(i) * 10 * time.Millisecond) // some of them later in the second
+		}
+		ids = append(ids, mustCreate(t, j, workflow.Run{StartedAt: at}).ID)
+	}
+	rs, err := j.Runs(workflow.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if want := ids[len(ids)-1-i]; r.ID != want {
+			t.Fatalf("history position %d is %s, want %s (the runs in order of creation: %v)", i, r.ID, want, ids)
+		}
+	}
+}

@@ -58,7 +58,7 @@ func (j *Journal) Lock(cluster string, h workflow.Holder) (workflow.Lock, error)
 	if cluster == "" {
 		return nil, errors.New("lock: no cluster name given")
 	}
-	if err := ownDir(j.lockDir); err != nil {
+	if err := ownDir("lock directory", "HAMNFLOW_LOCK_DIR", j.lockDir); err != nil {
 		return nil, fmt.Errorf("lock cluster %s: %w", cluster, err)
 	}
 	path := filepath.Join(j.lockDir, lockName(cluster)+".lock")
@@ -95,23 +95,24 @@ func (j *Journal) Lock(cluster string, h workflow.Holder) (workflow.Lock, error)
 }
 
 // ownDir makes dir (0700) if it is missing and checks that it is a real
-// directory of this user's (or root's) that nobody else can write to.
-func ownDir(dir string) error {
+// directory of this user's (or root's) that nobody else can write to. what
+// names the directory in messages and how names the way to give another.
+func ownDir(what, how, dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("lock directory %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", what, dir, err)
 	}
 	fi, err := os.Lstat(dir)
 	switch {
 	case err != nil:
-		return fmt.Errorf("lock directory %s: %w", dir, err)
+		return fmt.Errorf("%s %s: %w", what, dir, err)
 	case fi.Mode()&os.ModeSymlink != 0:
-		return fmt.Errorf("lock directory %s is a symbolic link; give a real directory (HAMNFLOW_LOCK_DIR)", dir)
+		return fmt.Errorf("%s %s is a symbolic link; give a real directory (%s)", what, dir, how)
 	case !fi.IsDir():
-		return fmt.Errorf("lock directory %s is not a directory", dir)
+		return fmt.Errorf("%s %s is not a directory", what, dir)
 	case !ownedByUs(fi):
-		return fmt.Errorf("lock directory %s belongs to another user; give one of your own (HAMNFLOW_LOCK_DIR)", dir)
+		return fmt.Errorf("%s %s belongs to another user; give one of your own (%s)", what, dir, how)
 	case fi.Mode().Perm()&0o022 != 0:
-		return fmt.Errorf("lock directory %s can be written by others (mode %o); chmod go-w it", dir, fi.Mode().Perm())
+		return fmt.Errorf("%s %s can be written by others (mode %o); chmod go-w it, or give one of your own (%s)", what, dir, fi.Mode().Perm(), how)
 	}
 	return nil
 }
@@ -123,6 +124,14 @@ func ownedByUs(fi os.FileInfo) bool {
 		return false
 	}
 	return int(st.Uid) == os.Geteuid() || st.Uid == 0
+}
+
+// fileUID is the owner of the file, -1 if unknown.
+func fileUID(fi os.FileInfo) int {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid)
+	}
+	return -1
 }
 
 // SetRun records the id of the run the holder works on.

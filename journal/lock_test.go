@@ -147,3 +147,85 @@ func TestLockIsPerClusterNotPerJournal(t *testing.T) {
 		t.Errorf("a second journal took the cluster's lock: %v", err)
 	}
 }
+
+// TestJournalRefusesLinksAndOthersFiles (issue 16, finding 1): a journal
+// is never opened through a symbolic link, whether the link is there at
+// Open or put in its place later, is created only in a directory nobody
+// else can write to, and a journal of another user is read but never
+// written.
+func TestJournalRefusesLinksAndOthersFiles(t *testing.T) {
+	real := realJournal(t)
+	sum := fileSum(t, real)
+	dir := t.TempDir()
+	locks := Options{LockDir: filepath.Join(dir, "locks")}
+
+	link := filepath.Join(dir, "link.db")
+	os.Symlink(real, link)
+	if _, err := OpenWith(link, locks); !errors.Is(err, ErrNotJournal) || !strings.Contains(err.Error(), "is a symbolic link (to "+real+"); hamnflow does not follow links for its journal") {
+		t.Errorf("Open through a link: %v", err)
+	}
+	dangling := filepath.Join(dir, "dangling.db")
+	victim := filepath.Join(dir, "victim")
+	os.Symlink(victim, dangling)
+	if _, err := OpenWith(dangling, locks); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("Open of a dangling link: %v", err)
+	}
+	if _, err := os.Lstat(victim); err == nil {
+		t.Error("the dangling link's target was created")
+	}
+
+	// A link put in the place of a journal already open.
+	j, err := OpenWith(real, locks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := real + ".moved"
+	os.Rename(real, moved)
+	os.WriteFile(victim, []byte("precious\n"), 0o600)
+	os.Symlink(victim, real)
+	if _, err := j.CreateRun(workflow.Run{Playbook: "p", Cluster: "c"}, workflow.Source{}); !errors.Is(err, ErrNotJournal) || !strings.Contains(err.Error(), "has been replaced by a symbolic link") {
+		t.Errorf("write through a link put in the journal's place: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+	os.Remove(real)
+	os.Rename(moved, real)
+	if fileSum(t, real) != sum {
+		t.Error("the journal changed")
+	}
+
+	// Created only in a directory of the operator's own.
+	open := filepath.Join(dir, "open")
+	os.Mkdir(open, 0o700)
+	os.Chmod(open, 0o1777)
+	if _, err := OpenWith(filepath.Join(open, "j.db"), locks); err == nil || !strings.Contains(err.Error(), "journal directory "+open+" can be written by others (mode 777)") {
+		t.Errorf("a journal created in a world-writable directory: %v", err)
+	}
+	if ents, _ := os.ReadDir(open); len(ents) != 0 {
+		t.Errorf("files were created there: %v", ents)
+	}
+	if os.Geteuid() != 0 {
+		return // the rest needs chown
+	}
+	theirs := filepath.Join(dir, "theirs")
+	os.Mkdir(theirs, 0o700)
+	os.Chown(theirs, 65534, 65534)
+	if _, err := OpenWith(filepath.Join(theirs, "j.db"), locks); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+		t.Errorf("a journal created in another user's directory: %v", err)
+	}
+	os.Chown(real, 65534, 65534)
+	j, err = OpenWith(real, locks)
+	if err != nil {
+		t.Fatalf("another user's journal does not open for reading: %v", err)
+	}
+	if _, err := j.Runs(workflow.Filter{}); err != nil {
+		t.Errorf("another user's journal does not read: %v", err)
+	}
+	if _, err := j.CreateRun(workflow.Run{Playbook: "p", Cluster: "c"}, workflow.Source{}); err == nil || !strings.Contains(err.Error(), "belongs to another user (uid 65534)") {
+		t.Errorf("another user's journal was written: %v", err)
+	}
+	if fileSum(t, real) != sum {
+		t.Error("another user's journal changed")
+	}
+}

@@ -71,8 +71,10 @@ func (e *passError) Unwrap() error { return e.err }
 // journal and an existing file is never replaced.
 func (j *Journal) create() error {
 	dir := filepath.Dir(j.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create journal %s: %w; check the --journal path and its permissions", j.path, err)
+	// Only in a directory nobody else can write to: another user could
+	// otherwise put a link or a file of theirs in the journal's place.
+	if err := ownDir("journal directory", "--journal", dir); err != nil {
+		return fmt.Errorf("create journal %s: %w", j.path, err)
 	}
 	tmp, err := os.CreateTemp(dir, filepath.Base(j.path)+".new-*") // mode 0600
 	if err != nil {
@@ -280,9 +282,13 @@ func (j *Journal) do(write bool, fn func(*bolt.Tx) error) (err error) {
 // openLocked opens the journal file and takes its flock, waiting up to wait.
 // It refuses an empty file, which bbolt would otherwise initialise.
 func (j *Journal) openLocked(flag int, exclusive bool, wait time.Duration) (*os.File, int64, error) {
-	f, err := os.OpenFile(j.path, flag, 0)
+	// Never through a symbolic link: hamnflow runs as root, and a link put
+	// in the journal's place would have it write over the link's target.
+	f, err := os.OpenFile(j.path, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("journal %s has disappeared: %w; restore it, or point --journal at a new path", j.path, err)
+	} else if errors.Is(err, unix.ELOOP) {
+		return nil, 0, errorf(ErrNotJournal, "journal %s has been replaced by a symbolic link; hamnflow does not follow links for its journal: remove the link and restore the journal, or point --journal at a new path", j.path)
 	} else if err != nil {
 		return nil, 0, fmt.Errorf("open journal %s: %w; check its permissions", j.path, err)
 	}
@@ -297,6 +303,14 @@ func (j *Journal) openLocked(flag int, exclusive bool, wait time.Duration) (*os.
 	if err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("open journal %s: %w", j.path, err)
+	}
+	switch {
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, 0, errorf(ErrNotJournal, "%s is not a hamnflow journal: it is not a regular file; check the --journal path", j.path)
+	case exclusive && !ownedByUs(fi):
+		f.Close()
+		return nil, 0, fmt.Errorf("journal %s belongs to another user (uid %d); hamnflow writes only journals of its own user or root's: check the --journal path", j.path, fileUID(fi))
 	}
 	if fi.Size() == 0 {
 		f.Close()

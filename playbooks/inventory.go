@@ -32,6 +32,9 @@ func LoadInventory(path string) (*Inventory, []byte, error) {
 // workflow.Diagnostics with file and line.
 func ParseInventory(file string, text []byte) (*Inventory, error) {
 	var inv Inventory
+	if err := workflow.CheckYAMLBounds(file, "an inventory", text); err != nil {
+		return nil, err
+	}
 	if err := yaml.UnmarshalWithOptions(text, &inv, yaml.Strict()); err != nil {
 		return nil, workflow.Diagnostics{yamlDiag(file, err)}
 	}
@@ -244,11 +247,48 @@ func (inv *Inventory) check() workflow.Diagnostics {
 			}
 		}
 	}
+	// Two hosts at one address are one host under two names: a step meant
+	// for one would act on the other. (In identity mode the standby takes
+	// the primary's address at failover, but the inventory names each by
+	// its own.)
+	byAddr := map[string]string{}
+	for _, name := range sortedKeys(inv.Hosts) {
+		a := strings.ToLower(inv.Hosts[name].Address)
+		if ip := net.ParseIP(a); ip != nil {
+			a = ip.String()
+		}
+		if a == "" {
+			continue
+		}
+		if other, ok := byAddr[a]; ok {
+			add("$.hosts."+name+".address", "hosts %s and %s have the same address %s: give each host its own", other, name, inv.Hosts[name].Address)
+			continue
+		}
+		byAddr[a] = name
+	}
+	if ca := net.ParseIP(inv.ClusterAddress); ca != nil {
+		for _, mn := range []string{inv.Primary, inv.Standby} {
+			h, ok := inv.Hosts[mn]
+			ip := net.ParseIP(h.Address)
+			switch {
+			case !ok || ip == nil:
+			case inv.Mode == "floating" && ip.Equal(ca):
+				add("$.cluster_address", "cluster_address %s is the own address of %s: in floating mode the cluster address is a second address that moves between the management nodes", inv.ClusterAddress, mn)
+			case (ip.To4() == nil) != (ca.To4() == nil):
+				add("$.cluster_address", "cluster_address %s and %s's address %s are not of one IP version: the standby could not take it over on its link", inv.ClusterAddress, mn, h.Address)
+			}
+		}
+	}
 	for _, g := range sortedKeys(inv.Groups) {
+		seen := map[string]bool{}
 		for i, m := range inv.Groups[g] {
 			if _, ok := inv.Hosts[m]; !ok {
 				add(fmt.Sprintf("$.groups.%s[%d]", g, i), "group %s: %q is not in hosts", g, m)
 			}
+			if seen[m] {
+				add(fmt.Sprintf("$.groups.%s[%d]", g, i), "group %s lists %s twice: a step for each member would run twice on it", g, m)
+			}
+			seen[m] = true
 		}
 	}
 	switch inv.Database.Type {
@@ -275,6 +315,11 @@ func (inv *Inventory) check() workflow.Diagnostics {
 
 func validHostname(s string) bool {
 	if s == "" || len(s) > 253 {
+		return false
+	}
+	// A name whose last label is all digits is a mistyped address
+	// (1.2.3.4.5), not a host name (RFC 3696 section 2).
+	if l := s[strings.LastIndexByte(s, '.')+1:]; strings.Trim(l, "0123456789") == "" {
 		return false
 	}
 	for _, l := range strings.Split(s, ".") {

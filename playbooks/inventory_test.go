@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hamnflow/hamnflow/workflow"
 )
@@ -72,6 +74,12 @@ func TestParseInventoryErrors(t *testing.T) {
 		{"database type", "type: postgresql", "type: oracle", 9, `database type "oracle": use postgresql, mysql, sqlite or db2`},
 		{"pg method", "method: streaming", "method: logical", 10, `database method "logical": use streaming`},
 		{"secret in clear", "pg_password: {file: /etc/hamnflow/pg_password}", "pg_password: {file: /x, env: PGPW}", 20, "secret pg_password: give exactly one of env: VARIABLE or file: PATH"},
+		{"two hosts, one address", "sn01: {address: sn01.cluster}", "sn01: {address: 198.51.100.12}", 16, "hosts mn2 and sn01 have the same address 198.51.100.12: give each host its own"},
+		{"two hosts, one name", "sn01: {address: sn01.cluster}", "sn01: {address: sn01.cluster}\n  sn02: {address: SN01.cluster}", 17, "hosts sn01 and sn02 have the same address SN01.cluster"},
+		{"a group lists a host twice", "service_nodes: [sn01]", "service_nodes: [sn01, sn01]", 18, "group service_nodes lists sn01 twice"},
+		{"floating address is an MN's own", "cluster_address: 198.51.100.10", "cluster_address: 198.51.100.11", 3, "cluster_address 198.51.100.11 is the own address of mn1: in floating mode"},
+		{"IPv6 cluster address, IPv4 MNs", "cluster_address: 198.51.100.10", "cluster_address: 2001:db8::10", 3, "cluster_address 2001:db8::10 and mn1's address 198.51.100.11 are not of one IP version"},
+		{"five-part address", "sn01: {address: sn01.cluster}", "sn01: {address: 1.2.3.4.5}", 16, `host sn01: address "1.2.3.4.5" is neither an IP address nor a host name`},
 		{"cluster address off the MNs' subnet", "cluster_address: 198.51.100.10", "cluster_address: 203.0.113.10", 3, "cluster_address 203.0.113.10 is not in the subnet of mn1 (198.51.100.11/24)"},
 	}
 	for _, tt := range tests {
@@ -141,5 +149,41 @@ func TestSecretFileChecks(t *testing.T) {
 	}
 	if _, err := s.Secret("c"); err == nil || !strings.Contains(err.Error(), `secret "c" has 1 characters: give one of at least 4`) {
 		t.Errorf("a one-character secret: %v", err)
+	}
+}
+
+// TestInventoryBounds (issue 16, finding 5): a deeply nested or huge
+// inventory is refused before the YAML parser's quadratic work.
+func TestInventoryBounds(t *testing.T) {
+	deep := goodInventory + "x: " + strings.Repeat("[", 200000) + strings.Repeat("]", 200000) + "\n"
+	if _, err := ParseInventory("inv.yaml", []byte(deep)); err == nil || !strings.Contains(err.Error(), "inv.yaml:21: nested more than 64 levels deep") {
+		t.Errorf("deep inventory: %v", err)
+	}
+	big := goodInventory + "# " + strings.Repeat("x", 2<<20) + "\n"
+	if _, err := ParseInventory("inv.yaml", []byte(big)); err == nil || !strings.Contains(err.Error(), "bytes: an inventory may be at most 1048576 (1 MiB)") {
+		t.Errorf("big inventory: %v", err)
+	}
+}
+
+// TestFindUnknownReadsNoFile (issue 16, finding 5): an unknown playbook
+// name is answered from the file names of --playbook-dir: no file there is
+// read or parsed (here a fifo nobody writes to would hang a reader).
+func TestFindUnknownReadsNoFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "mine.yaml"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := Library{Dir: dir}.Find("nosuch")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), `no playbook "nosuch": give a file path or one of: `) || !strings.Contains(err.Error(), "mine") {
+			t.Errorf("Find: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Find of an unknown name read the files of the playbook directory")
 	}
 }

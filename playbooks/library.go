@@ -49,13 +49,36 @@ func (l Library) Find(name string) (file string, text []byte, err error) {
 	}
 	text, err = library.ReadFile("library/" + name + ".yaml")
 	if err != nil {
-		var names []string
-		for _, i := range l.List() {
-			names = append(names, i.Name)
-		}
+		// The names come from the file names: no file is read or parsed
+		// for a typo.
+		names := l.names()
 		return "", nil, fmt.Errorf("no playbook %q: give a file path or one of: %s (see `hamnflow playbooks`)", name, strings.Join(names, ", "))
 	}
 	return "builtin:" + name + ".yaml", text, nil
+}
+
+// names returns the names of the built-in playbooks and the overrides in
+// Dir, sorted, from their file names alone.
+func (l Library) names() []string {
+	seen := map[string]bool{}
+	entries, _ := library.ReadDir("library")
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") {
+			seen[strings.TrimSuffix(e.Name(), ".yaml")] = true
+		}
+	}
+	if l.Dir != "" {
+		files, _ := filepath.Glob(filepath.Join(l.Dir, "*.yaml"))
+		for _, f := range files {
+			seen[strings.TrimSuffix(filepath.Base(f), ".yaml")] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // List returns the built-in playbooks and the overrides in Dir.

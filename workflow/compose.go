@@ -71,6 +71,15 @@ func Load(in LoadInput) (*Playbook, map[string]string, error) {
 	if pb.Name == "" {
 		c.add(Diag{File: in.Name, Line: 1, Msg: "playbook has no name: add `name: ...` at the top"})
 	}
+	if len(top.raw.Steps) == 0 {
+		// Nothing to run is a mistake, not a success to report. (Steps
+		// that if: conditions drop for this inventory are another matter.)
+		line := top.lines["$.steps"]
+		if line == 0 {
+			line = 1
+		}
+		c.add(Diag{File: in.Name, Line: line, Msg: "playbook has no steps: list them under steps:"})
+	}
 	if len(top.raw.Args) > 0 {
 		c.add(Diag{File: in.Name, Line: top.lines["$.args"], Msg: "a procedure takes params (from --set), not args: args are for parts it includes"})
 	}
@@ -523,13 +532,10 @@ func (c *composer) step(pf *parsedFile, i int, s stepYAML, needs []string, args 
 	st := &Step{
 		ID: s.ID, Title: s.Title, Needs: needs, Host: s.Host, When: s.When,
 		Idempotent: s.Idempotent || s.ReadOnly, Confirm: s.Confirm, ReadOnly: s.ReadOnly,
-		Args: args, File: pf.name, Line: pf.lines[at], Lines: map[string]int{},
+		Args: args, File: pf.name, Line: pf.lines[at], Lines: maps.Clone(pf.linesOfStep(i)),
 	}
-	prefix := at + "."
-	for k, l := range pf.lines {
-		if f, ok := strings.CutPrefix(k, prefix); ok {
-			st.Lines[f] = l
-		}
+	if st.Lines == nil {
+		st.Lines = map[string]int{}
 	}
 	if st.Line == 0 {
 		st.Line = 1

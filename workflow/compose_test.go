@@ -139,7 +139,7 @@ func TestCompose(t *testing.T) {
 		t.Errorf("files %v", pb.Files)
 	}
 	// The steps render with their part's arguments.
-	h := newHarness(t, "name: x\nsteps: []\n")
+	h := newHarness(t, "name: x\nsteps:\n  - id: placeholder\n    action: do\n")
 	h.pb = pb
 	id, err := h.start(testCtx(t))
 	wantRunErr(t, err, nil)

@@ -1,15 +1,18 @@
 package workflow
 
 import (
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"text/template"
 	"time"
 )
@@ -61,6 +64,10 @@ type Engine struct {
 	// OutputLimit bounds each of stdout and stderr in the journal; the cut
 	// is marked. Default 64 KiB.
 	OutputLimit int
+	// OutputDir, when set, keeps the whole of an output the journal cuts
+	// (secrets masked) in OutputDir/RUN/STEP.ATTEMPT.stdout (or .stderr),
+	// and the cut names the file.
+	OutputDir string
 }
 
 // Start begins a new run of pb. data holds "inv" and "params". It returns
@@ -236,6 +243,13 @@ type runner struct {
 	waitWhy     map[string]string // what a waiting step needs, when more than a terminal
 	journalErr  error             // the first failed journal write: nothing more starts
 	aborted     bool
+	// pending are step ends recorded by recordEnd and not yet committed:
+	// the next commit (the next step's start, as a rule) takes them
+	// first, so that a step costs one fsync, not two. They are in the
+	// state already; nothing acts on them before they are committed,
+	// since every action is preceded by a commit.
+	pending []Event
+	refs    map[string][]string // the steps each step's templates read; absent: all
 
 	promptMu sync.Mutex // one question at a time
 }
@@ -247,11 +261,41 @@ func (e *Engine) newRunner(id string, pb *Playbook, data map[string]any, rs *run
 	}
 	base["run"] = map[string]any{"id": id}
 	g := newGraph(pb.Steps)
+	refs := map[string][]string{}
+	for _, s := range pb.Steps {
+		if ids, ok := stepRefs(s); ok {
+			refs[s.ID] = ids
+		}
+	}
 	return &runner{
 		e: e, id: id, pb: pb, base: base, order: Order(pb), byID: g.byID, graph: g, state: rs,
 		render: renderer{funcs: e.Funcs, secrets: e.Secrets},
 		mask:   &masker{},
+		refs:   refs,
 	}
+}
+
+// recordEnd records the end of a step like record, but leaves the commit
+// to the next record (or flush): the step's end and what follows it go to
+// the journal in one transaction, one fsync. Its effect on the state is
+// immediate.
+func (r *runner) recordEnd(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	evs := []Event{ev}
+	r.maskEvents(evs)
+	r.pending = append(r.pending, evs[0])
+	r.state.apply(evs[0])
+}
+
+// flush commits the step ends recordEnd left pending.
+func (r *runner) flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.pending) == 0 {
+		return nil
+	}
+	return r.recordLocked(nil)
 }
 
 // record commits events (and a summary update) to the journal, then folds
@@ -263,6 +307,17 @@ func (r *runner) record(update func(*Run), evs ...Event) error {
 }
 
 func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
+	r.maskEvents(evs)
+	if len(r.pending) > 0 {
+		evs = append(r.pending, evs...)
+		r.pending = nil
+	}
+	return r.commitLocked(update, evs)
+}
+
+// maskEvents masks the secrets in evs and bounds their output, in place.
+// Each event goes through it once: pending events are masked already.
+func (r *runner) maskEvents(evs []Event) {
 	limit := r.e.OutputLimit
 	if limit <= 0 {
 		limit = 64 << 10
@@ -272,8 +327,8 @@ func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
 		ev.Command = r.mask.apply(ev.Command)
 		ev.Message = r.mask.apply(ev.Message)
 		var cutOut, cutErr bool
-		ev.Stdout, cutOut = capText(r.mask.apply(ev.Stdout), limit)
-		ev.Stderr, cutErr = capText(r.mask.apply(ev.Stderr), limit)
+		ev.Stdout, cutOut = r.capOutput(ev, "stdout", r.mask.apply(ev.Stdout), limit)
+		ev.Stderr, cutErr = r.capOutput(ev, "stderr", r.mask.apply(ev.Stderr), limit)
 		ev.Truncated = ev.Truncated || cutOut || cutErr
 		for k, v := range ev.Outputs {
 			ev.Outputs[k] = r.mask.apply(v)
@@ -289,6 +344,57 @@ func (r *runner) recordLocked(update func(*Run), evs ...Event) error {
 			ev.Items = items
 		}
 	}
+}
+
+// capOutput bounds one output of ev to limit, keeping the whole of it in
+// a file under OutputDir when that is set.
+func (r *runner) capOutput(ev *Event, stream, text string, limit int) (string, bool) {
+	if len(text) <= limit {
+		return text, false
+	}
+	cut, _ := capText(text, limit)
+	if r.e.OutputDir == "" {
+		return cut, true
+	}
+	name := fmt.Sprintf("%s.%d.%s", fileSafe(ev.Step), ev.Attempt, stream)
+	path, err := keepOutput(filepath.Join(r.e.OutputDir, fileSafe(r.id)), name, text)
+	if err != nil {
+		return cut + fmt.Sprintf("\n[the whole output could not be kept: %v]", err), true
+	}
+	return cut + "\n[the whole output: " + path + "]", true
+}
+
+// keepOutput writes text to dir/name: dir made 0700 if missing, the file
+// 0600, never through a symbolic link nor over an existing file.
+func keepOutput(dir, name, text string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// fileSafe makes a step key ("parent[item]") or run id a file name.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, strings.TrimLeft(s, "."))
+}
+
+// commitLocked commits evs (masked) and update to the journal and folds
+// them into the state.
+func (r *runner) commitLocked(update func(*Run), evs []Event) error {
 	done := 0
 	stored, err := r.e.Store.Append(r.id, func(run *Run) {
 		if update != nil {
@@ -379,13 +485,26 @@ func (r *runner) closeLocked(ev EventType, st RunStatus, final bool, runErr erro
 		if final {
 			run.EndedAt = now
 		}
-	}, Event{Type: ev, Message: string(st) + ": " + msg}); err != nil {
+	}, Event{Type: ev, Message: statusLine(st, msg)}); err != nil {
 		return r.journalStopped(fmt.Sprintf("how the run ended (%s: %s) could not be recorded. Make the journal writable again (free space on its file system), then `hamnflow resume %s`", st, msg, r.id))
 	}
 	if runErr == nil {
 		return nil
 	}
 	return &RunError{RunID: r.id, Err: runErr, Msg: msg}
+}
+
+// statusLine is how an end event says the status and its message, without
+// saying the status twice ("interrupted: interrupted; ...") or ending in
+// a colon ("succeeded: ").
+func statusLine(st RunStatus, msg string) string {
+	switch {
+	case msg == "":
+		return string(st)
+	case strings.HasPrefix(msg, string(st)):
+		return msg
+	}
+	return string(st) + ": " + msg
 }
 
 // journalStopped is the error of a run or rollback that stopped because
@@ -398,38 +517,74 @@ func (r *runner) journalStopped(next string) error {
 // forward runs every step whose needs are met, at most Parallel at once,
 // until all are done, one waits or the context ends. A failed step stops
 // the steps that need it; independent branches run on to their end.
+//
+// Its cost is linear in steps and edges: a step is looked at first, and
+// again only when one of its needs ended, in the playbook's order.
 func (r *runner) forward(ctx context.Context) error {
 	parallel := r.e.Parallel
 	if parallel <= 0 {
 		parallel = 4
 	}
-	launched := map[string]bool{}
-	results := make(chan struct{})
+	dependents := make(map[string][]int, len(r.order))
+	ready := make(orderHeap, 0, len(r.order))
+	for i, s := range r.order {
+		for _, n := range s.Needs {
+			dependents[n] = append(dependents[n], i)
+		}
+		ready = append(ready, i) // in order: a heap already
+	}
+	launched := make([]bool, len(r.order))
+	results := make(chan *Step)
 	running := 0
 	for {
+		started := false
 		if !r.stopping(ctx) {
-			for _, s := range r.order {
-				if running >= parallel {
-					break
+			for running < parallel && ready.Len() > 0 {
+				i := heap.Pop(&ready).(int)
+				s := r.order[i]
+				if launched[i] || !r.runnable(s) {
+					continue // looked at again when a need ends
 				}
-				if launched[s.ID] || !r.runnable(s) {
-					continue
-				}
-				launched[s.ID] = true
+				launched[i] = true
 				running++
+				started = true
 				go func() {
 					r.execStep(ctx, s)
-					results <- struct{}{}
+					results <- s
 				}()
 			}
 		}
 		if running == 0 {
 			break
 		}
-		<-results
+		if !started {
+			// Nothing started whose first commit would take the step
+			// ends pending: commit them now.
+			r.flush()
+		}
+		s := <-results
 		running--
+		for _, i := range dependents[s.ID] {
+			if !launched[i] {
+				heap.Push(&ready, i)
+			}
+		}
 	}
 	return r.end(ctx)
+}
+
+// orderHeap is a min-heap of positions in the run's order.
+type orderHeap []int
+
+func (h orderHeap) Len() int           { return len(h) }
+func (h orderHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h orderHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *orderHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *orderHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (r *runner) stopping(ctx context.Context) bool {
@@ -464,7 +619,11 @@ func (r *runner) dataFor(s *Step, item map[string]string) map[string]any {
 	for k, v := range r.base {
 		d[k] = v
 	}
-	d["steps"] = r.state.stepsView(r.pb.Steps)
+	if ids, ok := r.refs[s.ID]; ok {
+		d["steps"] = r.state.stepsViewOf(ids)
+	} else {
+		d["steps"] = r.state.stepsView(r.pb.Steps)
+	}
 	d["args"] = argsData(s)
 	if item != nil {
 		d["item"] = item
@@ -662,10 +821,9 @@ func (r *runner) execOne(ctx context.Context, s *Step, key string, data map[stri
 			r.record(nil, ev)
 			return
 		case err == nil:
+			// Committed with what comes next (see recordEnd).
 			ev.Type, ev.Outputs, ev.Items = EvStepSucceeded, o.Outputs, o.Items
-			if rerr := r.record(nil, ev); rerr != nil {
-				r.markFailed(key)
-			}
+			r.recordEnd(ev)
 			return
 		case attempt <= s.Retries:
 			ev.Type = EvStepFailed
@@ -764,6 +922,10 @@ func (r *runner) ask(ctx context.Context, q Question, _ string) (Answer, error) 
 	}
 	if r.e.Prompter == nil {
 		return Answer{}, ErrNoOperator
+	}
+	// What ended is in the journal before an operator is kept waiting.
+	if err := r.flush(); err != nil {
+		return Answer{}, err
 	}
 	r.promptMu.Lock()
 	defer r.promptMu.Unlock()

@@ -615,3 +615,32 @@ func TestStartRefusesLockedCluster(t *testing.T) {
 		t.Error("a step ran without the lock")
 	}
 }
+
+// TestOutputKept (issue 16, finding 5): with OutputDir, an output the
+// journal cuts is kept whole (secrets masked) in a file the cut names.
+func TestOutputKept(t *testing.T) {
+	h := newHarness(t, "name: big\nsteps:\n  - id: big\n    action: do\n    with: {say: '{{ secret \"pw\" }}'}\n")
+	h.e.OutputLimit = 100
+	h.e.OutputDir = filepath.Join(h.dir, "journal.db.output")
+	whole := "HEAD" + strings.Repeat("x", 1000) + secretValue + "TAIL"
+	h.w.on("do", "big", func(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
+		return workflow.Outcome{Ran: true, Stdout: whole}, nil
+	})
+	id, err := h.start(testCtx(t))
+	wantRunErr(t, err, nil)
+	s := find(h.events(id), "succeeded", "big")[0]
+	path := filepath.Join(h.e.OutputDir, id, "big.1.stdout")
+	if !s.Truncated || !strings.HasSuffix(s.Stdout, "[the whole output: "+path+"]") {
+		t.Fatalf("the cut does not name the file: %q", s.Stdout)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.ReplaceAll(whole, secretValue, workflow.Mask); string(got) != want {
+		t.Errorf("the file holds %d bytes, want the whole output masked (%d)", len(got), len(want))
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the file's mode is %o", fi.Mode().Perm())
+	}
+}

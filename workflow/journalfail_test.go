@@ -46,7 +46,8 @@ steps:
 		t.Fatalf("clean run: %v", err)
 	}
 	writes := counter.Appends()
-	if writes < 10 {
+	if writes < 6 { // a start per step, each with the end before it, and the run's end
+
 		t.Fatalf("a 5-step run made only %d writes", writes)
 	}
 	for n := 1; n <= writes; n++ {
@@ -56,6 +57,12 @@ steps:
 			fs := &storetest.Faulty{Store: mem, Fail: func(i int, _ []workflow.Event) bool { return i == n }}
 			h.e.Store = fs
 			id, err := h.start(testCtx(t))
+			if err == nil && fs.Appends() < n {
+				// Steps b and d run side by side: whether an end shares
+				// the next start's commit depends on which ends first, so
+				// a schedule may make fewer writes than the clean run.
+				return
+			}
 			if !errors.Is(err, workflow.ErrJournal) {
 				t.Fatalf("run with write %d failing: %v, want ErrJournal", n, err)
 			}

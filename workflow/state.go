@@ -2,6 +2,9 @@ package workflow
 
 import (
 	"maps"
+	"regexp"
+	"slices"
+	"strings"
 )
 
 // status is where one step (or one fan-out child) stands, as its events
@@ -161,4 +164,55 @@ func (st *stepState) done() bool { return st.status == stSucceeded || st.status 
 // was recorded, or it was cut off before its command reported a status.
 func (st *stepState) inDoubt() bool {
 	return st.status == stRunning || st.status == stInterrupted || (st.status == stFailed && st.noStatus)
+}
+
+// stepRefRe finds the references to another step's data in a template:
+// .steps.ID (also $.steps.ID) and index .steps "ID".
+var stepRefRe = regexp.MustCompile(`\.steps\.([A-Za-z0-9_]+)|index\s+\$?\.steps\s+"([^"\\]+)"`)
+
+// stepRefs returns the steps whose data the templates of s read, and true;
+// or false when a template reads .steps in a way that names no step
+// (range .steps, index .steps $x), and the step gets every step's data.
+// A step's template data then holds only what it reads, so that its cost
+// does not grow with the number of steps in the playbook.
+func stepRefs(s *Step) ([]string, bool) {
+	texts := templatesOf(s)
+	if s.ForEach != nil {
+		texts = append(texts, "."+s.ForEach.Over)
+	}
+	var ids []string
+	for _, t := range texts {
+		n := strings.Count(t, ".steps")
+		if n == 0 {
+			continue
+		}
+		m := stepRefRe.FindAllStringSubmatch(t, -1)
+		if len(m) != n {
+			return nil, false
+		}
+		for _, g := range m {
+			id := g[1] + g[2]
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids, true
+}
+
+// stepsViewOf is stepsView for the steps ids only.
+func (rs *runState) stepsViewOf(ids []string) map[string]any {
+	v := make(map[string]any, len(ids))
+	for _, id := range ids {
+		st := rs.steps[id]
+		out, items := noOutputs, noItems
+		if st != nil && st.outputs != nil {
+			out = st.outputs
+		}
+		if st != nil && st.items != nil {
+			items = st.items
+		}
+		v[id] = map[string]any{"out": out, "items": items}
+	}
+	return v
 }

@@ -3,10 +3,13 @@ package workflow
 import (
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
+	"time"
 )
 
 // Mask is what a secret looks like wherever people or the journal see it.
@@ -59,13 +62,144 @@ func (r *renderer) render(text string, data map[string]any, mask bool, used *[]s
 	t := template.New("").Option("missingkey=error").Funcs(r.funcs).Funcs(funcs)
 	t, err := t.Parse(text)
 	if err != nil {
-		return "", err
+		return "", cleanParseErr(err)
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", cleanTemplateErr(err)
+	if c := templateCost(t); c > maxTemplateCost {
+		return "", errTemplateTooCostly
 	}
-	return b.String(), nil
+	return execBounded(t, data)
+}
+
+// maxTemplateCost bounds how much work a template may ask for, counted
+// before it runs (see templateCost): a million actions and text pieces,
+// some 0.1 s.
+const maxTemplateCost = 1e6
+
+var errTemplateTooCostly = fmt.Errorf("template would render more than %.0f pieces: check its loops (range) and nested template calls", float64(maxTemplateCost))
+
+// templateCost estimates the pieces (text, actions) rendering t takes: a
+// range over a number repeats its body that many times, a template call
+// costs what the template it calls costs. A range over data counts once
+// (the data is bounded); a template that calls itself counts as too
+// costly. It catches, before they run, the loops and doubling chains of
+// define/template that would otherwise spin without writing.
+func templateCost(t *template.Template) float64 {
+	memo := map[string]float64{}
+	busy := map[string]bool{}
+	var ofTemplate func(name string) float64
+	var of func(n parse.Node) float64
+	ofTemplate = func(name string) float64 {
+		if c, ok := memo[name]; ok {
+			return c
+		}
+		if busy[name] {
+			return math.Inf(1)
+		}
+		d := t.Lookup(name)
+		if d == nil || d.Tree == nil {
+			return 1
+		}
+		busy[name] = true
+		c := of(d.Tree.Root)
+		busy[name] = false
+		memo[name] = c
+		return c
+	}
+	of = func(n parse.Node) float64 {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return 0
+			}
+			c := 0.0
+			for _, x := range n.Nodes {
+				c += of(x)
+			}
+			return c
+		case *parse.IfNode:
+			return 1 + max(of(n.List), of(n.ElseList))
+		case *parse.WithNode:
+			return 1 + max(of(n.List), of(n.ElseList))
+		case *parse.RangeNode:
+			times := 1.0
+			if p := n.Pipe; p != nil && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
+				if num, ok := p.Cmds[0].Args[0].(*parse.NumberNode); ok && num.IsInt {
+					times = float64(max(num.Int64, 1))
+				}
+			}
+			return 1 + times*(1+of(n.List)) + of(n.ElseList)
+		case *parse.TemplateNode:
+			return 1 + ofTemplate(n.Name)
+		}
+		return 1
+	}
+	return of(t.Tree.Root)
+}
+
+// Bounds on rendering one template, at validate and at run time: a
+// template is a few lines of a command, never megabytes, and renders in
+// microseconds. Loops (range 100000) and doubling define/template chains
+// stop at these instead of eating the machine.
+const (
+	maxTemplateOutput = 1 << 20
+	maxTemplateTime   = 2 * time.Second
+)
+
+// boundedWriter collects a template's output up to maxTemplateOutput and
+// until its deadline.
+type boundedWriter struct {
+	b        strings.Builder
+	deadline time.Time
+}
+
+var (
+	errTemplateTooBig  = fmt.Errorf("template output is more than %d bytes (1 MiB): check its loops (range) and nested template calls", maxTemplateOutput)
+	errTemplateTooSlow = fmt.Errorf("template took more than %s to render: check its loops (range) and nested template calls", maxTemplateTime)
+)
+
+func (w *boundedWriter) Write(p []byte) (int, error) {
+	if w.b.Len()+len(p) > maxTemplateOutput {
+		return 0, errTemplateTooBig
+	}
+	if time.Now().After(w.deadline) {
+		return 0, errTemplateTooSlow
+	}
+	return w.b.Write(p)
+}
+
+// execBounded executes t within the bounds. A template that loops without
+// writing is left to finish on its own (text/template cannot be stopped)
+// while the caller gets the error.
+func execBounded(t *template.Template, data any) (string, error) {
+	w := &boundedWriter{deadline: time.Now().Add(maxTemplateTime)}
+	done := make(chan error, 1)
+	go func() { done <- t.Execute(w, data) }()
+	timer := time.NewTimer(maxTemplateTime)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		switch {
+		case errors.Is(err, errTemplateTooBig):
+			return "", errTemplateTooBig
+		case errors.Is(err, errTemplateTooSlow):
+			return "", errTemplateTooSlow
+		case err != nil:
+			return "", cleanTemplateErr(err)
+		}
+		return w.b.String(), nil
+	case <-timer.C:
+		return "", errTemplateTooSlow
+	}
+}
+
+// parseErrPrefix is text/template's "template: NAME:LINE: " before a
+// parse error, which names its internal template, not the playbook's.
+var parseErrPrefix = regexp.MustCompile(`^template: [^:]*:\d+: `)
+
+// cleanParseErr says a template's parse error without text/template's
+// prefix: "function \"nofunc\" not defined".
+func cleanParseErr(err error) error {
+	return fmt.Errorf("template: %s", parseErrPrefix.ReplaceAllString(err.Error(), ""))
 }
 
 // cleanTemplateErr drops text/template's "template: :1:7: executing \"\" at
@@ -88,9 +222,9 @@ func fieldRefs(text string, funcs template.FuncMap) ([][]string, error) {
 	}
 	// Parse through text/template, not parse.Parse, so that its builtins
 	// (eq, ne, and, or, not, len, index, printf, ...) are known.
-	t, err := template.New("t").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
+	t, err := template.New("").Funcs(funcs).Funcs(template.FuncMap{"secret": func(string) string { return "" }}).Parse(text)
 	if err != nil {
-		return nil, err
+		return nil, cleanParseErr(err)
 	}
 	var refs [][]string
 	var walk func(n parse.Node)

@@ -186,7 +186,7 @@ func TestValidateDiagnostics(t *testing.T) {
 		{
 			name: "unknown function",
 			body: "  - id: a\n    action: do\n    with:\n      say: '{{ nofunc 1 }}'\n",
-			want: []string{`pb.yaml:9: step "a": template: t:1: function "nofunc" not defined`},
+			want: []string{`pb.yaml:9: step "a": template: function "nofunc" not defined`},
 		},
 		{
 			name: "bad timeout",

@@ -188,6 +188,7 @@ func (w *wired) preflight(c *cli.Context, p *playbooks.Prepared) error {
 // terminal it shows a live list of the steps and writes the log to a file;
 // otherwise (or with --verbose) the log goes to stderr.
 func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wired, error) {
+	engage(c.Context)
 	w := &wired{}
 	var closers []func()
 	w.close = func() {
@@ -247,6 +248,9 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 			return p.Playbook, p.Data, nil
 		},
 		Observe: observe,
+	}
+	if c.Bool("keep-output") {
+		w.engine.OutputDir = j.Path() + ".output"
 	}
 	if c.Bool("stream") {
 		w.engine.Stream = func(_, step string) io.Writer { return &prefixWriter{w: os.Stderr, prefix: step + " | "} }

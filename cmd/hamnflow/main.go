@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -21,8 +23,29 @@ func main() {
 	// SIGHUP (the operator's terminal went away) ends a run like SIGTERM:
 	// the step in flight is journaled as interrupted, and resume goes on.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	// A soft memory limit: the garbage collector works harder as the heap
+	// nears it, so that parsing a big playbook does not leave the run
+	// with a heap twice what it uses (GOMEMLIMIT overrides it).
 	app := newApp()
-	err := app.RunContext(ctx, normalizeArgs(app, os.Args))
+	args := normalizeArgs(app, os.Args)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit(args))
+	}
+	// Until the engine takes the signals over (a run journals how it was
+	// interrupted, and stops its step), an interrupt ends hamnflow at once:
+	// validate, plan and the parsing before a run honour Ctrl-C whatever
+	// they are doing.
+	engaged := new(atomic.Bool)
+	ctx = context.WithValue(ctx, engagedKey{}, engaged)
+	go func() {
+		<-ctx.Done()
+		if !engaged.Load() {
+			fmt.Fprintln(os.Stderr, "hamnflow: interrupted; nothing was changed")
+			os.Exit(exitInterrupted)
+		}
+	}()
+	err := app.RunContext(ctx, args)
+	engaged.Store(true) // the command is over: stop cancels ctx, not a signal
 	stop()
 	if err != nil {
 		if msg := message(err); msg != "" { // "": the command's output said it (check)
@@ -30,6 +53,33 @@ func main() {
 		}
 	}
 	os.Exit(exitCode(err))
+}
+
+// engagedKey holds, in the command's context, the flag that says the
+// engine handles interrupts from now on.
+type engagedKey struct{}
+
+// engage hands interrupts over to the engine: from now on SIGINT, SIGTERM
+// and SIGHUP cancel the context, and the run journals how it stopped.
+func engage(ctx context.Context) {
+	if b, ok := ctx.Value(engagedKey{}).(*atomic.Bool); ok {
+		b.Store(true)
+	}
+}
+
+// memoryLimit is the soft limit on hamnflow's memory for a command line:
+// 80 MiB for the commands that run steps, which hold little once the
+// playbook is parsed (a 10,000-step run stays under 100 MB), 192 MiB for
+// the others (validating a 1 MiB playbook takes some 2.5 s then; with
+// less the collector's extra work makes it slower).
+func memoryLimit(args []string) int64 {
+	for _, a := range args[1:] {
+		switch a {
+		case "run", "resume", "retry", "rollback":
+			return 80 << 20
+		}
+	}
+	return 192 << 20
 }
 
 func newApp() *cli.App {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -27,7 +30,11 @@ func writeHistory(w io.Writer, runs []workflow.Run, now time.Time) {
 		if r.By.SudoUser != "" {
 			by = r.By.SudoUser
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Playbook, r.Cluster, r.Status, r.Done, r.Steps,
+		status := string(r.Status)
+		if gone(r) {
+			status, took = "dead", strings.TrimSuffix(took, "+")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.Playbook, r.Cluster, status, r.Done, r.Steps,
 			r.StartedAt.Local().Format("2006-01-02 15:04:05"), took, by)
 	}
 	tw.Flush()
@@ -36,8 +43,26 @@ func writeHistory(w io.Writer, runs []workflow.Run, now time.Time) {
 	}
 }
 
+// gone says whether a run the journal has as running was run by a process
+// of this machine that no longer exists: killed, or its machine crashed.
+// (Of another machine's runs nothing can be told from here.)
+func gone(r workflow.Run) bool {
+	if r.Status != workflow.RunRunning || r.PID <= 0 {
+		return false
+	}
+	if host, _ := os.Hostname(); host != r.By.Host {
+		return false
+	}
+	err := syscall.Kill(r.PID, 0)
+	return errors.Is(err, syscall.ESRCH)
+}
+
 func writeShow(w io.Writer, r workflow.Run, steps []workflow.StepSummary, evs []workflow.Event, all bool) {
-	fmt.Fprintf(w, "run %s: %s on %s, %s\n", r.ID, r.Playbook, r.Cluster, r.Status)
+	if gone(r) {
+		fmt.Fprintf(w, "run %s: %s on %s, dead: the journal has it running, but its process (pid %d) is gone; `hamnflow resume %s` goes on\n", r.ID, r.Playbook, r.Cluster, r.PID, r.ID)
+	} else {
+		fmt.Fprintf(w, "run %s: %s on %s, %s\n", r.ID, r.Playbook, r.Cluster, r.Status)
+	}
 	by := r.By.User
 	if r.By.SudoUser != "" {
 		by = r.By.SudoUser + " (as " + r.By.User + ")"

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -670,4 +671,122 @@ func TestTwoProcesses(t *testing.T) {
 	l.run(exitWaiting, "resume", run.ID)
 	l.run(exitOK, "resume", run.ID, "--redo", "s3")
 	l.checkEnd(run.ID, map[string]int{"s3": 2})
+}
+
+// TestStepDiesWithHamnflow (issue 16, finding 3): a local step's shell and
+// what it started in the background die when hamnflow is killed with -9,
+// so that resume never runs the step beside an orphan of it; SIGHUP ends a
+// run as SIGTERM does (exit 5, the run interrupted, not "running").
+func TestStepDiesWithHamnflow(t *testing.T) {
+	bin := buildBinary(t)
+	l := newCrashLab(t, bin)
+	pb := filepath.Join(l.dir, "orphan.yaml")
+	os.WriteFile(pb, []byte(`name: orphan
+params:
+  - name: dir
+steps:
+  - id: long
+    action: shell
+    with:
+      cmd: cd {{ quote .params.dir }} && { sleep 1000 & echo $! > bg; } && echo $$ > fg.tmp && mv fg.tmp fg && read _ < gate
+`), 0o644)
+	alive := func(pid int) bool {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		_, rest, _ := strings.Cut(string(b), ") ")
+		return !strings.HasPrefix(rest, "Z") // a zombie is dead, only not yet reaped
+	}
+	waitDead := func(what string, pid int) {
+		t.Helper()
+		for range 1000 { // 10 s: far beyond what a kill takes
+			if !alive(pid) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("%s (pid %d) outlived hamnflow killed with -9", what, pid)
+	}
+
+	p := l.start("run", pb, "--set", "dir="+l.dir)
+	fg, _ := strconv.Atoi(l.waitFor(p, "fg"))
+	bg, _ := strconv.Atoi(l.waitFor(p, "bg"))
+	if !alive(fg) || !alive(bg) {
+		t.Fatalf("the step is not running: pids %d %d", fg, bg)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitExit(t)
+	waitDead("the step's shell", fg)
+	waitDead("the step's background sleep", bg)
+
+	// history and show tell the run is dead, not running (finding 8).
+	killed := l.lastRun()
+	out, _ := l.run(exitOK, "history")
+	if !regexp.MustCompile(killed.ID + `\s+orphan\s+local\s+dead\s`).MatchString(out) {
+		t.Errorf("history does not show the killed run dead:\n%s", out)
+	}
+	out, _ = l.run(exitOK, "show", killed.ID)
+	if !strings.Contains(out, "dead: the journal has it running, but its process (pid "+strconv.Itoa(p.cmd.Process.Pid)+") is gone; `hamnflow resume "+killed.ID+"` goes on") {
+		t.Errorf("show does not tell the killed run is dead:\n%s", out)
+	}
+
+	// SIGHUP: the step is stopped, the run ends interrupted.
+	os.Remove(filepath.Join(l.dir, "fg"))
+	os.Remove(filepath.Join(l.dir, "bg"))
+	p = l.start("run", pb, "--set", "dir="+l.dir)
+	fg, _ = strconv.Atoi(l.waitFor(p, "fg"))
+	bg, _ = strconv.Atoi(l.waitFor(p, "bg"))
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.waitExit(t); got != exitInterrupted {
+		t.Errorf("SIGHUP: exit %d, want %d\n%s", got, exitInterrupted, p.stderr.String())
+	}
+	waitDead("the step's shell after SIGHUP", fg)
+	waitDead("the step's background sleep after SIGHUP", bg)
+	if r := l.lastRun(); r.Status != workflow.RunInterrupted {
+		t.Errorf("after SIGHUP the run is %s, want interrupted", r.Status)
+	}
+}
+
+// TestInterruptBeforeTheEngine (issue 16, finding 5): validate and plan
+// honour SIGINT and SIGTERM whatever they are doing: here, reading a
+// playbook that never comes (a fifo nobody writes to).
+func TestInterruptBeforeTheEngine(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		cmd string
+		sig syscall.Signal
+	}{{"validate", syscall.SIGINT}, {"plan", syscall.SIGTERM}, {"run", syscall.SIGINT}} {
+		t.Run(tc.cmd, func(t *testing.T) {
+			l := newCrashLab(t, bin)
+			fifo := filepath.Join(l.dir, "slow.yaml")
+			if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			p := l.start(tc.cmd, fifo)
+			// Opening the fifo for writing returns once hamnflow opened it
+			// to read: it is past its start, waiting for the playbook.
+			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if err := p.cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.waitExit(t); got != exitInterrupted {
+				t.Errorf("%s after %v: exit %d, want %d\n%s", tc.cmd, tc.sig, got, exitInterrupted, p.stderr.String())
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if !strings.Contains(p.stderr.String(), "hamnflow: interrupted; nothing was changed") {
+				t.Errorf("%s after %v said:\n%s", tc.cmd, tc.sig, p.stderr.String())
+			}
+		})
+	}
 }

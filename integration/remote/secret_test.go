@@ -3,6 +3,7 @@
 package remote
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hamnflow/hamnflow/integration/labtest"
 	"github.com/hamnflow/hamnflow/playbooks"
@@ -89,5 +91,74 @@ steps:
 	}
 	if !strings.Contains(string(j), "********") {
 		t.Errorf("the journal holds no masked value: did the steps' output reach it?")
+	}
+}
+
+// TestSecretNotInProcessTable (issue 16, finding 9): while a shell step
+// that uses a secret runs on mn1, mn1's process table (ps, as any user of
+// the host sees it) shows neither the secret nor the script.
+func TestSecretNotInProcessTable(t *testing.T) {
+	env := labtest.Up(t, labtest.Options{})
+	b := make([]byte, 12)
+	rand.Read(b)
+	secret := "tok-" + hex.EncodeToString(b)
+	file := filepath.Join(env.Dir, "api_token")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := env.Lab.Inventory()
+	inv.Secrets["api_token"] = playbooks.SecretSource{File: file}
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	pb := writePlaybook(t, env, "ps", `name: ps
+steps:
+  - id: use
+    host: mn1
+    action: shell
+    with:
+      cmd: |
+        TOKEN={{ quote (secret "api_token") }}
+        touch /tmp/hamnflow-ps-ready
+        while [ ! -e /tmp/hamnflow-ps-go ]; do sleep 0.05; done
+        echo "token of ${#TOKEN} characters"
+`)
+	ready := filepath.Join(env.Lab.Host("mn1").Root, "tmp/hamnflow-ps-ready")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := env.Command(ctx, "run", pb)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		select {
+		case err := <-ended:
+			t.Fatalf("the run ended before the step was running: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	ps := env.Exec(t, "mn1", "ps -eo pid,user,args; cat /proc/[0-9]*/cmdline | tr '\\0' ' '")
+	env.Exec(t, "mn1", "touch /tmp/hamnflow-ps-go")
+	if err := <-ended; err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if strings.Contains(ps, secret) {
+		t.Errorf("mn1's process table shows the secret while the step runs:\n%s", ps)
+	}
+	if strings.Contains(ps, "hamnflow-ps-go") {
+		t.Errorf("mn1's process table shows the step's script:\n%s", ps)
+	}
+	if !strings.Contains(ps, "read -r n") {
+		t.Errorf("the step's shell is not in mn1's process table: did ps see it?\n%s", ps)
+	}
+	if !strings.Contains(out.String(), "succeeded") {
+		t.Errorf("the run did not succeed:\n%s", out.String())
 	}
 }

@@ -6,11 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"os/user"
 	"syscall"
 	"time"
 )
+
+// watchdog starts, ahead of a local command, the background shell that
+// kills the command's process group when fd 3 reads end of file (hamnflow
+// died), and closes fd 3 for the command itself. It is a fork of the
+// shell, not a new program.
+const watchdog = `{ IFS= read -r _ <&3 || kill -KILL 0; } </dev/null >/dev/null 2>&1 &
+exec 3<&-
+`
 
 // Local runs commands on this machine with /bin/sh.
 type Local struct{}
@@ -23,16 +32,32 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	script := h.WithEnv(c.Script)
+	asRoot := true
 	if c.AsUser != "" {
 		u, err := user.Current()
 		if err != nil {
 			return Result{Exit: -1}, fmt.Errorf("who am I: %w", err)
 		}
-		script = AsUser(script, c.AsUser, u.Uid == "0")
+		asRoot = u.Uid == "0"
 	}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The script goes by stdin, not on the command line where any user of
+	// this machine could read it (and the secrets in it) with ps.
+	line, stdin := hidden(h.WithEnv(c.Script), c.AsUser, asRoot, c.Stdin)
+	// The command dies with hamnflow, however hamnflow ends: its shell by
+	// the kernel's parent-death signal, and everything else it started
+	// (its process group) by a watchdog that holds the read end of a pipe
+	// whose write end only this process has. The pipe reads end of file
+	// when this process dies (kill -9 included); at the command's normal
+	// end a line goes down it instead, and the watchdog leaves what the
+	// command started in the background alone.
+	alive, lifeline, err := os.Pipe()
+	if err != nil {
+		return Result{Exit: -1}, fmt.Errorf("run command on %s: %w", h.Label(), err)
+	}
+	defer lifeline.Close()
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", watchdog+line)
+	cmd.ExtraFiles = []*os.File{alive} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
@@ -40,9 +65,14 @@ func (Local) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	if c.Stream != nil {
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, c.Stream), io.MultiWriter(&stderr, c.Stream)
 	}
-	cmd.Stdin = c.Stdin
+	cmd.Stdin = stdin
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Start()
+	alive.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	io.WriteString(lifeline, "ended\n")
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Duration: time.Since(start), Exit: -1}
 	if ctx.Err() != nil {
 		return res, fmt.Errorf("command on %s stopped after %s (it may have partly run): %w", h.Label(), res.Duration.Round(time.Millisecond), ctx.Err())

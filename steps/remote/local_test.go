@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,3 +102,20 @@ func TestHostEnv(t *testing.T) {
 		t.Errorf("WithEnv = %q", got)
 	}
 }
+
+type plain struct {
+	out  string
+	exit int
+}
+
+// execPlain runs script with /bin/sh -c on the command line, as a reference.
+func (Local) execPlain(script string) (plain, error) {
+	out, err := exec.Command("/bin/sh", "-c", script).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return plain{string(out), ee.ExitCode()}, nil
+	}
+	return plain{string(out), 0}, err
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -121,15 +121,16 @@ func (p *Pool) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 	out := newOutput(c.Stream)
 	sess.Stdout = writerFunc(out.writeStdout)
 	sess.Stderr = writerFunc(out.writeStderr)
-	var stdin io.WriteCloser
-	if c.Stdin != nil {
-		// Copied here, not by the session, so that a command that
-		// ends without reading all of Stdin does not wait for it.
-		if stdin, err = sess.StdinPipe(); err != nil {
-			return res, fmt.Errorf("command on %s: %w", t, err)
-		}
+	// The script goes by stdin, never on the remote command line, where
+	// any user of the host could read it (and the secrets in it) with ps.
+	// Copied here, not by the session, so that a command that ends
+	// without reading all of its stdin does not wait for it.
+	line, input := hidden(h.WithEnv(c.Script), c.AsUser, t.user == "root", c.Stdin)
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return res, fmt.Errorf("command on %s: %w", t, err)
 	}
-	script := out.wrap(AsUser(h.WithEnv(c.Script), c.AsUser, t.user == "root"))
+	script := out.wrap(line)
 
 	done := make(chan error, 1)
 	go func() {
@@ -137,12 +138,10 @@ func (p *Pool) Exec(ctx context.Context, h Host, c Command) (Result, error) {
 			done <- fmt.Errorf("start: %w", err)
 			return
 		}
-		if stdin != nil {
-			go func() {
-				io.Copy(stdin, c.Stdin)
-				stdin.Close()
-			}()
-		}
+		go func() {
+			io.Copy(stdin, input)
+			stdin.Close()
+		}()
 		done <- sess.Wait()
 	}()
 

@@ -49,7 +49,7 @@ steps:
 	// One shell in a private mount namespace runs the whole scenario, as
 	// the tmpfs lives only there; markers separate the commands' outputs.
 	script := `set -u
-mount -t tmpfs -o size=512k tmpfs "$J"
+mount -t tmpfs -o size=512k,mode=0700 tmpfs "$J"
 export HAMNFLOW_JOURNAL="$J/journal.db" HAMNFLOW_LOCK_DIR="$J/../locks"
 "$BIN" --log-format json run "$PB"; echo "@run-exit=$?"
 "$BIN" history --output json; echo "@history-exit=$?"

@@ -4,10 +4,8 @@ package drills
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hamnflow/hamnflow/integration/lab"
 	"github.com/hamnflow/hamnflow/integration/labtest"
@@ -48,7 +46,10 @@ func TestCrashDrillDb2Identity(t *testing.T) {
 	write := func(row, status string) {
 		d.db2SQL("mn1", "INSERT INTO nodelist VALUES ('"+row+"', 'compute,all', '"+status+"')")
 	}
-	d.crashDrillIdentity(db2IdentityChains, write, d.db2IdentityFinalState)
+	// The fresh lab's mn1 has neither the cluster's hostname nor the
+	// services a failback leaves it (named running, dhcpsd not): only from
+	// the second failover on is every failover's starting point the same.
+	d.crashDrill(db2IdentityChains, write, d.db2IdentityFinalState, crashOptions{warmUp: true, effects: d.identityEffects})
 }
 
 // newDb2IdentityDrill brings up the AIX lab (identity mode) with the Db2
@@ -188,85 +189,6 @@ func TestRollbackDrillDb2Identity(t *testing.T) {
 	if got := d.db2Count("mn1", "cn100"); got != "1" {
 		t.Errorf("after rollback mn1 has %s row(s) cn100, want 1", got)
 	}
-}
-
-// crashDrillIdentity is crashDrill (crash_test.go) for the identity-mode
-// failover on AIX: a failover and failback first (see below), fan-out
-// children (one NIM osimage each) are no crash boundary of their own, as
-// step-through asks about their parent, and the effects include the SRC
-// commands and mktcpip (identityEffects).
-func (d *drill) crashDrillIdentity(chains int, write func(row, status string), state func(row string) string) {
-	t := d.t
-	t.Helper()
-	start := time.Now()
-
-	// One failover and failback first: the fresh lab's mn1 has neither the
-	// cluster's hostname nor the services a failback leaves it (named
-	// running, dhcpsd not), so only from the second failover on is every
-	// failover's starting point the same.
-	d.env.MustRun(t, 0, "run", "failover", "--yes")
-	d.failback()
-
-	// The uninterrupted failover: order of steps, final state, effects.
-	d.resetDone()
-	mark := d.callMarks()
-	write("cn299", "uninterrupted")
-	d.env.MustRun(t, 0, "run", "failover", "--yes", "--parallel", "1")
-	base := d.lastRun()
-	order := d.stepOrder(base.ID)
-	want := state("cn299")
-	wantEffects := d.identityEffects(mark)
-	t.Logf("uninterrupted failover %s: %d steps run, effects %v, state:\n%s", base.ID, len(order), wantEffects, want)
-	d.failback()
-
-	// The crash points, in the order the failover reaches them. A mid-step
-	// point exists for every effect call the uninterrupted run made.
-	var points []crashPoint
-	for _, s := range order {
-		if strings.Contains(s, "[") {
-			continue // a fan-out's child: step-through asks about its parent
-		}
-		points = append(points, crashPoint{s, "boundary"})
-		if c, ok := d.effectCalls[s]; ok && d.seen(wantEffects, c.host, c.pattern) {
-			points = append(points, crashPoint{s, "pre"}, crashPoint{s, "post"})
-		}
-	}
-	for s := range d.effectCalls {
-		if !slices.Contains(order, s) {
-			t.Errorf("side-effect step %s did not run in the uninterrupted failover", s)
-		}
-	}
-	tried := 0
-	for k := 0; k < chains; k++ {
-		var chain []crashPoint
-		for i := k; i < len(points); i += chains {
-			chain = append(chain, points[i])
-		}
-		if len(chain) == 0 {
-			continue
-		}
-		row := fmt.Sprintf("cn%03d", 300+k)
-		write(row, "crash-chain")
-		d.resetDone()
-		mark := d.callMarks()
-		id, redone := d.crashChain(chain)
-		tried += len(chain)
-		t.Logf("failover %s killed at %v; resume re-ran %v", id, chain, redone)
-		if t.Failed() {
-			t.Fatalf("chain %v: stopping the drill", chain)
-		}
-		d.checkRun(id, base.ID)
-		if got := state(row); got != want {
-			t.Errorf("failover %s killed at %v ends in\n%s\nwant (uninterrupted)\n%s", id, chain, got, want)
-		}
-		d.checkEffects(id, chain, wantEffects, d.identityEffects(mark), redone)
-		if t.Failed() {
-			t.Fatalf("chain %v: stopping the drill", chain)
-		}
-		d.failback()
-	}
-	t.Logf("crash drill (%s): %d crash points (%d boundaries, %d mid-step) over %d failovers in %s", d.db,
-		tried, countWhere(points, "boundary"), len(points)-countWhere(points, "boundary"), chains, time.Since(start).Round(time.Second))
 }
 
 // identityEffects are effects plus the wrapped SRC and mktcpip calls that

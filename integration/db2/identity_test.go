@@ -22,17 +22,6 @@ func upIdentity(t *testing.T) *labtest.Env {
 	if inv.Mode != "identity" || inv.Database.Type != "db2" {
 		t.Fatalf("lab inventory: mode %q, database %q", inv.Mode, inv.Database.Type)
 	}
-	// The AIX hosts' PATH (the stand-ins first) replaces the instance
-	// owner's too, whose profile would put sqllib/bin on it: add it.
-	for name, h := range inv.Hosts {
-		if p := h.Env["PATH"]; p != "" {
-			h.Env["PATH"] = p + ":" + lab.Db2Home + "/sqllib/bin:" + lab.Db2Home + "/sqllib/adm"
-			inv.Hosts[name] = h
-		}
-	}
-	if err := env.Lab.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
 	prepareStandby(t, env)
 	env.MustRun(t, 0, "run", "hadr-setup", "--yes")
 	waitHADR(t, env, "mn1", 10*time.Second, "Primary/Peer/Connected", healthy("Primary"))

@@ -62,17 +62,6 @@ func newDb2IdentityDrill(t *testing.T) *drill {
 	if inv.Mode != "identity" || inv.Database.Type != "db2" {
 		t.Fatalf("lab inventory: mode %q, database %q", inv.Mode, inv.Database.Type)
 	}
-	// The AIX hosts' PATH (the stand-ins first) replaces the instance
-	// owner's too, whose profile would put sqllib/bin on it: add it.
-	for name, h := range inv.Hosts {
-		if p := h.Env["PATH"]; p != "" {
-			h.Env["PATH"] = p + ":" + lab.Db2Home + "/sqllib/bin:" + lab.Db2Home + "/sqllib/adm"
-			inv.Hosts[name] = h
-		}
-	}
-	if err := env.Lab.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
 	env.PrepareStandby(t)
 	env.MustRun(t, 0, "run", "hadr-setup", "--yes")
 	d := &drill{t: t, env: env, db: "db2", dir: "/run/drill", effectCalls: db2IdentityEffectCalls}
@@ -91,16 +80,7 @@ func (d *drill) installIdentityHolds() {
 	const standin = `"${XCAT_STANDIN_ROOT:-}/opt/xcat/standin/xcat-standin"`
 	for _, host := range []string{"mn1", "mn2"} {
 		var b strings.Builder
-		b.WriteString("set -e\nmkdir -p /run/drill/real /run/drill/w\nchmod 0777 /run/drill\n")
-		b.WriteString("[ -p /run/drill/gate ] || mkfifo -m 0666 /run/drill/gate\n: > /run/drill/done; chmod 0666 /run/drill/done\n")
-		file := func(path, content string) {
-			fmt.Fprintf(&b, "rm -f %[1]s\ncat > %[1]s <<'WRAPPER_EOF'\n%[2]sWRAPPER_EOF\nchmod 0755 %[1]s\n", path, content)
-		}
-		file("/run/drill/hold", holdScript)
-		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
-		b.WriteString("ip=$(readlink -f \"$(command -v ip)\")\ntouch /run/drill/real/ip\n")
-		b.WriteString("mount --bind \"$ip\" /run/drill/real/ip\nmount --make-private /run/drill/real/ip\n")
-		b.WriteString("mount --bind /run/drill/w/ip \"$ip\"\n")
+		file := holdsPreamble(&b)
 		for _, c := range []string{"stopsrc", "startsrc", "mktcpip"} {
 			file("/opt/aix/bin/"+c, wrapper(c, standin+" "+c))
 		}

@@ -255,6 +255,25 @@ exit $rc
 `, name, real)
 }
 
+// holdsPreamble starts a host's holds script in b: the drill's
+// directories, the gate and done files, the hold script, and ip bound
+// over by its wrapper wherever it lives (/usr/bin/ip on merged-/usr
+// Debian 12, /usr/sbin/ip on this machine). It returns the function that
+// adds a file (a wrapper) to the script.
+func holdsPreamble(b *strings.Builder) (file func(path, content string)) {
+	file = func(path, content string) {
+		fmt.Fprintf(b, "rm -f %[1]s\ncat > %[1]s <<'WRAPPER_EOF'\n%[2]sWRAPPER_EOF\nchmod 0755 %[1]s\n", path, content)
+	}
+	b.WriteString("set -e\nmkdir -p /run/drill/real /run/drill/w\nchmod 0777 /run/drill\n")
+	b.WriteString("[ -p /run/drill/gate ] || mkfifo -m 0666 /run/drill/gate\n: > /run/drill/done; chmod 0666 /run/drill/done\n")
+	file("/run/drill/hold", holdScript)
+	file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
+	b.WriteString("ip=$(readlink -f \"$(command -v ip)\")\ntouch /run/drill/real/ip\n")
+	b.WriteString("mount --bind \"$ip\" /run/drill/real/ip\nmount --make-private /run/drill/real/ip\n")
+	b.WriteString("mount --bind /run/drill/w/ip \"$ip\"\n")
+	return file
+}
+
 // installHolds lays the wrappers into mn1 and mn2. /etc and /opt are the
 // hosts' own; pg_ctl, ip and systemctl are bind-mounted over inside each
 // host's private mount namespace (the real pg_ctl stays reachable through
@@ -271,18 +290,8 @@ func (d *drill) installHolds() {
 	const standin = `"${XCAT_STANDIN_ROOT:-}/opt/xcat/standin/xcat-standin"`
 	for _, host := range []string{"mn1", "mn2"} {
 		var b strings.Builder
-		b.WriteString("set -e\nmkdir -p /run/drill/real/pgbin /run/drill/w\nchmod 0777 /run/drill\n")
-		b.WriteString("[ -p /run/drill/gate ] || mkfifo -m 0666 /run/drill/gate\n: > /run/drill/done; chmod 0666 /run/drill/done\n")
-		file := func(path, content string) {
-			fmt.Fprintf(&b, "rm -f %[1]s\ncat > %[1]s <<'WRAPPER_EOF'\n%[2]sWRAPPER_EOF\nchmod 0755 %[1]s\n", path, content)
-		}
-		file("/run/drill/hold", holdScript)
-		// ip, bound over wherever it lives (/usr/bin/ip on merged-/usr
-		// Debian 12, /usr/sbin/ip on this machine).
-		file("/run/drill/w/ip", wrapper("ip", "/run/drill/real/ip"))
-		b.WriteString("ip=$(readlink -f \"$(command -v ip)\")\ntouch /run/drill/real/ip\n")
-		b.WriteString("mount --bind \"$ip\" /run/drill/real/ip\nmount --make-private /run/drill/real/ip\n")
-		b.WriteString("mount --bind /run/drill/w/ip \"$ip\"\n")
+		file := holdsPreamble(&b)
+		b.WriteString("mkdir -p /run/drill/real/pgbin\n")
 		if d.real {
 			// systemctl, bound over; xCAT's make* are links to xcatclient,
 			// which runs the command its name says: the wrapper calls it

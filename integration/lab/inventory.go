@@ -72,6 +72,11 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			// The AIX stand-ins live outside the SSH PATH, as NIM's
 			// methods do; the host's environment puts them first.
 			ih.Env = map[string]string{"PATH": AIXPath}
+			if l.Db2 {
+				// That PATH replaces the instance owner's too, whose
+				// profile would put sqllib's programs on it (su - db2inst1).
+				ih.Env["PATH"] += ":" + Db2Home + "/sqllib/bin:" + Db2Home + "/sqllib/adm"
+			}
 			ih.Services = map[string]string{"console": "conserver"}
 		case !l.Systemd:
 			// The namespace hosts have no systemd of their own: their

@@ -23,18 +23,7 @@ import (
 // show/history never hold it, even when the command prints it.
 func TestSecretNeverRevealed(t *testing.T) {
 	env := labtest.Up(t, labtest.Options{})
-	b := make([]byte, 12)
-	rand.Read(b)
-	secret := "tok-" + hex.EncodeToString(b)
-	file := filepath.Join(env.Dir, "api_token")
-	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inv := env.Lab.Inventory()
-	inv.Secrets["api_token"] = playbooks.SecretSource{File: file}
-	if err := env.Lab.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
+	secret := addSecret(t, env, "api_token")
 	pb := writePlaybook(t, env, "secret", `name: secret
 description: steps that use, and print, a secret
 steps:
@@ -99,18 +88,7 @@ steps:
 // the host sees it) shows neither the secret nor the script.
 func TestSecretNotInProcessTable(t *testing.T) {
 	env := labtest.Up(t, labtest.Options{})
-	b := make([]byte, 12)
-	rand.Read(b)
-	secret := "tok-" + hex.EncodeToString(b)
-	file := filepath.Join(env.Dir, "api_token")
-	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inv := env.Lab.Inventory()
-	inv.Secrets["api_token"] = playbooks.SecretSource{File: file}
-	if err := env.Lab.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
+	secret := addSecret(t, env, "api_token")
 	pb := writePlaybook(t, env, "ps", `name: ps
 steps:
   - id: use
@@ -161,4 +139,23 @@ steps:
 	if !strings.Contains(out.String(), "succeeded") {
 		t.Errorf("the run did not succeed:\n%s", out.String())
 	}
+}
+
+// addSecret gives the lab's inventory a secret of that name, a random
+// token in a file source, and returns the token.
+func addSecret(t *testing.T, env *labtest.Env, name string) string {
+	t.Helper()
+	b := make([]byte, 12)
+	rand.Read(b)
+	secret := "tok-" + hex.EncodeToString(b)
+	file := filepath.Join(env.Dir, name)
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := env.Lab.Inventory()
+	inv.Secrets[name] = playbooks.SecretSource{File: file}
+	if err := env.Lab.WriteInventory(inv); err != nil {
+		t.Fatal(err)
+	}
+	return secret
 }

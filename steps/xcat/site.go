@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hamnflow/hamnflow/steps/act"
+	"github.com/hamnflow/hamnflow/steps/remote"
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
@@ -52,15 +53,7 @@ func siteScript(nodes string) string {
 	}
 	return xcatPath + "echo '@site'\nlsdef -t site -o clustersite -i " + "master,domain,nameservers" + " || exit\n" +
 		"echo '@network'\nlsdef -t network -i " + strings.Join(networkAttrs, ",") + " 2>/dev/null\n" +
-		"echo '@node'\nlsdef -t node -o " + shellWord(nodes) + " -i " + strings.Join(nodeAttrs, ",") + " 2>/dev/null\nexit 0"
-}
-
-// shellWord quotes s unless it is a plain noderange word.
-func shellWord(s string) string {
-	if strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._-+[]") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+		"echo '@node'\nlsdef -t node -o " + remote.ShellQuote(nodes) + " -i " + strings.Join(nodeAttrs, ",") + " 2>/dev/null\nexit 0"
 }
 
 // SiteSettings are what siteScript printed, read into objects.

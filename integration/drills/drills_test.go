@@ -404,6 +404,9 @@ while [ -n "$p" ] && [ "$p" -gt 1 ]; do
 	kill="$kill $p $(ps -e -o pid=,sid= | awk -v s="$(ps -o sid= -p "$p" | tr -d ' ')" '$2 == s && s > 1 {print $1}')"
 	p=$(ps -o ppid= -p "$p" | tr -d ' ')
 done
+# Stop them all before killing any: a wrapper whose hold died first would
+# otherwise run the held call before its own kill reaches it.
+for k in $kill; do kill -STOP "$k" 2>/dev/null || true; done
 for k in $kill; do kill -9 "$k" 2>/dev/null || true; done
 rm -f `+d.dir+`/at `+d.dir+`/hold-pre `+d.dir+`/hold-post `+d.dir+`/hold-pre.taken `+d.dir+`/hold-post.taken`)
 }

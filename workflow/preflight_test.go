@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hamnflow/hamnflow/workflow"
@@ -38,10 +39,15 @@ steps:
 `)
 	data := testData(map[string]string{})
 	ck := workflow.Checker{Actions: newWorld().actions(), Funcs: testFuncs(), Secrets: secretMap{"pw": secretValue}}
-	var asked []string
+	var (
+		mu    sync.Mutex // Preflight asks the hosts in parallel
+		asked []string
+	)
 	down := map[string]bool{"mn1": true, "sn02": true, "mn9": true}
 	reach := func(_ context.Context, h string) error {
+		mu.Lock()
 		asked = append(asked, h)
+		mu.Unlock()
 		if down[h] {
 			return errors.New("dial tcp: connection refused")
 		}

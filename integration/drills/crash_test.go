@@ -559,7 +559,16 @@ func (d *drill) checkEffects(id string, chain []crashPoint, want, got map[string
 // the primary and mn2 the standby in Peer again.
 func (d *drill) failback() {
 	d.t.Helper()
-	d.env.MustRun(d.t, 0, "run", "failback", "--yes")
+	if r := d.env.Run(d.t, "run", "failback", "--yes"); r.Exit != 0 {
+		if d.db == "db2" {
+			// What an operator looks at first when a failback of Db2 stalls.
+			for _, h := range []string{"mn1", "mn2"} {
+				s, err := d.hadr(h)
+				d.t.Logf("%s: HADR %+v (%v)", h, s, err)
+			}
+		}
+		d.t.Fatalf("hamnflow run failback --yes: want exit 0, got %s", r)
+	}
 	if d.holds("mn1", lab.ClusterAddress) != 1 || d.holds("mn2", lab.ClusterAddress) != 0 {
 		d.t.Fatalf("after failback mn1 must hold %s and mn2 not", lab.ClusterAddress)
 	}

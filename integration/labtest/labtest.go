@@ -248,13 +248,22 @@ func (e *Env) Command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Run runs hamnflow to its end (at most 5 minutes) and returns what it did.
-// Only a failure to start it fails the test.
+// runLimit bounds one hamnflow in Run: longer than the playbooks' longest
+// wait (a 5-minute HADR or replication catch-up), so that a step that
+// waits in vain ends with hamnflow's own message rather than a kill.
+const runLimit = 7 * time.Minute
+
+// Run runs hamnflow to its end (at most runLimit) and returns what it did.
+// At the limit hamnflow gets SIGTERM, so that it journals and logs the
+// steps it was in, and SIGKILL 30 s later. Only a failure to start it
+// fails the test.
 func (e *Env) Run(t testing.TB, args ...string) Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
 	defer cancel()
 	cmd := e.Command(ctx, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -266,6 +275,9 @@ func (e *Env) Run(t testing.TB, args ...string) Result {
 		r.Exit = ee.ExitCode()
 	default:
 		t.Fatalf("hamnflow %s: %v", strings.Join(args, " "), err)
+	}
+	if ctx.Err() != nil {
+		t.Logf("hamnflow %s did not end within %s: stopped with SIGTERM", strings.Join(args, " "), runLimit)
 	}
 	t.Logf("hamnflow %s -> exit %d", strings.Join(args, " "), r.Exit)
 	return r

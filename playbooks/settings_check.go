@@ -87,15 +87,21 @@ func (inv *Inventory) CheckConfig() (check.Config, error) {
 	}
 	host := func(name string) check.Host {
 		h := inv.Hosts[name]
-		return check.Host{Name: name, Hostname: h.Hostname, Address: h.Address, Init: h.Init, Services: h.Services}
+		return check.Host{Name: name, Hostname: h.Hostname, Address: h.Address, Init: h.Init, Services: h.Services, Interface: h.Interface}
 	}
 	db := inv.Database
 	c := check.Config{
 		Cluster: inv.Cluster, Primary: host(inv.Primary), Standby: host(inv.Standby), Limits: limits,
+		ClusterAddress: inv.ClusterAddress, ClusterHostname: inv.ClusterName,
 		DB: check.Database{Type: db.Type, Owner: db.Owner, BinDir: db.BinDir, Port: db.Port, Socket: db.Socket,
 			Name: db.Name, Instance: db.Instance, File: db.File},
 		Credentials: check.DefaultCredentials(inv.Check.Home),
 		PathSets:    check.DefaultPathSets(inv.InstallDir, inv.Check.Home),
+	}
+	for _, sn := range inv.Groups["service_nodes"] {
+		if _, ok := inv.Hosts[sn]; ok {
+			c.ServiceNodes = append(c.ServiceNodes, host(sn))
+		}
 	}
 	if c.DB.Type == "sqlite" && c.DB.File == "" {
 		c.DB.File = "/etc/xcat" // xCAT's SQLite tables, one file each

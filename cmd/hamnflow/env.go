@@ -144,6 +144,8 @@ func planEnv(inv *playbooks.Inventory) *act.Env {
 type wired struct {
 	engine *workflow.Engine
 	view   *view // nil without a terminal
+	// reports are the steps whose tables finish prints (reportSteps).
+	reports map[string]bool
 	env    *act.Env
 	close  func()
 }
@@ -189,7 +191,7 @@ func (w *wired) preflight(c *cli.Context, p *playbooks.Prepared) error {
 // otherwise (or with --verbose) the log goes to stderr.
 func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wired, error) {
 	engage(c.Context)
-	w := &wired{}
+	w := &wired{reports: reportSteps(p.Playbook)}
 	var closers []func()
 	w.close = func() {
 		for i := len(closers) - 1; i >= 0; i-- {

@@ -61,6 +61,7 @@ func finish(c *cli.Context, w *wired, id string, err error, done string) error {
 	if w.view != nil {
 		w.view.Close()
 	}
+	printReports(c.App.Writer, w.engine.Store, id, w.reports)
 	if id != "" && err == nil {
 		fmt.Fprintf(c.App.Writer, "run %s %s\n", id, done)
 	}

@@ -14,7 +14,7 @@ import (
 // Actions returns the check actions, bound to env and to what the
 // inventory says of the cluster (playbooks' CheckConfig).
 func Actions(env *act.Env, c Config) map[string]workflow.Action {
-	return map[string]workflow.Action{"prereq_check": Prereq{Env: env, Config: c}}
+	return map[string]workflow.Action{"prereq_check": Prereq{Env: env, Config: c}, "cluster_verify": Verify{Env: env, Config: c}}
 }
 
 // Prereq (prereq_check) checks the guide's prerequisites with the typed

@@ -11,6 +11,8 @@ type Host struct {
 	Hostname string // the name the other MN reaches it by (rsync's target, as sync uses it)
 	Address  string // the address the other MN's SSH trust check dials
 	Init     string // systemd, sysv or src
+	// Interface faces the nodes (xcatprobe's -i).
+	Interface string
 	// Services names the host's services by role where they differ from
 	// the usual names (the inventory's services:).
 	Services map[string]string
@@ -61,10 +63,16 @@ type History interface {
 type Config struct {
 	Cluster          string
 	Primary, Standby Host
-	DB               Database
-	PathSets         []PathSet // nil: DefaultPathSets
-	Credentials      []string  // paths whose checksums must match; nil: DefaultCredentials
-	Certs            []Cert    // nil: DefaultCerts
+	// ClusterAddress and ClusterHostname are what nodes and service
+	// nodes reach the serving MN by (cluster_verify).
+	ClusterAddress, ClusterHostname string
+	// ServiceNodes are the inventory's groups.service_nodes, from which
+	// cluster_verify checks DNS and TFTP through the cluster address.
+	ServiceNodes []Host
+	DB           Database
+	PathSets     []PathSet // nil: DefaultPathSets
+	Credentials  []string  // paths whose checksums must match; nil: DefaultCredentials
+	Certs        []Cert    // nil: DefaultCerts
 	// StandbyRoles are the services that must be stopped and not enabled
 	// on the standby; nil: DefaultStandbyRoles.
 	StandbyRoles []string

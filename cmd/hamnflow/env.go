@@ -146,8 +146,8 @@ type wired struct {
 	view   *view // nil without a terminal
 	// reports are the steps whose tables finish prints (reportSteps).
 	reports map[string]bool
-	env    *act.Env
-	close  func()
+	env     *act.Env
+	close   func()
 }
 
 // reach checks that host is in the inventory and answers over SSH with a

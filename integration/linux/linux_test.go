@@ -90,7 +90,7 @@ func TestLinuxHAMN(t *testing.T) {
 		f    func(*testing.T, *labtest.Env)
 	}{
 		{"prereq", testPrereq}, {"pg-setup", testPGSetup}, {"sync", testSync},
-		{"site", testSiteSettings}, {"failover", testFailover}, {"failback", testFailback}, {"switchover", testSwitchover},
+		{"site", testSiteSettings}, {"failover", testFailover}, {"verify", testVerify}, {"failback", testFailback}, {"switchover", testSwitchover},
 	} {
 		if !t.Run(st.name, func(t *testing.T) { st.f(t, env) }) {
 			return
@@ -158,8 +158,13 @@ func testPGSetup(t *testing.T, env *labtest.Env) {
 	if got := strings.Fields(env.Exec(t, "mn2", "systemctl is-active postgresql@15-main; su postgres -s /bin/sh -c \"psql -X -A -t -d postgres -c 'SELECT pg_is_in_recovery()'\"")); strings.Join(got, " ") != "active t" {
 		t.Fatalf("mn2 after pg-setup: postgresql@15-main, pg_is_in_recovery() = %v, want active t", got)
 	}
-	// xCAT writes on mn1 reach mn2's database.
-	if out, rc := env.XCAT(t, "mn1", "mkdef -t node -o cn100 groups=compute,all ip=198.51.100.200 mac=02:42:c6:33:65:64"); rc != 0 {
+	// xCAT writes on mn1 reach mn2's database. cn100 is defined as an
+	// administrator does, with makehosts: makedhcp finds a node's address
+	// by its name (/etc/hosts, synced to mn2), and verify fails a node
+	// with a MAC but no DHCP entry. Its address is out of the network's
+	// dynamic range (198.51.100.200-250), where makedhcp gives no entry
+	// (dhcp.pm:813-818).
+	if out, rc := env.XCAT(t, "mn1", "mkdef -t node -o cn100 groups=compute,all ip=198.51.100.190 mac=02:42:c6:33:65:64 && makehosts cn100"); rc != 0 {
 		t.Fatalf("mkdef cn100 on mn1: exit %d: %s", rc, out)
 	}
 	labtest.Eventually(t, 15*time.Second, func() string {
@@ -271,9 +276,59 @@ func testFailover(t *testing.T, env *labtest.Env) {
 	// nodes' boot files there.
 	env.CheckServing(t, "mn2", "mn1")
 	env.CheckBootFiles(t, "mn2", "cn01", img)
+	// The failover ended by verifying the cluster, and printed the table.
+	for _, want := range []string{"verify on mn2:", "PASS  xcatd answers through " + lab.ClusterAddress + ":3001",
+		"PASS  DHCP stopped on mn1", "PASS  DHCP has every node", "PASS  a console for every node",
+		"PASS  DNS through " + lab.ClusterAddress + " from sn01", "PASS  TFTP through " + lab.ClusterAddress + " from sn01",
+		"PASS  xcatprobe xcatmn", "the cluster is whole"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("failover output: no %q in\n%s", want, r.Stdout)
+		}
+	}
 	if out, rc := env.XCAT(t, "mn2", "chdef cn100 groups=compute,all,moved"); rc != 0 {
 		t.Errorf("chdef on mn2 after failover: exit %d: %s", rc, out)
 	}
+}
+
+// testVerify breaks the cluster the failover left, one way at a time, as
+// administrators report it breaking, and checks that verify catches each
+// and passes again once it is mended: a second dhcpd on the old primary
+// (two servers answer the nodes), and a node's console missing from
+// conserver.cf. The table is in the run's output and in show's JSON.
+func testVerify(t *testing.T, env *labtest.Env) {
+	for _, tt := range []struct {
+		name, break_, mend, want string
+	}{
+		{"a second dhcpd on the old primary", "mn1: systemctl start isc-dhcp-server", "mn1: systemctl stop isc-dhcp-server",
+			"FAIL  DHCP stopped on mn1"},
+		{"a missing console", "mn2: sed -i '/^console cn03 {/,/^}/d' /etc/conserver.cf", "mn2: " + lab.XCATEnv + "/opt/xcat/sbin/makeconservercf",
+			"FAIL  a console for every node"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			do := func(hc string) {
+				host, cmd, _ := strings.Cut(hc, ": ")
+				env.Exec(t, host, cmd)
+			}
+			do(tt.break_)
+			r := env.MustRun(t, 1, "run", "verify")
+			do(tt.mend)
+			if !strings.Contains(r.Stdout, tt.want) || !strings.Contains(r.Stderr, "the cluster is not whole") {
+				t.Errorf("verify with %s: no %q in\n%s", tt.name, tt.want, r)
+			}
+			if n := strings.Count(r.Stdout, "FAIL  "); n != 1 {
+				t.Errorf("verify with %s: %d checks failed, want 1:\n%s", tt.name, n, r.Stdout)
+			}
+			m := runID.FindStringSubmatch(r.Stderr)
+			if m == nil {
+				t.Fatalf("no run id in\n%s", r)
+			}
+			show := env.MustRun(t, 0, "show", m[1], "--output", "json")
+			if !strings.Contains(show.Stdout, strings.ReplaceAll(tt.want, "  ", " ")) && !strings.Contains(show.Stdout, tt.want) {
+				t.Errorf("show --output json of %s: no %q in\n%s", m[1], tt.want, show.Stdout)
+			}
+		})
+	}
+	env.MustRun(t, 0, "run", "verify")
 }
 
 func testFailback(t *testing.T, env *labtest.Env) {
@@ -415,6 +470,12 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		"primary position unknown: transactions committed on the primary after WAL",
 		"no ARP answer for " + mn1 + "; old primary mn1: unreachable",
 		"mn1 is unreachable",
+		// verify does not wait for the dead primary (it was found silent
+		// at the start) and checks the rest through mn1's address.
+		"SKIP  DHCP stopped on mn1",
+		"PASS  xcatd answers through " + mn1 + ":3001",
+		"PASS  DNS through " + mn1 + " from sn01",
+		"the cluster is whole",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("failover output lacks %q:\n%s", want, out)

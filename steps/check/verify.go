@@ -721,8 +721,10 @@ func EvaluateVerify(c Config, a *VerifyArgs, sf ServingFacts, pf *PeerFacts, sns
 		var missing, wrong []string
 		withMAC := 0
 		for _, n := range sf.Nodes {
-			if n.MAC == "" {
-				continue // makedhcp -a gives nodes without a MAC no entry
+			if n.MAC == "" || n.IP == "" {
+				// makedhcp -a gives a node an entry only with a MAC and
+				// an address (dhcp.pm addnode resolves the node's name).
+				continue
 			}
 			withMAC++
 			e, ok := sf.DHCP[n.Name]
@@ -733,9 +735,10 @@ func EvaluateVerify(c Config, a *VerifyArgs, sf ServingFacts, pf *PeerFacts, sns
 				wrong = append(wrong, n.Name+" ("+e.IP+", want "+n.IP+")")
 			}
 		}
-		detail := fmt.Sprintf("%d of %d nodes with a MAC", withMAC-len(missing)-len(wrong), withMAC)
+		detail := fmt.Sprintf("%d of %d nodes with a MAC and an address", withMAC-len(missing)-len(wrong), withMAC)
 		add(len(missing) == 0 && len(wrong) == 0, "DHCP has every node", detail,
-			detail+"; missing: "+listShort(missing)+"; wrong address: "+listShort(wrong)+" (makedhcp -a on "+a.Node+")")
+			detail+"; missing: "+listShort(missing)+"; wrong address: "+listShort(wrong)+
+				" (makedhcp -a on "+a.Node+"; makedhcp finds a node by its name: makehosts, and keep it out of the network's dynamicrange)")
 	}
 
 	// Consoles.

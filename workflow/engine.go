@@ -26,6 +26,11 @@ var (
 	// ErrJournal: the journal could not be written (a full disk, say), so
 	// nothing more was run.
 	ErrJournal = errors.New("the journal could not be written")
+	// ErrLockLost: a Store whose cluster lock lapses (the etcd journal's
+	// lease) refused a write because this process no longer holds the
+	// lock; another may hold it now. Its errors wrap this one and say what
+	// to do.
+	ErrLockLost = errors.New("the cluster's run lock was lost")
 )
 
 // RunError says how a run stopped and what the operator can do.
@@ -511,6 +516,10 @@ func statusLine(st RunStatus, msg string) string {
 // the journal could not be written; its end is not recorded either, so the
 // journal holds the run as last written, which resume and rollback read.
 func (r *runner) journalStopped(next string) error {
+	if errors.Is(r.journalErr, ErrLockLost) {
+		// The lock's error says what to do; freeing space would not help.
+		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf("%v; nothing more was run or recorded by this process", r.journalErr)}
+	}
 	return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf("%v; %s", r.journalErr, next)}
 }
 

@@ -49,7 +49,7 @@ func (e *LockLostError) Error() string {
 	if e.RunID != "" {
 		run = "run " + e.RunID
 	}
-	return fmt.Sprintf("the run lock of cluster %s in the etcd journal at %s was lost: this hamnflow's lease lapsed (the process was paused, or cut off from etcd, for longer than the lease's %s), so another operator may hold the lock and work on %s now; nothing was written. Find out who holds it with `hamnflow history` from any host, and let the holder go on with `hamnflow resume %s`; resume here only once you are sure no other hamnflow works on cluster %s",
+	return fmt.Sprintf("the run lock of cluster %s in the etcd journal at %s was lost: this hamnflow's lease lapsed (was the process paused, or cut off from etcd, for longer than the lease's %s?), so another operator may hold the lock and work on %s now; nothing was written. `hamnflow resume %s` on any operator host is refused while another holds the lock, naming the holder, and resumes once nobody does: let the holder go on, or resume only after making sure that no other hamnflow works on cluster %s",
 		e.Cluster, e.Where, e.TTL, run, orID(e.RunID), e.Cluster)
 }
 

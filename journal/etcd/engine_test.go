@@ -22,7 +22,7 @@ type step struct {
 
 type noArgs struct{}
 
-func (step) NewArgs() any                    { return &noArgs{} }
+func (step) NewArgs() any                     { return &noArgs{} }
 func (step) Plan(host string, _ any) []string { return []string{"step"} }
 func (a step) Run(_ context.Context, c workflow.Call) (workflow.Outcome, error) {
 	if a.hook != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
@@ -160,13 +161,10 @@ func (l *Lock) owner() clientv3.Cmp {
 // lost lock from another writer.
 func (l *Lock) get() clientv3.Op { return clientv3.OpGet(l.mutex.Key()) }
 
-// stillOwner says, from the Else branch of a failed write, whether the
-// lock was still held.
-func (l *Lock) stillOwner(resp *clientv3.TxnResponse) bool {
-	if len(resp.Responses) == 0 {
-		return true
-	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
+// stillOwner says, from the reply to get in a failed write's other
+// branch, whether the lock was still held.
+func (l *Lock) stillOwner(got *etcdserverpb.ResponseOp) bool {
+	kvs := got.GetResponseRange().Kvs
 	return len(kvs) > 0 && kvs[0].CreateRevision == l.rev
 }
 

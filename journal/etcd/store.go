@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
@@ -60,7 +61,8 @@ type Store struct {
 	ctx   context.Context // for requests and lock sessions: Open's, without its cancellation
 	where string
 
-	appendMu sync.Mutex // this process's writes to a run, one at a time
+	appendMu sync.Mutex          // this process's writes to runs, one at a time
+	last     map[string]runState // each run as this Store last wrote it; under appendMu
 
 	mu    sync.Mutex
 	locks map[string]*Lock // the cluster locks this Store holds
@@ -78,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, where: cfg.where(), ctx: context.WithoutCancel(ctx), locks: map[string]*Lock{}}
+	s := &Store{cfg: cfg, where: cfg.where(), ctx: context.WithoutCancel(ctx), locks: map[string]*Lock{}, last: map[string]runState{}}
 	tlsCfg, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -229,9 +231,12 @@ func (s *Store) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, er
 			return workflow.Run{}, s.fail("create run", err, s.cfg.OpTimeout)
 		}
 		if resp.Succeeded {
+			s.appendMu.Lock()
+			s.last[r.ID] = runState{record: runData, rev: resp.Header.Revision}
+			s.appendMu.Unlock()
 			return r, nil
 		}
-		if lock != nil && !lock.stillOwner(resp) {
+		if lock != nil && !lock.stillOwner(resp.Responses[0]) {
 			return workflow.Run{}, lock.lost(r.ID)
 		}
 		if given {
@@ -247,65 +252,104 @@ func (s *Store) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, er
 // this Store holds the lock of the run's cluster, the write is
 // conditional on still holding it: once the lock's lease lapsed, Append
 // fails with an error that wraps workflow.ErrLockLost.
+//
+// The transaction is also conditional on the run's record being as this
+// Store last wrote or read it, so that a Store that keeps writing one run
+// (as the engine does) needs one request per Append, not two: when the
+// condition fails, the transaction's other branch returns the run as it
+// is, and Append tries again on that.
 func (s *Store) Append(runID string, update func(*workflow.Run), evs ...workflow.Event) ([]workflow.Event, error) {
-	if len(evs)+2 > s.cfg.MaxTxnOps {
+	if len(evs)+3 > s.cfg.MaxTxnOps {
 		return nil, fmt.Errorf("etcd journal at %s: append to run %s: %d events do not fit in one etcd transaction (at most %d operations, the members' --max-txn-ops); raise it on the members and in the journal's max_txn_ops", s.where, runID, len(evs), s.cfg.MaxTxnOps)
 	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
+	st, ok := s.last[runID]
+	if !ok {
+		var err error
+		if st, err = s.readRun(runID); err != nil {
+			return nil, err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt == 50 {
 			return nil, fmt.Errorf("etcd journal at %s: append to run %s: another process kept writing to the run; make sure only one hamnflow works on it", s.where, runID)
 		}
-		out, retry, err := s.tryAppend(runID, update, evs)
-		if err != nil || !retry {
-			return out, err
+		out, next, err := s.tryAppend(runID, st, update, evs)
+		if err != nil {
+			delete(s.last, runID)
+			return nil, err
 		}
-		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+		s.last[runID] = next
+		if out != nil {
+			return out, nil
+		}
+		st = next // another process wrote the run: try again on what it wrote
 	}
 }
 
-// tryAppend reads the run, then writes it with the events on condition
-// that nobody else wrote it meanwhile. retry says the condition failed.
-func (s *Store) tryAppend(runID string, update func(*workflow.Run), evs []workflow.Event) (out []workflow.Event, retry bool, err error) {
-	rk, sk := s.runKey(runID), s.seqKey(runID)
+// runState is a run's record and event counter as of a revision.
+type runState struct {
+	record []byte // the run's JSON
+	rev    int64  // the record's mod revision
+	seq    uint64 // the last event's seq
+}
+
+// readRun reads a run's state.
+func (s *Store) readRun(runID string) (runState, error) {
 	ctx, cancel := s.op()
 	defer cancel()
-	read, err := s.cli.Txn(ctx).Then(clientv3.OpGet(rk), clientv3.OpGet(sk)).Commit()
+	read, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.runKey(runID)), clientv3.OpGet(s.seqKey(runID))).Commit()
 	if err != nil {
-		return nil, false, s.fail("append to run "+runID, err, s.cfg.OpTimeout)
+		return runState{}, s.fail("append to run "+runID, err, s.cfg.OpTimeout)
 	}
-	runKVs, seqKVs := read.Responses[0].GetResponseRange().Kvs, read.Responses[1].GetResponseRange().Kvs
+	return s.runStateOf(runID, read.Responses[0], read.Responses[1])
+}
+
+// runStateOf makes a runState of the replies to reading the run's record
+// and counter.
+func (s *Store) runStateOf(runID string, run, seq *etcdserverpb.ResponseOp) (runState, error) {
+	runKVs, seqKVs := run.GetResponseRange().Kvs, seq.GetResponseRange().Kvs
 	if len(runKVs) == 0 {
-		return nil, false, notFound(s.where, runID, "list the runs to find its id")
+		return runState{}, notFound(s.where, runID, "list the runs to find its id")
 	}
-	var r workflow.Run
-	if err := json.Unmarshal(runKVs[0].Value, &r); err != nil {
-		return nil, false, fmt.Errorf("etcd journal at %s: append to run %s: its record does not read back: %v", s.where, runID, err)
-	}
-	var last uint64
+	st := runState{record: runKVs[0].Value, rev: runKVs[0].ModRevision}
 	if len(seqKVs) > 0 {
-		if last, err = strconv.ParseUint(string(seqKVs[0].Value), 10, 64); err != nil {
-			return nil, false, fmt.Errorf("etcd journal at %s: append to run %s: its event counter %q does not read back", s.where, runID, seqKVs[0].Value)
+		var err error
+		if st.seq, err = strconv.ParseUint(string(seqKVs[0].Value), 10, 64); err != nil {
+			return runState{}, fmt.Errorf("etcd journal at %s: append to run %s: its event counter %q does not read back", s.where, runID, seqKVs[0].Value)
 		}
+	}
+	return st, nil
+}
+
+// tryAppend writes the events and the updated run on condition that the
+// run is still as st says (and the lock, if held, still ours). It returns
+// the stored events and the run's new state, or no events and the run's
+// state as another process left it.
+func (s *Store) tryAppend(runID string, st runState, update func(*workflow.Run), evs []workflow.Event) ([]workflow.Event, runState, error) {
+	rk, sk := s.runKey(runID), s.seqKey(runID)
+	var r workflow.Run
+	if err := json.Unmarshal(st.record, &r); err != nil {
+		return nil, st, fmt.Errorf("etcd journal at %s: append to run %s: its record does not read back: %v", s.where, runID, err)
 	}
 	lock := s.heldLock(r.Cluster)
 	if lock != nil {
 		if err := lock.check(); err != nil {
-			return nil, false, err
+			return nil, st, err
 		}
 	}
 	now := now()
-	out = make([]workflow.Event, len(evs))
+	out := make([]workflow.Event, len(evs))
 	ops := make([]clientv3.Op, 0, len(evs)+2)
 	for i, ev := range evs {
-		ev.Seq = last + uint64(i) + 1
+		ev.Seq = st.seq + uint64(i) + 1
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
 		data, err := json.Marshal(ev)
 		if err != nil {
-			return nil, false, fmt.Errorf("etcd journal at %s: append to run %s: %w", s.where, runID, err)
+			return nil, st, fmt.Errorf("etcd journal at %s: append to run %s: %w", s.where, runID, err)
 		}
 		ops = append(ops, clientv3.OpPut(s.evKey(runID, ev.Seq), string(data)))
 		out[i] = ev
@@ -317,26 +361,30 @@ func (s *Store) tryAppend(runID string, update func(*workflow.Run), evs []workfl
 	r.UpdatedAt = now
 	runData, err := json.Marshal(r)
 	if err != nil {
-		return nil, false, fmt.Errorf("etcd journal at %s: append to run %s: %w", s.where, runID, err)
+		return nil, st, fmt.Errorf("etcd journal at %s: append to run %s: %w", s.where, runID, err)
 	}
-	ops = append(ops, clientv3.OpPut(rk, string(runData)), clientv3.OpPut(sk, strconv.FormatUint(last+uint64(len(evs)), 10)))
-	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(rk), "=", runKVs[0].ModRevision)}
-	var orElse []clientv3.Op
+	seq := st.seq + uint64(len(evs))
+	ops = append(ops, clientv3.OpPut(rk, string(runData)), clientv3.OpPut(sk, strconv.FormatUint(seq, 10)))
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(rk), "=", st.rev)}
+	orElse := []clientv3.Op{clientv3.OpGet(rk), clientv3.OpGet(sk)}
 	if lock != nil {
 		cmps = append(cmps, lock.owner())
 		orElse = append(orElse, lock.get())
 	}
+	ctx, cancel := s.op()
+	defer cancel()
 	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
 	if err != nil {
-		return nil, false, s.fail("append to run "+runID, err, s.cfg.OpTimeout)
+		return nil, st, s.fail("append to run "+runID, err, s.cfg.OpTimeout)
 	}
 	if resp.Succeeded {
-		return out, false, nil
+		return out, runState{record: runData, rev: resp.Header.Revision, seq: seq}, nil
 	}
-	if lock != nil && !lock.stillOwner(resp) {
-		return nil, false, lock.lost(runID)
+	if lock != nil && !lock.stillOwner(resp.Responses[2]) {
+		return nil, st, lock.lost(runID)
 	}
-	return nil, true, nil
+	now2, err := s.runStateOf(runID, resp.Responses[0], resp.Responses[1])
+	return nil, now2, err
 }
 
 // resolve returns the id of run id, or of the one run whose id starts

@@ -51,14 +51,7 @@ type journalChoice struct {
 // chooseJournal decides where the journal is.
 func chooseJournal(c *cli.Context) (journalChoice, error) {
 	if p := c.String("journal"); p != "" {
-		if etcdjournal.IsURL(p) {
-			cfg, err := etcdjournal.ParseURL(p)
-			if err != nil {
-				return journalChoice{}, usage("hamnflow history --journal etcd://mn1:2379,mn2:2379,sn1:2379/hamnflow/", "--journal: %v", err)
-			}
-			return journalChoice{etcd: &cfg, from: "--journal or $HAMNFLOW_JOURNAL"}, nil
-		}
-		return journalChoice{path: p, from: "--journal or $HAMNFLOW_JOURNAL"}, nil
+		return namedJournal(p, "--journal or $HAMNFLOW_JOURNAL")
 	}
 	if inv := inventoryPath(c); inv != "" {
 		text, err := os.ReadFile(inv)
@@ -81,6 +74,18 @@ func chooseJournal(c *cli.Context) (journalChoice, error) {
 	return journalChoice{path: defaultJournalPath(), from: "the default"}, nil
 }
 
+// namedJournal is the journal a flag names: a file or an etcd:// URL.
+func namedJournal(name, flag string) (journalChoice, error) {
+	if etcdjournal.IsURL(name) {
+		cfg, err := etcdjournal.ParseURL(name)
+		if err != nil {
+			return journalChoice{}, usage("hamnflow history --journal etcd://mn1:2379,mn2:2379,sn1:2379/hamnflow/", "%s: %v", flag, err)
+		}
+		return journalChoice{etcd: &cfg, from: flag}, nil
+	}
+	return journalChoice{path: name, from: flag}, nil
+}
+
 // defaultJournalPath is the bbolt journal's place when none is given.
 func defaultJournalPath() string {
 	if os.Geteuid() == 0 {
@@ -97,6 +102,11 @@ func openJournal(c *cli.Context) (*store, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ch.open(c)
+}
+
+// open opens the chosen journal.
+func (ch journalChoice) open(c *cli.Context) (*store, error) {
 	if ch.etcd != nil {
 		s, err := etcdjournal.Open(c.Context, *ch.etcd)
 		if err != nil {

@@ -58,3 +58,43 @@ func BenchmarkEvents1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppend3Members is BenchmarkAppend against a three-member
+// cluster (as on two MNs and a service node), all three in this process
+// on loopback, each with its own data directory: every commit waits for a
+// second member's fsync.
+func BenchmarkAppend3Members(b *testing.B) {
+	es, err := startCluster(b.TempDir(), 3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		for _, e := range es {
+			e.Close()
+		}
+	}()
+	var eps []string
+	for _, e := range es {
+		eps = append(eps, e.Clients[0].Addr().String())
+	}
+	s := openStore(b, Config{Endpoints: eps, Prefix: "/bench/"})
+	l, err := s.Lock("c1", workflow.Holder{User: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Release()
+	r, err := s.CreateRun(workflow.Run{Playbook: "failover", Cluster: "c1"}, workflow.Source{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	exit := 0
+	evs := []workflow.Event{
+		{Type: workflow.EvStepSucceeded, Step: "stop-services", Host: "mn1", Exit: &exit, Stdout: "ok\n"},
+		{Type: workflow.EvStepStarted, Step: "promote", Host: "mn2", Command: "pg_ctl promote -D /var/lib/postgresql/15/main"},
+	}
+	for b.Loop() {
+		if _, err := s.Append(r.ID, func(r *workflow.Run) { r.Done++ }, evs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

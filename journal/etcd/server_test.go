@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,36 +43,64 @@ func TestMain(m *testing.M) {
 
 // startEtcd runs a one-member etcd cluster with its data in dir.
 func startEtcd(dir string) (*embed.Etcd, error) {
-	cfg := embed.NewConfig()
-	cfg.Name = "test"
-	cfg.Dir = dir
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{dir + "/etcd.log"}
-	client, err := freeURL()
+	es, err := startCluster(dir, 1)
 	if err != nil {
 		return nil, err
 	}
-	peer, err := freeURL()
-	if err != nil {
-		return nil, err
+	return es[0], nil
+}
+
+// startCluster runs an etcd cluster of n members in this process, each
+// with its data under dir, on loopback ports.
+func startCluster(dir string, n int) ([]*embed.Etcd, error) {
+	cfgs := make([]*embed.Config, n)
+	var initial []string
+	for i := range cfgs {
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("m%d", i)
+		cfg.Dir = fmt.Sprintf("%s/%s", dir, cfg.Name)
+		cfg.LogLevel = "error"
+		cfg.LogOutputs = []string{cfg.Dir + ".log"}
+		client, err := freeURL()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := freeURL()
+		if err != nil {
+			return nil, err
+		}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+		initial = append(initial, cfg.Name+"="+peer.String())
+		cfgs[i] = cfg
 	}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return nil, err
+	var es []*embed.Etcd
+	stop := func() {
+		for _, e := range es {
+			e.Close()
+		}
 	}
-	select {
-	case <-e.Server.ReadyNotify():
-		return e, nil
-	case err := <-e.Err():
-		e.Close()
-		return nil, err
-	case <-time.After(60 * time.Second):
-		e.Close()
-		return nil, fmt.Errorf("etcd in %s not ready after 60s", dir)
+	for _, cfg := range cfgs {
+		cfg.InitialCluster = strings.Join(initial, ",")
+		e, err := embed.StartEtcd(cfg)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		es = append(es, e)
 	}
+	for _, e := range es {
+		select {
+		case <-e.Server.ReadyNotify():
+		case err := <-e.Err():
+			stop()
+			return nil, err
+		case <-time.After(60 * time.Second):
+			stop()
+			return nil, fmt.Errorf("etcd in %s not ready after 60s", dir)
+		}
+	}
+	return es, nil
 }
 
 // freeURL is an http URL on a loopback port that was free a moment ago.

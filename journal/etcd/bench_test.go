@@ -68,11 +68,11 @@ func BenchmarkAppend3Members(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() { // after the store's cleanup: it closes first
 		for _, e := range es {
 			e.Close()
 		}
-	}()
+	})
 	var eps []string
 	for _, e := range es {
 		eps = append(eps, e.Clients[0].Addr().String())

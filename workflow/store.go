@@ -27,7 +27,10 @@ type Store interface {
 	Lock(cluster string, h Holder) (Lock, error)
 }
 
-// Lock is a held cluster run lock.
+// Lock is a held cluster run lock. A lock that can lapse while held (the
+// etcd journal's, a lease) also has Lost() <-chan struct{}, closed once it
+// is no longer renewed: the engine then stops the step in flight and
+// starts nothing more.
 type Lock interface {
 	// SetRun records which run the holder works on.
 	SetRun(id string) error

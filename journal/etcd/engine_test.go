@@ -17,16 +17,18 @@ type step struct {
 	mu   *sync.Mutex
 	ran  *[]string
 	who  string
-	hook func(step string)
+	hook func(ctx context.Context, step string) error
 }
 
 type noArgs struct{}
 
 func (step) NewArgs() any                     { return &noArgs{} }
 func (step) Plan(host string, _ any) []string { return []string{"step"} }
-func (a step) Run(_ context.Context, c workflow.Call) (workflow.Outcome, error) {
+func (a step) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, error) {
 	if a.hook != nil {
-		a.hook(c.Step)
+		if err := a.hook(ctx, c.Step); err != nil {
+			return workflow.Outcome{}, err
+		}
 	}
 	a.mu.Lock()
 	*a.ran = append(*a.ran, a.who+":"+c.Step)
@@ -60,7 +62,7 @@ func TestEngineStopsWhenLockLost(t *testing.T) {
 	data := map[string]any{"params": map[string]string{}}
 	var mu sync.Mutex
 	var ran []string
-	engine := func(s *Store, who string, hook func(string)) *workflow.Engine {
+	engine := func(s *Store, who string, hook func(context.Context, string) error) *workflow.Engine {
 		return &workflow.Engine{
 			Store: s, Actions: workflow.ActionSet{"step": step{mu: &mu, ran: &ran, who: who, hook: hook}},
 			Prompter: workflow.NoOperator{}, Who: workflow.Who{User: who, Host: who + "-host"}, Parallel: 1,
@@ -71,14 +73,15 @@ func TestEngineStopsWhenLockLost(t *testing.T) {
 	defer cancel()
 	// While promote runs, the first operator's lease goes (as it would
 	// while the process is paused): revoke it.
-	lapse := func(s string) {
+	lapse := func(_ context.Context, s string) error {
 		if s != "promote" {
-			return
+			return nil
 		}
 		l := first.heldLock("c1")
 		if _, err := second.cli.Revoke(ctx, l.session.Lease()); err != nil {
 			t.Error(err)
 		}
+		return nil
 	}
 	id, err := engine(first, "alice", lapse).Start(ctx, pb, workflow.Source{PlaybookText: threeSteps}, data, "c1")
 	var re *workflow.RunError
@@ -120,5 +123,56 @@ func TestEngineStopsWhenLockLost(t *testing.T) {
 	}
 	if got := strings.Join(starts, " "); got != "fence promote move_address" {
 		t.Fatalf("steps started in the journal: %q", got)
+	}
+}
+
+// The lease stops being renewed while a step runs (as when the process
+// was paused past the TTL and then continued): the engine stops that step
+// at once, as on an interrupt, rather than letting it act on beside the
+// operator who may take over; it records nothing more.
+func TestEngineStopsStepWhenLeaseLapses(t *testing.T) {
+	first, second := twoOperators(t, testConfig(t))
+	pb, err := workflow.Parse("failover.yaml", []byte(threeSteps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := map[string]any{"params": map[string]string{}}
+	var mu sync.Mutex
+	var ran []string
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stopped := make(chan error, 1)
+	hook := func(stepCtx context.Context, s string) error {
+		if s != "promote" {
+			return nil
+		}
+		first.heldLock("c1").session.Orphan() // renewals stop
+		select {
+		case <-stepCtx.Done():
+			stopped <- context.Cause(stepCtx)
+			return stepCtx.Err()
+		case <-time.After(10 * time.Second):
+			stopped <- errors.New("the step was not stopped")
+			return nil
+		}
+	}
+	e := &workflow.Engine{
+		Store: first, Actions: workflow.ActionSet{"step": step{mu: &mu, ran: &ran, who: "alice", hook: hook}},
+		Prompter: workflow.NoOperator{}, Who: workflow.Who{User: "alice"}, Parallel: 1,
+		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) { return pb, data, nil },
+	}
+	id, err := e.Start(ctx, pb, workflow.Source{}, data, "c1")
+	if cause := <-stopped; !errors.Is(cause, workflow.ErrLockLost) {
+		t.Fatalf("step ended by %v, want ErrLockLost", cause)
+	}
+	if !errors.Is(err, workflow.ErrLockLost) && !strings.Contains(err.Error(), "lease") {
+		t.Fatalf("run: %v", err)
+	}
+	t.Log(err)
+	evs, _ := second.Events(id)
+	for _, ev := range evs {
+		if ev.Step == "promote" && ev.Type != workflow.EvStepStarted {
+			t.Fatalf("recorded after the lease lapsed: %+v", ev)
+		}
 	}
 }

@@ -232,3 +232,52 @@ func TestUnlockedWrites(t *testing.T) {
 		t.Fatalf("append to another cluster's run: %v", err)
 	}
 }
+
+// One of three members dies (as mn1 with the old primary): the cluster
+// keeps its quorum, the lock holds, and the run's writes go on through
+// the other two.
+func TestMemberDies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three etcd members")
+	}
+	es, err := startCluster(t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, e := range es[1:] {
+			e.Close()
+		}
+	})
+	// The leader goes first in the list, and is the one that dies.
+	for i, e := range es {
+		if e.Server.Leader() == e.Server.MemberID() {
+			es[0], es[i] = es[i], es[0]
+		}
+	}
+	var eps []string
+	for _, e := range es {
+		eps = append(eps, e.Clients[0].Addr().String())
+	}
+	cfg := Config{Endpoints: eps, Prefix: "/three/", LeaseTTL: 3 * time.Second}
+	first := openStore(t, cfg)
+	l, r := setUp(t, first)
+	es[0].Close() // the leader, and the first endpoint
+	start := time.Now()
+	for i := range 5 {
+		if _, err := first.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err != nil {
+			t.Fatalf("append %d after a member died: %v", i, err)
+		}
+	}
+	t.Logf("5 appends %s after the member died", time.Since(start))
+	time.Sleep(2 * cfg.LeaseTTL) // renewals must go on through the others
+	if l.lapsed() {
+		t.Fatal("the lease lapsed with two of three members up")
+	}
+	if _, err := openStore(t, Config{Endpoints: eps[1:], Prefix: "/three/"}).Lock("c1", bob); err == nil {
+		t.Fatal("a second operator took the lock while the first renewed it")
+	}
+	if _, err := first.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote}); err != nil {
+		t.Fatal(err)
+	}
+}

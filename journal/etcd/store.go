@@ -92,9 +92,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		Context:     s.ctx,
 		// The client's own log would print its retries over the
 		// operator's terminal; its errors come back to us.
-		Logger:            zap.NewNop(),
-		MaxUnaryRetries:   3,
-		DialKeepAliveTime: 10 * time.Second,
+		Logger: zap.NewNop(),
+		// Find a dead member's connection out soon, and go to another.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd journal at %s: %w; check the endpoints and TLS settings", s.where, err)

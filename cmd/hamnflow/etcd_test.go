@@ -34,9 +34,10 @@ func TestEtcdScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			mu.Lock()
 			n++
+			prefix := fmt.Sprintf("/script/%d/", n)
 			mu.Unlock()
 			env.Setenv("ETCD", endpoint)
-			env.Setenv("HAMNFLOW_JOURNAL", fmt.Sprintf("etcd://%s/script/%d/", endpoint, n))
+			env.Setenv("HAMNFLOW_JOURNAL", "etcd://"+endpoint+prefix)
 			env.Setenv("HAMNFLOW_LOCK_DIR", filepath.Join(env.WorkDir, ".locks"))
 			env.Setenv("HAMNFLOW_INVENTORY", "")
 			env.Setenv("HAMNFLOW_PLAYBOOKS", "")

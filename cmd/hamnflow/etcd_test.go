@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -110,4 +116,104 @@ func startEtcd(t *testing.T) string {
 		t.Fatal("etcd not ready after 60s")
 	}
 	return e.Clients[0].Addr().String()
+}
+
+// TestEtcdPausedOperator: an operator's hamnflow is paused (SIGSTOP) in
+// the middle of a step for longer than its lease; a second operator
+// resumes the run and ends it; the first is continued (SIGCONT) and
+// neither acts nor writes: it stops, says the lock was lost, and exits 6.
+func TestEtcdPausedOperator(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds hamnflow and starts an etcd server")
+	}
+	endpoint := startEtcd(t)
+	l := newCrashLab(t, buildBinary(t))
+	l.journal = "etcd://" + endpoint + "/paused/?lease_ttl=2s"
+	cfg, err := etcdjournal.ParseURL(l.journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := etcdjournal.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	l.hold("s2", "pre")
+	first := l.start("run", l.pb, "--set", "dir="+l.dir)
+	l.waitFor(first, "at-s2-pre") // s2 has started and waits at the gate
+	runs, err := s.Runs(workflow.Filter{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	id := runs[0].ID
+	if err := first.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer first.cmd.Process.Signal(syscall.SIGCONT)
+	l.release()
+
+	// The second operator is refused while the lease lives, then resumes.
+	start := time.Now()
+	for {
+		cmd := exec.Command(l.bin, "resume", id)
+		cmd.Dir = l.dir
+		cmd.Env = append(os.Environ(), "HAMNFLOW_JOURNAL="+l.journal, "HAMNFLOW_INVENTORY=", "HAMNFLOW_PLAYBOOKS=")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err == nil {
+			break
+		}
+		if !errors.As(err, &ee) || ee.ExitCode() != exitLocked || !strings.Contains(string(out), "pid "+strconv.Itoa(first.cmd.Process.Pid)) {
+			t.Fatalf("second operator's resume: %v\n%s", err, out)
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the paused operator's lock still held after %s", time.Since(start))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	run, err := s.Run(id)
+	if err != nil || run.Status != workflow.RunSucceeded {
+		t.Fatalf("after the second operator: %+v, %v", run, err)
+	}
+	before, err := s.Events(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The first goes on: its step is let through the gate, if it still
+	// waits there.
+	if err := first.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := os.OpenFile(filepath.Join(l.dir, "gate"), os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		f.WriteString("go\n")
+		f.Close()
+	}
+	if code := first.waitExit(t); code != exitJournal {
+		t.Fatalf("the first operator exited %d, want %d\n%s", code, exitJournal, first.stderr.String())
+	}
+	first.mu.Lock()
+	stderr := first.stderr.String()
+	first.mu.Unlock()
+	if !strings.Contains(stderr, "was lost") || !strings.Contains(stderr, "hamnflow resume "+id) {
+		t.Fatalf("the first operator's message:\n%s", stderr)
+	}
+	t.Logf("the first operator said:\n%s", stderr)
+	after, err := s.Events(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("the first operator wrote %d events after its lease lapsed: %+v", len(after)-len(before), after[len(before):])
+	}
+	ledger, _ := os.ReadFile(filepath.Join(l.dir, "ledger"))
+	for _, step := range []string{"s3", "s4", "s5"} {
+		if n := strings.Count(string(ledger), step+" "); n != 1 {
+			t.Fatalf("%s ran %d times:\n%s", step, n, ledger)
+		}
+	}
+	if run, _ := s.Run(id); run.Status != workflow.RunSucceeded {
+		t.Fatalf("run now %s", run.Status)
+	}
 }

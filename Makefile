@@ -20,7 +20,7 @@ deps:
 # Then the engine, journal, steps and CLI once more under the race detector.
 test: deps
 	$(GO) test -tags lab $(TESTFLAGS) ./...
-	$(GO) test -race $(TESTFLAGS) ./workflow/... ./journal ./steps/... ./playbooks ./cmd/...
+	$(GO) test -race $(TESTFLAGS) ./workflow/... ./journal/... ./steps/... ./playbooks ./cmd/...
 
 # Tests that need no lab and no root: what `go test ./...` runs.
 unit:
@@ -33,7 +33,7 @@ demo: deps build
 # Benchmarks whose figures are in the README (the lab ones need root, jq,
 # and for the comparison, ansible: apt-get install -y jq ansible).
 bench: build
-	./bench/run.sh ./bench/engine ./journal
+	./bench/run.sh ./bench/engine ./journal ./journal/etcd
 	./bench/ssh/run.sh
 	./bench/failover/run.sh
 

@@ -362,3 +362,51 @@ func getJSON(path string, b *bolt.Bucket, key []byte, v any) error {
 	}
 	return nil
 }
+
+// The bbolt journal takes in copied runs.
+var _ workflow.Importer = (*Journal)(nil)
+
+// ImportRun adds a run copied from another journal, with its id, summary,
+// source and events (their seqs and times) unchanged, in one transaction.
+// It refuses a run whose id the journal holds already.
+func (j *Journal) ImportRun(r workflow.Run, src workflow.Source, evs []workflow.Event) error {
+	if r.ID == "" {
+		return errors.New("import run: the run has no id")
+	}
+	err := j.update(func(tx *bolt.Tx) error {
+		key := []byte(r.ID)
+		runs := tx.Bucket(runsBucket)
+		if runs.Get(key) != nil {
+			return fmt.Errorf("run %s exists in journal %s already; hamnflow journal copy does not overwrite runs", r.ID, j.path)
+		}
+		if err := putJSON(runs, key, r); err != nil {
+			return err
+		}
+		if err := putJSON(tx.Bucket(srcBucket), key, src); err != nil {
+			return err
+		}
+		logs := tx.Bucket(eventsBucket)
+		if logs.Bucket(key) != nil { // a log without its run: not ours to keep
+			if err := logs.DeleteBucket(key); err != nil {
+				return err
+			}
+		}
+		log, err := logs.CreateBucket(key)
+		if err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if err := putJSON(log, seqKey(ev.Seq), ev); err != nil {
+				return err
+			}
+		}
+		if len(evs) > 0 {
+			return log.SetSequence(evs[len(evs)-1].Seq)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("import run %s into %s: %w", r.ID, j.path, err)
+	}
+	return nil
+}

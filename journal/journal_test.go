@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hamnflow/hamnflow/workflow"
+	"github.com/hamnflow/hamnflow/workflow/storetest"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -487,5 +488,35 @@ func TestRunsNewestFirstWithinASecond(t *testing.T) {
 		if want := ids[len(ids)-1-i]; r.ID != want {
 			t.Fatalf("history position %d is %s, want %s (the runs in order of creation: %v)", i, r.ID, want, ids)
 		}
+	}
+}
+
+// A run copied in keeps its id, summary, events and seqs; appends go on
+// from its last seq; a second copy is refused.
+func TestImportRun(t *testing.T) {
+	from := storetest.NewMem()
+	r, err := from.CreateRun(workflow.Run{Playbook: "failover", Cluster: "c1"}, workflow.Source{PlaybookText: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := from.Append(r.ID, func(run *workflow.Run) { run.Done++ }, workflow.Event{Type: workflow.EvNote}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := newJournal(t)
+	if err := workflow.CopyRun(from, j, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := from.Run(r.ID)
+	if got, err := j.Run(r.ID); err != nil || got.UpdatedAt != want.UpdatedAt || got.Done != 5 {
+		t.Fatalf("run %+v, %v", got, err)
+	}
+	more, err := j.Append(r.ID, nil, workflow.Event{Type: workflow.EvNote})
+	if err != nil || more[0].Seq != 6 {
+		t.Fatalf("append after import: %+v, %v", more, err)
+	}
+	if err := workflow.CopyRun(from, j, r.ID); err == nil || !strings.Contains(err.Error(), "exists in journal") {
+		t.Fatalf("second copy: %v", err)
 	}
 }

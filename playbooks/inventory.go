@@ -174,6 +174,7 @@ func (inv *Inventory) check() workflow.Diagnostics {
 	add := func(path, format string, a ...any) {
 		diags = append(diags, workflow.Diag{File: inv.file, Line: inv.at(path), Msg: fmt.Sprintf(format, a...)})
 	}
+	inv.checkJournal(add)
 	if inv.Cluster == "" {
 		add("$", "cluster: give the cluster a name (it names the run lock and the runs in history)")
 	}

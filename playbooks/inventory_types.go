@@ -32,6 +32,10 @@ type Inventory struct {
 	// Check holds hamnflow check's thresholds and path sets (settings_check.go).
 	Check CheckSettings `yaml:"check,omitempty"`
 
+	// Journal says where runs are journaled (settings_journal.go); none:
+	// the bbolt file on the operator's host.
+	Journal JournalSettings `yaml:"journal,omitempty"`
+
 	file string                // where it was read from
 	line func(path string) int // YAML path to line, for messages
 }

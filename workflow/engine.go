@@ -26,6 +26,11 @@ var (
 	// ErrJournal: the journal could not be written (a full disk, say), so
 	// nothing more was run.
 	ErrJournal = errors.New("the journal could not be written")
+	// ErrLockLost: a Store whose cluster lock lapses (the etcd journal's
+	// lease) refused a write because this process no longer holds the
+	// lock; another may hold it now. Its errors wrap this one and say what
+	// to do.
+	ErrLockLost = errors.New("the cluster's run lock was lost")
 )
 
 // RunError says how a run stopped and what the operator can do.
@@ -78,6 +83,8 @@ func (e *Engine) Start(ctx context.Context, pb *Playbook, src Source, data map[s
 		return "", err
 	}
 	defer lock.Release()
+	ctx, unwatch := watchLock(ctx, lock)
+	defer unwatch()
 	params, _ := data["params"].(map[string]string)
 	if src.Resolved == "" {
 		b, err := json.Marshal(pb)
@@ -118,6 +125,8 @@ func (e *Engine) Resume(ctx context.Context, id string, opts ResumeOptions) erro
 		return err
 	}
 	defer lock.Release()
+	ctx, unwatch := watchLock(ctx, lock)
+	defer unwatch()
 	switch r.status {
 	case RunSucceeded:
 		return fmt.Errorf("run %s already succeeded: nothing to resume", r.id)
@@ -145,6 +154,8 @@ func (e *Engine) Retry(ctx context.Context, id, from string) error {
 		return err
 	}
 	defer lock.Release()
+	ctx, unwatch := watchLock(ctx, lock)
+	defer unwatch()
 	if r.pb.Step(from) == nil {
 		return fmt.Errorf("run %s: playbook %s has no step %q", r.id, r.pb.Name, from)
 	}
@@ -211,6 +222,28 @@ func (e *Engine) reopen(id string) (*runner, Lock, error) {
 	r := e.newRunner(run.ID, pb, data, replay(evs))
 	r.status = run.Status
 	return r, lock, nil
+}
+
+// watchLock ends ctx, with ErrLockLost as its cause, when the lock says
+// that it lapsed (a Lock with a Lost channel, as the etcd journal's, whose
+// lease was not renewed in time): the step in flight is stopped as on an
+// interrupt, and nothing more starts. (The journal refuses the writes of
+// a holder whose lock lapsed in any case.) unwatch ends the watch.
+func watchLock(ctx context.Context, l Lock) (_ context.Context, unwatch func()) {
+	ll, ok := l.(interface{ Lost() <-chan struct{} })
+	if !ok {
+		return ctx, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ll.Lost():
+			cancel(ErrLockLost)
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); cancel(nil) }
 }
 
 func (e *Engine) lock(cluster, runID string) (Lock, error) {
@@ -454,6 +487,9 @@ func (r *runner) end(ctx context.Context) error {
 	case r.aborted:
 		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("aborted by the operator; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
+	case errors.Is(context.Cause(ctx), ErrLockLost):
+		st, runErr = RunInterrupted, ErrInterrupted
+		msg = fmt.Sprintf("stopped: this process's lease on the cluster's run lock was not renewed in time, so another operator may take the run over; the step in flight was stopped as on an interrupt. Continue with `hamnflow resume %s` from the host that holds the lock now, or from here once no other hamnflow works on the cluster", r.id)
 	case ctx.Err() != nil:
 		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("interrupted; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
@@ -511,6 +547,10 @@ func statusLine(st RunStatus, msg string) string {
 // the journal could not be written; its end is not recorded either, so the
 // journal holds the run as last written, which resume and rollback read.
 func (r *runner) journalStopped(next string) error {
+	if errors.Is(r.journalErr, ErrLockLost) {
+		// The lock's error says what to do; freeing space would not help.
+		return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf("%v; nothing more was run or recorded by this process", r.journalErr)}
+	}
 	return &RunError{RunID: r.id, Err: ErrJournal, Msg: fmt.Sprintf("%v; %s", r.journalErr, next)}
 }
 

@@ -26,6 +26,8 @@ func (e *Engine) Rollback(ctx context.Context, id string, opts RollbackOptions) 
 		return err
 	}
 	defer lock.Release()
+	ctx, unwatch := watchLock(ctx, lock)
+	defer unwatch()
 	if r.status == RunRolledBack && !r.anythingToUndo() {
 		return fmt.Errorf("run %s is already rolled back", r.id)
 	}

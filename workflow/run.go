@@ -134,13 +134,20 @@ type Holder struct {
 type LockedError struct {
 	Cluster string
 	Holder  Holder // zero if its record could not be read
-	Path    string // the lock file
+	Path    string // the lock file, or where the lock lives
+	// Lease, when not zero, says the lock is a lease (the etcd journal's)
+	// that lapses this long after its holder stops renewing it.
+	Lease time.Duration
 }
 
 func (e *LockedError) Error() string {
 	h := e.Holder
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s is being worked on by ", e.Cluster)
+	if h.PID == 0 && e.Lease > 0 {
+		fmt.Fprintf(&b, "another hamnflow process (no holder recorded in %s yet); wait for it to end, and retry: its lock lapses %s after that process stops renewing it", e.Path, e.Lease)
+		return b.String()
+	}
 	if h.PID == 0 {
 		fmt.Fprintf(&b, "another hamnflow process (no holder recorded in %s yet); wait for it to end, and find it with `fuser %s`", e.Path, e.Path)
 		return b.String()
@@ -151,6 +158,10 @@ func (e *LockedError) Error() string {
 	fmt.Fprintf(&b, "%s@%s (pid %d)", h.User, h.Host, h.PID)
 	if !h.Since.IsZero() {
 		fmt.Fprintf(&b, " since %s", h.Since.UTC().Format(time.RFC3339))
+	}
+	if e.Lease > 0 {
+		fmt.Fprintf(&b, "; wait for it to end or, if that process is gone or hung, make sure pid %d no longer runs on %s (stop it if it hangs) and retry after %s: the lock in %s is a lease that lapses %s after its process stops renewing it, and is released at once when it ends", h.PID, h.Host, e.Lease, e.Path, e.Lease)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "; wait for it to end or, if that process is gone or hung, make sure pid %d no longer runs on %s (stop it if it hangs) and retry: the lock %s is released as soon as its process exits", h.PID, h.Host, e.Path)
 	return b.String()

@@ -1,5 +1,7 @@
 package workflow
 
+import "fmt"
+
 // Store is where the engine keeps runs: their summaries, their sources and
 // their append-only event logs, and the one-run-per-cluster lock. The
 // engine acts on nothing before the Store has committed the event that
@@ -25,7 +27,10 @@ type Store interface {
 	Lock(cluster string, h Holder) (Lock, error)
 }
 
-// Lock is a held cluster run lock.
+// Lock is a held cluster run lock. A lock that can lapse while held (the
+// etcd journal's, a lease) also has Lost() <-chan struct{}, closed once it
+// is no longer renewed: the engine then stops the step in flight and
+// starts nothing more.
 type Lock interface {
 	// SetRun records which run the holder works on.
 	SetRun(id string) error
@@ -39,4 +44,34 @@ func (f *Filter) Match(r *Run) bool {
 		(f.Cluster == "" || r.Cluster == f.Cluster) &&
 		(f.Status == "" || r.Status == f.Status) &&
 		(f.Since.IsZero() || !r.StartedAt.Before(f.Since))
+}
+
+// Importer is a Store that takes in a run whole, as another Store holds
+// it: its id, its summary, its source and its events with their seqs and
+// times unchanged (hamnflow journal copy). It refuses a run whose id it
+// holds already.
+type Importer interface {
+	ImportRun(r Run, src Source, evs []Event) error
+}
+
+// CopyRun copies run id from one store to another, unchanged.
+func CopyRun(from Store, to Importer, id string) error {
+	r, err := from.Run(id)
+	if err != nil {
+		return err
+	}
+	src, err := from.Source(r.ID)
+	if err != nil {
+		return err
+	}
+	evs, err := from.Events(r.ID)
+	if err != nil {
+		return err
+	}
+	for i, ev := range evs {
+		if ev.Seq != uint64(i+1) {
+			return fmt.Errorf("run %s: event %d has seq %d: the log has a gap, and is not copied", r.ID, i+1, ev.Seq)
+		}
+	}
+	return to.ImportRun(r, src, evs)
 }

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
 	"github.com/hamnflow/hamnflow/steps/act"
 	"github.com/hamnflow/hamnflow/steps/check"
@@ -181,7 +179,9 @@ func printCheck(w io.Writer, nagios bool, output string, rep check.Report) error
 // checkHistory reads the journal's runs for the sync and drill checks; a
 // journal that does not exist yet has none (and is not created).
 func checkHistory(c *cli.Context) (check.History, error) {
-	if _, err := os.Stat(journalPath(c)); errors.Is(err, fs.ErrNotExist) {
+	if missing, _, err := journalMissing(c); err != nil {
+		return nil, err
+	} else if missing {
 		return noRuns{}, nil
 	}
 	j, err := openJournal(c)
@@ -197,7 +197,7 @@ func (noRuns) LastSucceeded(string, ...string) (check.JournalRun, bool, error) {
 	return check.JournalRun{}, false, nil
 }
 
-type journalHistory struct{ j *journal.Journal }
+type journalHistory struct{ j workflow.Store }
 
 func (h journalHistory) LastSucceeded(cluster string, pbs ...string) (check.JournalRun, bool, error) {
 	var best check.JournalRun

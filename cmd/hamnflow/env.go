@@ -16,7 +16,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
 	"github.com/hamnflow/hamnflow/steps"
 	"github.com/hamnflow/hamnflow/steps/act"
@@ -29,21 +28,6 @@ const (
 	defaultJournalHelp = systemJournal + " as root, else ~/.local/state/hamnflow/journal.db"
 	systemInventory    = "/etc/hamnflow/inventory.yaml"
 )
-
-func journalPath(c *cli.Context) string {
-	if p := c.String("journal"); p != "" {
-		return p
-	}
-	if os.Geteuid() == 0 {
-		return systemJournal
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".local", "state", "hamnflow", "journal.db")
-}
-
-func openJournal(c *cli.Context) (*journal.Journal, error) {
-	return journal.Open(journalPath(c))
-}
 
 func inventoryPath(c *cli.Context) string {
 	if p := c.String("inventory"); p != "" {
@@ -189,7 +173,7 @@ func (w *wired) preflight(c *cli.Context, p *playbooks.Prepared) error {
 // newEngine wires an engine for a prepared playbook and inventory. On a
 // terminal it shows a live list of the steps and writes the log to a file;
 // otherwise (or with --verbose) the log goes to stderr.
-func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wired, error) {
+func newEngine(c *cli.Context, j *store, p *playbooks.Prepared) (*wired, error) {
 	engage(c.Context)
 	w := &wired{reports: reportSteps(p.Playbook)}
 	var closers []func()
@@ -203,7 +187,7 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 	if terminal && !c.Bool("verbose") && !c.Bool("stream") && c.String("log-format") == "auto" {
 		path := c.String("log-file")
 		if path == "" {
-			path = journalPath(c) + ".log"
+			path = j.local + ".log"
 		}
 		f, err := openLogFile(path)
 		if err != nil {
@@ -243,7 +227,7 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 		}
 	}
 	w.engine = &workflow.Engine{
-		Store: j, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
+		Store: j.Store, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
 		Prompter: prompter, Who: who,
 		Parallel: c.Int("parallel"), StepMode: c.Bool("step"), AssumeYes: c.Bool("yes"),
 		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) {
@@ -252,7 +236,7 @@ func newEngine(c *cli.Context, j *journal.Journal, p *playbooks.Prepared) (*wire
 		Observe: observe,
 	}
 	if c.Bool("keep-output") {
-		w.engine.OutputDir = j.Path() + ".output"
+		w.engine.OutputDir = j.local + ".output"
 	}
 	if c.Bool("stream") {
 		w.engine.Stream = func(_, step string) io.Writer { return &prefixWriter{w: os.Stderr, prefix: step + " | "} }

@@ -14,7 +14,7 @@ import (
 // command's name (normalizeArgs).
 func globalFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "journal", EnvVars: []string{"HAMNFLOW_JOURNAL"}, Usage: "journal `FILE` (default " + defaultJournalHelp + ")"},
+		&cli.StringFlag{Name: "journal", EnvVars: []string{"HAMNFLOW_JOURNAL"}, Usage: "journal `FILE`, or etcd://HOST:2379,HOST2:2379/PREFIX for a journal on etcd (default: the inventory's journal: etcd settings, else " + defaultJournalHelp + ")"},
 		&cli.StringFlag{Name: "inventory", Aliases: []string{"i"}, EnvVars: []string{"HAMNFLOW_INVENTORY"}, Usage: "cluster inventory `FILE` (default " + systemInventory + " if it exists)"},
 		&cli.StringFlag{Name: "playbook-dir", EnvVars: []string{"HAMNFLOW_PLAYBOOKS"}, Usage: "`DIR` whose NAME.yaml files (and parts/) override the built-in playbooks"},
 		&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "auto (readable on a terminal, JSON otherwise), text or json"},

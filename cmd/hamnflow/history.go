@@ -3,10 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 	"time"
 
@@ -46,18 +43,21 @@ func historyCommand() *cli.Command {
 			if c.Int("limit") < 0 {
 				return usage("hamnflow history --limit 50", "--limit %d: give a number of runs, or 0 for all", c.Int("limit"))
 			}
-			if _, err := os.Stat(journalPath(c)); errors.Is(err, fs.ErrNotExist) {
+			if missing, path, err := journalMissing(c); err != nil {
+				return err
+			} else if missing {
 				// Nothing has run yet: say so without creating a journal.
 				if c.String("output") == "json" {
 					return writeJSON(c, []workflow.Run{})
 				}
-				fmt.Fprintf(c.App.ErrWriter, "no runs yet: %s does not exist\n", journalPath(c))
+				fmt.Fprintf(c.App.ErrWriter, "no runs yet: %s does not exist\n", path)
 				return nil
 			}
 			j, err := openJournal(c)
 			if err != nil {
 				return err
 			}
+			defer j.Close()
 			f := workflow.Filter{Playbook: c.String("playbook"), Cluster: c.String("cluster"), Status: workflow.RunStatus(c.String("status")), Limit: c.Int("limit")}
 			if d := c.Duration("since"); d > 0 {
 				f.Since = time.Now().Add(-d)

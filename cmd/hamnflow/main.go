@@ -103,7 +103,7 @@ journal could not be written (a full disk, say): nothing more ran.`,
 		Before:                    checkGlobalFlags,
 		Commands: []*cli.Command{
 			runCommand(), resumeCommand(), retryCommand(), rollbackCommand(),
-			historyCommand(), showCommand(),
+			historyCommand(), showCommand(), journalCommand(),
 			planCommand(), graphCommand(), validateCommand(), playbooksCommand(), actionsCommand(),
 			inventoryCommand(), checkCommand(),
 			manCommand(), completionCommand(),

@@ -32,6 +32,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			defer j.Close()
 			w, err := newEngine(c, j, p)
 			if err != nil {
 				return err

@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/hamnflow/hamnflow/journal"
 	"github.com/hamnflow/hamnflow/playbooks"
+	"github.com/hamnflow/hamnflow/workflow"
 )
 
 // What resume, retry and rollback share: a run named by its id, rebuilt
@@ -24,7 +24,7 @@ func idArg(c *cli.Context, try string) (string, error) {
 
 // reload rebuilds a run's playbook and inventory from the journal, and
 // says when the files on disk changed since.
-func reload(c *cli.Context, j *journal.Journal, id string) (*playbooks.Prepared, error) {
+func reload(c *cli.Context, j workflow.Store, id string) (*playbooks.Prepared, error) {
 	src, err := j.Source(id)
 	if err != nil {
 		return nil, err
@@ -62,6 +62,7 @@ func onRun(c *cli.Context, try string, f func(w *wired, id string) error) error 
 	if err != nil {
 		return err
 	}
+	defer j.Close()
 	p, err := reload(c, j, id)
 	if err != nil {
 		return err

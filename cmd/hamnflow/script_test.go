@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hamnflow/hamnflow/journal"
+	etcdjournal "github.com/hamnflow/hamnflow/journal/etcd"
 )
 
 // TestMain registers hamnflow as a command of the test scripts: the test
@@ -78,12 +79,18 @@ func cmdLastRun(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: lastrun VAR")
 	}
-	j, err := journal.Open(ts.Getenv("HAMNFLOW_JOURNAL"))
-	ts.Check(err)
+	var j workflow.Store
+	if where := ts.Getenv("HAMNFLOW_JOURNAL"); etcdjournal.IsURL(where) {
+		j = openEtcd(ts)
+	} else {
+		bj, err := journal.Open(where)
+		ts.Check(err)
+		j = bj
+	}
 	runs, err := j.Runs(workflow.Filter{})
 	ts.Check(err)
 	if len(runs) == 0 {
-		ts.Fatalf("lastrun: no runs in %s", j.Path())
+		ts.Fatalf("lastrun: no runs in %s", ts.Getenv("HAMNFLOW_JOURNAL"))
 	}
 	last := runs[0]
 	for _, r := range runs {

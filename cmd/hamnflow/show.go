@@ -26,6 +26,7 @@ func showCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			defer j.Close()
 			run, err := j.Run(id)
 			if err != nil {
 				return err

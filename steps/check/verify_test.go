@@ -33,7 +33,7 @@ func wholeCluster() (ServingFacts, *PeerFacts, []SNFacts) {
 		Nodes: []NodeEntry{
 			{Name: "cn01", IP: "198.51.100.101", MAC: "42:00:00:00:00:01", Cons: "ipmi"},
 			{Name: "cn02", IP: "198.51.100.102", MAC: "42:00:00:00:00:02", Cons: "ipmi"},
-			{Name: "cn03", IP: "198.51.100.103"}, // no MAC, no console: neither is expected
+			{Name: "cn03", IP: "198.51.100.103"},      // no MAC, no console: neither is expected
 			{Name: "cn100", MAC: "42:00:00:00:01:00"}, // no address: makedhcp cannot add it
 		},
 		DHCP:     map[string]DHCPEntry{"cn01": {IP: "198.51.100.101"}, "cn02": {IP: "198.51.100.102"}},

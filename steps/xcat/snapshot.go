@@ -44,7 +44,8 @@ func snapshotScript(dir string) string {
 	return xcatPath + "umask 077\nbase=" + remote.ShellQuote(dir) + "\n" +
 		`dir="$base/$(date -u +%Y%m%dT%H%M%SZ)"` + "\n" +
 		`mkdir -p "$dir/db" && chmod 700 "$base" "$dir" || exit` + "\n" +
-		`XCATBYPASS=1 dumpxCATdb -p "$dir/db" >"$dir/dumpxCATdb.log" 2>&1; rc=$?` + "\n" +
+		`plugins=$(mktemp -d) && ln -s "${XCATROOT:-/opt/xcat}/lib/perl/xCAT_plugin/tabutils.pm" "$plugins/" || exit` + "\n" +
+		`XCATBYPASS="$plugins" dumpxCATdb -p "$dir/db" >"$dir/dumpxCATdb.log" 2>&1; rc=$?; rm -rf "$plugins"` + "\n" +
 		`if [ $rc -ne 0 ] || grep -q 'Error' "$dir/dumpxCATdb.log" || [ ! -s "$dir/db/site.csv" ]; then` + "\n" +
 		`  echo "dumpxCATdb -p $dir/db: exit $rc" >&2; tail -n 20 "$dir/dumpxCATdb.log" >&2; exit 1; fi` + "\n" +
 		`tar -C /` + ex.String() + ` -czf "$dir/etc-xcat.tar.gz" etc/xcat || exit` + "\n" +

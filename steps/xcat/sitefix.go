@@ -97,6 +97,33 @@ func readScript(nodes string, wait bool) string {
 	return siteScript(nodes)
 }
 
+// recordDir holds, on the host, what a fix is about to change, written
+// before its first chdef: when the step is in doubt (hamnflow killed
+// mid-step, so the journal has no outputs) and the operator has it run
+// again, the new run reads what the first had changed (those values that
+// still hold the fixed value) and records it too, so that rollback still
+// puts those values back. The undo removes the record once done.
+const recordDir = "/var/lib/hamnflow/site-fix"
+
+// recordPath is the record of one step of one run.
+func recordPath(c workflow.Call) string {
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(c.RunID + "." + c.Step)
+	return recordDir + "/" + name + ".json"
+}
+
+// fixReadScript is readScript followed by the step's record, if any,
+// after an "@record" line.
+func fixReadScript(nodes, record string) string {
+	return strings.TrimSuffix(siteScript(nodes), "exit 0") + "echo '@record'\ncat " + remote.ShellQuote(record) + " 2>/dev/null\nexit 0"
+}
+
+// writeRecordScript writes stdin to record (0600) before anything
+// changes.
+func writeRecordScript(record string) string {
+	return "umask 077; mkdir -p " + remote.ShellQuote(recordDir) + " && cat > " + remote.ShellQuote(record+".tmp") + " && mv " +
+		remote.ShellQuote(record+".tmp") + " " + remote.ShellQuote(record) + " || exit\n"
+}
+
 // current is the value of c's attribute in s, and whether its object is
 // there.
 func current(s SiteSettings, c SiteChange) (string, bool) {
@@ -197,12 +224,16 @@ func (x SiteFix) read(ctx context.Context, c workflow.Call, wait bool) (workflow
 
 // apply runs chdefScript for changes; on a failure it puts back the
 // groups that ended and the one that failed, and says so in the error.
-func (x SiteFix) apply(ctx context.Context, c workflow.Call, o *workflow.Outcome, changes []SiteChange, back bool) error {
+func (x SiteFix) apply(ctx context.Context, c workflow.Call, o *workflow.Outcome, changes []SiteChange, back bool, record []SiteChange) error {
 	what := "fix"
 	if back {
 		what = "put back"
 	}
-	ao, _, err := x.Env.Run(ctx, c, act.Script{Text: chdefScript(changes, back)})
+	script := act.Script{Text: chdefScript(changes, back)}
+	if record != nil {
+		script = act.Script{Text: writeRecordScript(recordPath(c)) + script.Text, Stdin: EncodeChanges(record)}
+	}
+	ao, _, err := x.Env.Run(ctx, c, script)
 	o.Stdout += ao.Stdout
 	o.Stderr += ao.Stderr
 	if err == nil {
@@ -248,10 +279,27 @@ func (x SiteFix) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, er
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	o, s, err := x.read(ctx, c, false)
+	o, _, err := x.Env.Run(ctx, c, act.Script{Text: fixReadScript(a.Nodes, recordPath(c))})
 	o.Outputs = map[string]string{"changed": "0", "changes": "[]", "old": ""}
 	if err != nil {
-		return o, err
+		return o, fmt.Errorf("read xCAT's site settings on %s: %w", act.HostLabel(c.Host), err)
+	}
+	settings, recorded, _ := strings.Cut(o.Stdout, "\n@record\n")
+	s := ParseSiteSettings(settings)
+	// An earlier attempt of this step that left no outputs (in doubt):
+	// what it changed and is still so is part of this fix.
+	var earlier []SiteChange
+	if strings.TrimSpace(recorded) != "" {
+		rec, derr := DecodeChanges(strings.TrimSpace(recorded))
+		if derr != nil {
+			return o, fmt.Errorf("%s on %s holds an earlier attempt's changes that do not read (%w): put the old values back by hand if it changed any, remove the file, then resume",
+				recordPath(c), act.HostLabel(c.Host), derr)
+		}
+		for _, r := range rec {
+			if v, ok := current(s, r); ok && v == r.New && v != r.Old {
+				earlier = append(earlier, r)
+			}
+		}
 	}
 	var changes []SiteChange
 	var left []string
@@ -265,12 +313,17 @@ func (x SiteFix) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, er
 		return o, fmt.Errorf("%d xCAT setting(s) on %s need the operator, not a fix: %s; nothing was changed: fix them, then resume",
 			len(left), act.HostLabel(c.Host), strings.Join(left, "; "))
 	}
-	if len(changes) == 0 {
+	for _, e := range earlier {
+		act.Say(c, &o, "fixed by an earlier attempt of this step: "+e.String())
+	}
+	if len(changes) == 0 && len(earlier) == 0 {
 		act.Say(c, &o, "nothing to fix: site, networks and nodes name the cluster's "+strings.Join(a.Cluster, "/"))
 		return o, nil
 	}
-	if err := x.apply(ctx, c, &o, changes, false); err != nil {
-		return o, err
+	if len(changes) > 0 {
+		if err := x.apply(ctx, c, &o, changes, false, append(append([]SiteChange(nil), earlier...), changes...)); err != nil {
+			return o, err
+		}
 	}
 	vo, after, verr := x.read(ctx, c, false)
 	o.Stderr += vo.Stderr
@@ -298,6 +351,10 @@ func (x SiteFix) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, er
 	for i, ch := range changes {
 		olds[i] = ch.Type + " " + ch.Object + " " + ch.Attr + "=" + ch.Old
 		act.Say(c, &o, "fixed "+ch.String())
+	}
+	changes = append(earlier, changes...)
+	for _, ch := range earlier {
+		olds = append(olds, ch.Type+" "+ch.Object+" "+ch.Attr+"="+ch.Old)
 	}
 	o.Outputs = map[string]string{"changed": strconv.Itoa(len(changes)), "changes": EncodeChanges(changes), "old": strings.Join(olds, "; ")}
 	return o, nil
@@ -348,7 +405,7 @@ func (x SiteFix) putBack(ctx context.Context, c workflow.Call, a *SiteFixArgs) (
 			act.HostLabel(c.Host), len(changed), strings.Join(changed, "; "))
 	}
 	if len(todo) > 0 {
-		if err := x.apply(ctx, c, &o, todo, true); err != nil {
+		if err := x.apply(ctx, c, &o, todo, true, nil); err != nil {
 			return o, err
 		}
 	}
@@ -356,5 +413,9 @@ func (x SiteFix) putBack(ctx context.Context, c workflow.Call, a *SiteFixArgs) (
 		act.Say(c, &o, "put back "+ch.Type+" "+ch.Object+" "+ch.Attr+"="+ch.Old)
 	}
 	o.Outputs["restored"] = strconv.Itoa(len(todo))
+	// The record of what the fix changed is done with.
+	if _, _, err := x.Env.Run(ctx, c, act.Script{Text: "rm -f " + remote.ShellQuote(recordPath(c))}); err != nil {
+		act.Say(c, &o, fmt.Sprintf("note: %s could not be removed (%v): remove it by hand", recordPath(c), err))
+	}
 	return o, nil
 }

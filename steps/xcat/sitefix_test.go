@@ -19,6 +19,7 @@ type fakeXCAT struct {
 	objs   map[string]map[string]map[string]string // type -> object -> attr -> value
 	chdefs int
 	failAt int
+	record string // what the fix wrote to its record on the host
 }
 
 func newFakeXCAT(t *testing.T) *fakeXCAT {
@@ -87,7 +88,14 @@ func words(line string) []string {
 
 func (f *fakeXCAT) answer(e acttest.Exec) acttest.Reply {
 	if strings.Contains(e.Script, "echo '@site'") {
-		return acttest.Reply{Stdout: "@site\n" + f.lsdef("site") + "@network\n" + f.lsdef("network") + "@node\n" + f.lsdef("node")}
+		out := "@site\n" + f.lsdef("site") + "@network\n" + f.lsdef("network") + "@node\n" + f.lsdef("node")
+		if strings.Contains(e.Script, "echo '@record'") {
+			out += "@record\n" + f.record
+		}
+		return acttest.Reply{Stdout: out}
+	}
+	if strings.Contains(e.Script, recordDir) {
+		f.record = e.Stdin
 	}
 	var out strings.Builder
 	for _, l := range strings.Split(e.Script, "\n") {
@@ -287,5 +295,40 @@ func TestCheckSiteChangesIdentity(t *testing.T) {
 	want := "site clustersite master: mn2 -> 198.51.100.11|network 198_51_100_0-255_255_255_0 dhcpserver: mn2.lab -> mn1"
 	if strings.Join(cs, "|") != want {
 		t.Errorf("changes %q, want %q", strings.Join(cs, "|"), want)
+	}
+}
+
+// A fix in doubt (killed after its chdefs, before the journal had its
+// outputs) and run again by the operator: the second run finds nothing
+// left to fix, yet records what the first changed, from the record the
+// first wrote on the host before its first chdef, so rollback still puts
+// the old values back.
+func TestSiteFixRedoAfterInDoubt(t *testing.T) {
+	f := newFakeXCAT(t)
+	f.objs["site"]["clustersite"]["master"] = "198.51.100.11"
+	f.objs["node"]["cn01"]["xcatmaster"] = "198.51.100.11"
+	before := f.lsdef("site") + f.lsdef("node")
+	args := &SiteFixArgs{Cluster: labCluster, Physical: labPhysical}
+	if _, err := runFix(t, f, args); err != nil { // its outputs are lost
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.record, `"old":"198.51.100.11"`) {
+		t.Fatalf("no record written before the chdefs: %q", f.record)
+	}
+	o, err := runFix(t, f, args)
+	if err != nil || o.Outputs["changed"] != "2" || !strings.Contains(o.Stdout, "fixed by an earlier attempt of this step: site clustersite master: 198.51.100.11 -> 198.51.100.10") {
+		t.Fatalf("redo: %v %v\n%s", err, o.Outputs, o.Stdout)
+	}
+	undo := SiteFix{}.Reverse(args, o.Outputs).(*SiteFixArgs)
+	if _, err := runFix(t, f, undo); err != nil {
+		t.Fatal(err)
+	}
+	if after := f.lsdef("site") + f.lsdef("node"); after != before {
+		t.Errorf("after the undo of a redone fix:\n%s\nwant\n%s", after, before)
+	}
+	// Once put back, a record of values that are old again adds nothing.
+	f.objs["node"]["cn01"]["xcatmaster"] = "198.51.100.10"
+	if o, err := runFix(t, f, args); err != nil || o.Outputs["changed"] != "1" || strings.Contains(o.Stdout, "earlier attempt") {
+		t.Errorf("fix after the undo: %v %v\n%s", err, o.Outputs, o.Stdout)
 	}
 }

@@ -121,7 +121,7 @@ func fixReadScript(nodes, record string) string {
 // changes.
 func writeRecordScript(record string) string {
 	return "umask 077; mkdir -p " + remote.ShellQuote(recordDir) + " && cat > " + remote.ShellQuote(record+".tmp") + " && mv " +
-		remote.ShellQuote(record+".tmp") + " " + remote.ShellQuote(record) + " || exit\n"
+		remote.ShellQuote(record+".tmp") + " " + remote.ShellQuote(record) + " || exit\necho '@recorded'\n"
 }
 
 // current is the value of c's attribute in s, and whether its object is
@@ -204,7 +204,9 @@ func (SiteFix) Plan(_ string, args any) []string {
 	a := args.(*SiteFixArgs)
 	switch {
 	case !a.restoring:
-		return []string{siteScript(a.Nodes), xcatPath + "chdef -t TYPE -o OBJECTS ATTR=VALUE   # for each setting read that names a management node, VALUE with the cluster's " +
+		record := recordDir + "/RUN-ID.STEP.json"
+		return []string{fixReadScript(a.Nodes, record), writeRecordScript(record) + "# (stdin: the changes, as recorded)\n" + xcatPath +
+			"chdef -t TYPE -o OBJECTS ATTR=VALUE   # for each setting read that names a management node, VALUE with the cluster's " +
 			strings.Join(a.Cluster, "/") + " in its place"}
 	case len(a.restore) > 0:
 		return []string{readScript(a.Nodes, true), chdefScript(a.restore, true)}
@@ -241,6 +243,9 @@ func (x SiteFix) apply(ctx context.Context, c workflow.Call, o *workflow.Outcome
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s xCAT's settings on %s: %w (interrupted: some may be changed; see the output)", what, act.HostLabel(c.Host), err)
+	}
+	if record != nil && !strings.Contains(ao.Stdout, "@recorded") {
+		return fmt.Errorf("%s xCAT's settings on %s: writing the record %s of what it changes failed: %w; nothing was changed", what, act.HostLabel(c.Host), recordPath(c), err)
 	}
 	done := doneGroups(ao.Stdout)
 	groups := chdefGroups(changes, back)

@@ -16,10 +16,11 @@ import (
 // commands to its objects; failAt, when > 0, makes that chdef (1-based)
 // fail as chdef does.
 type fakeXCAT struct {
-	objs   map[string]map[string]map[string]string // type -> object -> attr -> value
-	chdefs int
-	failAt int
-	record string // what the fix wrote to its record on the host
+	objs       map[string]map[string]map[string]string // type -> object -> attr -> value
+	chdefs     int
+	failAt     int
+	record     string // what the fix wrote to its record on the host
+	failRecord bool   // the record cannot be written
 }
 
 func newFakeXCAT(t *testing.T) *fakeXCAT {
@@ -94,10 +95,10 @@ func (f *fakeXCAT) answer(e acttest.Exec) acttest.Reply {
 		}
 		return acttest.Reply{Stdout: out}
 	}
+	var out strings.Builder
 	if strings.Contains(e.Script, recordDir) {
 		f.record = e.Stdin
 	}
-	var out strings.Builder
 	for _, l := range strings.Split(e.Script, "\n") {
 		w := words(strings.TrimSuffix(l, " || exit"))
 		switch {
@@ -114,6 +115,8 @@ func (f *fakeXCAT) answer(e acttest.Exec) acttest.Reply {
 				f.objs[w[2]][o][k] = v
 			}
 			fmt.Fprintf(&out, "%d object definitions have been created or modified.\n", len(strings.Split(w[4], ",")))
+		case strings.HasPrefix(l, "umask 077; mkdir -p "+recordDir) && f.failRecord:
+			return acttest.Reply{Stderr: "mkdir: cannot create directory: Read-only file system\n", Exit: 1}
 		case len(w) == 2 && w[0] == "echo":
 			out.WriteString(w[1] + "\n")
 		}
@@ -228,6 +231,17 @@ func TestSiteFixFailurePutsBack(t *testing.T) {
 	}
 	if after := f.lsdef("site") + f.lsdef("node"); after != before {
 		t.Errorf("after a failing fix:\n%s\nwant\n%s", after, before)
+	}
+}
+
+// A record that cannot be written stops the fix before any chdef.
+func TestSiteFixRecordFails(t *testing.T) {
+	f := newFakeXCAT(t)
+	f.objs["site"]["clustersite"]["master"] = "198.51.100.11"
+	f.failRecord = true
+	_, err := runFix(t, f, &SiteFixArgs{Cluster: labCluster, Physical: labPhysical})
+	if err == nil || !strings.Contains(err.Error(), "writing the record") || !strings.Contains(err.Error(), "nothing was changed") || f.chdefs != 0 {
+		t.Errorf("fix without its record: %v, %d chdef", err, f.chdefs)
 	}
 }
 

@@ -104,7 +104,7 @@ func TestSiteFixSnapshot(t *testing.T) {
 		}
 	}
 	ls := env.Exec(t, "mn2", "stat -c %a "+path+"; grep -c . "+path+"/db/site.csv; grep '\"master\"' "+path+"/db/site.csv; ls "+path+"/db | wc -l; "+
-		"tar -tzf "+path+"/etc-xcat.tar.gz | grep -c -e key.pem -e cred.pem -e cfgloc -e _key$ -e ddns.key -e /private/ ; tar -tzf "+path+"/etc-xcat.tar.gz | grep -c ca-cert.pem")
+		"tar -tf "+path+"/etc-xcat.tar | grep -c -e key.pem -e cred.pem -e cfgloc -e _key$ -e ddns.key -e /private/ ; tar -tf "+path+"/etc-xcat.tar | grep -c ca-cert.pem")
 	t.Logf("snapshot %s on mn2: %s", path, ls)
 	f := strings.Fields(ls)
 	if tables, _ := strconv.Atoi(f[min(3, len(f)-1)]); len(f) != 6 || f[0] != "700" || f[2] != `"master","`+lab.ClusterAddress+`",,` || tables < 60 || f[4] != "0" || f[5] != "1" {

@@ -3,6 +3,10 @@ package xcat
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -15,11 +19,12 @@ func TestSnapshotScript(t *testing.T) {
 	for _, want := range []string{
 		"umask 077",
 		"base=/var/lib/hamnflow/snapshots/20261204-193000-ab12\n",
-		`XCATBYPASS="$plugins" dumpxCATdb -p "$dir/db"`,
+		`XCATBYPASS="$dir/.plugins" dumpxCATdb -p "$dir/db"`,
 		`lib/perl/xCAT_plugin/tabutils.pm`,
 		// dumpxCATdb exits 0 when a table fails: its log is read.
 		`grep -q 'Error' "$dir/dumpxCATdb.log"`, `[ ! -s "$dir/db/site.csv" ]`,
-		"--exclude=etc/xcat/cfgloc", "--exclude=etc/xcat/ddns.key", "--exclude=etc/xcat/ca/private", "--exclude='*-key.pem'", "--exclude='*_key'",
+		`cd / && find etc/xcat \( -type d -name private -prune \) -o \( -type f ! -name cfgloc ! -name '*.key' ! -name '*-key.pem' ! -name '*-cred.pem' ! -name '*_key' -print \)`,
+		`tar -cf "$dir/etc-xcat.tar"`,
 		`echo "path=$dir"`,
 	} {
 		if !strings.Contains(s, want) {
@@ -32,7 +37,7 @@ func TestSnapshotScript(t *testing.T) {
 }
 
 func TestSnapshotRun(t *testing.T) {
-	out := "path=/var/lib/hamnflow/snapshots/R/20261204T193000Z\ntables=71\nconfig=/var/lib/hamnflow/snapshots/R/20261204T193000Z/etc-xcat.tar.gz\nsize=412\n"
+	out := "path=/var/lib/hamnflow/snapshots/R/20261204T193000Z\ntables=71\nconfig=/var/lib/hamnflow/snapshots/R/20261204T193000Z/etc-xcat.tar\nsize=412\n"
 	rec := &acttest.Recorder{Answer: func(acttest.Exec) acttest.Reply { return acttest.Reply{Stdout: out} }}
 	a := Actions(acttest.Env(rec))["xcat_snapshot"]
 	args := &SnapshotArgs{Dir: "/var/lib/hamnflow/snapshots/R"}
@@ -64,5 +69,39 @@ func TestSnapshotRun(t *testing.T) {
 	}
 	if _, err := a.Run(context.Background(), workflow.Call{Host: "mn2", Args: &SnapshotArgs{Dir: "snapshots"}}); err == nil || !strings.Contains(err.Error(), "not an absolute path") {
 		t.Errorf("relative dir: %v", err)
+	}
+}
+
+// The list of /etc/xcat's files the snapshot keeps, run by sh and find
+// over the real lab's /etc/xcat layout (xcatconfig -i, then pgsqlsetup):
+// no private key, no password.
+func TestConfigListScript(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{
+		"etc/xcat/cfgloc", "etc/xcat/ddns.key", "etc/xcat/site.sqlite",
+		"etc/xcat/ca/Makefile", "etc/xcat/ca/ca-cert.pem", "etc/xcat/ca/index", "etc/xcat/ca/mn1.cert", "etc/xcat/ca/openssl.cnf",
+		"etc/xcat/ca/private/ca-key.pem", "etc/xcat/ca/certs/01.pem",
+		"etc/xcat/cert/ca.pem", "etc/xcat/cert/server-cert.pem", "etc/xcat/cert/server-cred.pem", "etc/xcat/cert/server-key.pem", "etc/xcat/cert/server-req.pem",
+		"etc/xcat/hostkeys/ssh_host_rsa_key", "etc/xcat/hostkeys/ssh_host_rsa_key.pub", "etc/xcat/hostkeys/ssh_host_ed25519_key",
+	} {
+		p := filepath.Join(root, f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := strings.Replace(configListScript(), "cd / ", "cd "+root+" ", 1)
+	out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	got := strings.Fields(string(out))
+	sort.Strings(got)
+	want := "etc/xcat/ca/Makefile etc/xcat/ca/ca-cert.pem etc/xcat/ca/certs/01.pem etc/xcat/ca/index etc/xcat/ca/mn1.cert etc/xcat/ca/openssl.cnf " +
+		"etc/xcat/cert/ca.pem etc/xcat/cert/server-cert.pem etc/xcat/cert/server-req.pem etc/xcat/hostkeys/ssh_host_rsa_key.pub etc/xcat/site.sqlite"
+	if strings.Join(got, " ") != want {
+		t.Errorf("kept %q\nwant %q", strings.Join(got, " "), want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -438,7 +439,7 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		t.Errorf("mn2 after failover: %q", got)
 	}
 	env.CheckServing(t, "mn2", "")
-	if got, rc := env.XCAT(t, "mn2", "lsdef -t node -o cn02 -i tftpserver"); rc != 0 || !strings.Contains(got, "tftpserver="+mn1+"\n") {
+	if got, rc := env.XCAT(t, "mn2", "lsdef -t node -o cn02 -i tftpserver"); rc != 0 || !slices.Contains(strings.Fields(got), "tftpserver="+mn1) {
 		t.Errorf("cn02's tftpserver on mn2 after the failover with fix_site=yes (exit %d):\n%s", rc, got)
 	}
 	if out, err := op(t, env, "ping", "-c", "1", "-W", "2", mn1); err != nil {

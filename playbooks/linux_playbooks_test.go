@@ -333,3 +333,60 @@ func TestNoForeignSecrets(t *testing.T) {
 		}
 	}
 }
+
+// With --set fix_site=yes the failover fixes the xCAT settings on the old
+// primary before anything of it stops, and again on the new primary
+// before makedns; the fixes are undone by the action's own reversal.
+// The snapshot is taken on the standby once its database is the primary,
+// beside the activation (not before it: it takes as long), and the
+// failover's end (verify) waits for neither; --set snapshot=no leaves it
+// out.
+func TestFailoverSiteFixAndSnapshot(t *testing.T) {
+	acts := steps.Actions(&act.Env{}, steps.Config{})
+	for _, inv := range inventories {
+		plain := prepareWith(t, "failover", inv.file, nil).Playbook
+		if plain.Step("primary_site_fix") != nil || plain.Step("site_fix") != nil {
+			t.Errorf("failover with %s: a fix step without --set fix_site=yes", inv.file)
+		}
+		if s := plain.Step("snapshot"); s == nil || s.Action.Kind != "xcat_snapshot" || !s.Idempotent || s.UndoNone == "" ||
+			!ancestors(plain, "snapshot")["fence_check"] || ancestors(plain, "start_xcatd")["snapshot"] || ancestors(plain, "snapshot")["start_xcatd"] {
+			t.Errorf("failover with %s: snapshot %+v is not after the takeover of the database and beside start_xcatd", inv.file, s)
+		}
+		if s := plain.Step("snapshot"); s != nil && s.Action.With["dir"] != "/var/lib/hamnflow/snapshots/{{ .run.id }}" {
+			t.Errorf("failover with %s: snapshot dir %v", inv.file, s.Action.With["dir"])
+		}
+		if s := plain.Step("site_settings"); s == nil || s.Action.With["fix_follows"] != "{{ .args.fix_site }}" || s.Args["fix_site"] != "false" {
+			t.Errorf("failover with %s: site_settings without the fix: %+v", inv.file, s)
+		}
+		if prepareWith(t, "failover", inv.file, map[string]string{"snapshot": "no"}).Playbook.Step("snapshot") != nil {
+			t.Errorf("failover with %s: a snapshot with --set snapshot=no", inv.file)
+		}
+		pb := prepareWith(t, "failover", inv.file, map[string]string{"fix_site": "yes"}).Playbook
+		for _, id := range []string{"primary_site_fix", "site_fix"} {
+			s := pb.Step(id)
+			if s == nil || s.Action.Kind != "xcat_site_fix" || s.ReadOnly || s.Idempotent || s.Undo != nil {
+				t.Fatalf("failover with %s and fix_site=yes: %s is %+v", inv.file, id, s)
+			}
+			if _, ok := acts[s.Action.Kind].(workflow.Reverser); !ok {
+				t.Errorf("xcat_site_fix does not undo itself")
+			}
+		}
+		if s := pb.Step("site_settings"); s.Args["fix_site"] != "true" {
+			t.Errorf("failover with %s and fix_site=yes: site_settings args %v", inv.file, s.Args)
+		}
+		if a := ancestors(pb, "primary_site_fix"); !a["primary_site_settings"] {
+			t.Errorf("failover with %s: primary_site_fix does not follow the check", inv.file)
+		}
+		for _, later := range []string{"stop_xcatd", "fence_check", "promote", "db2_takeover", "mysql_promote"} {
+			if pb.Step(later) != nil && !ancestors(pb, later)["primary_site_fix"] {
+				t.Errorf("failover with %s: %s does not wait for primary_site_fix", inv.file, later)
+			}
+		}
+		if a := ancestors(pb, "makedns"); !a["site_fix"] || !ancestors(pb, "site_fix")["site_settings"] {
+			t.Errorf("failover with %s: site_fix is not between site_settings and makedns", inv.file)
+		}
+	}
+	if s := prepareWith(t, "failback", "inventory.yaml", map[string]string{"fix_site": "yes"}).Playbook.Step("site_fix"); s == nil {
+		t.Errorf("failback with fix_site=yes has no site_fix")
+	}
+}

@@ -20,7 +20,7 @@ import (
 // the lab's Dir may live under it. Their mountpoints must exist on this
 // machine; ensureMountpoints creates the missing ones (empty).
 var hostMounts = []string{
-	"/etc", "/root", "/opt", "/var/lib/postgresql", "/var/lib/db2", "/var/spool/cron",
+	"/etc", "/root", "/opt", "/var/lib/postgresql", "/var/lib/db2", "/var/lib/hamnflow", "/var/spool/cron",
 	"/var/log", "/install", "/run", "/tmp",
 }
 
@@ -179,6 +179,7 @@ func (l *Lab) layoutHost(ctx context.Context, h *Host, id ids) error {
 		{"var/lib/postgresql", 0o755, id.postgresUID, id.postgresGID},
 		{"var/lib/db2", 0o755, id.xcatdb, id.xcatdb},
 		{"var/lib/db2/.ssh", 0o700, id.xcatdb, id.xcatdb},
+		{"var/lib/hamnflow", 0o700, 0, 0}, // the failover's snapshots, xcat_site_fix's records
 		{"var/spool/cron", 0o755, 0, 0},
 		{"var/spool/cron/crontabs", 0o1730, 0, id.crontabGID},
 		{"var/log", 0o755, 0, 0},

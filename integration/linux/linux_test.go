@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -438,6 +439,9 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		"chdef -t site master=" + mn1 + " nameservers=" + mn1,
 		"chdef -t network -o " + net + " dhcpserver=" + mn1 + " tftpserver=" + mn1 + " nameservers=" + mn1,
 		"chdef compute xcatmaster=" + mn1 + " tftpserver=" + mn1 + " nfsserver=" + mn1,
+		// One that names the standby's own address: fixed on the new
+		// primary (--set fix_site=yes below), the old one being dead.
+		"chdef -t node -o cn02 tftpserver=" + env.Lab.Host("mn2").Address,
 	} {
 		if out, rc := env.XCAT(t, "mn1", c); rc != 0 {
 			t.Fatalf("%s on mn1: exit %d: %s", c, rc, out)
@@ -463,7 +467,7 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream")
+	r := env.MustRun(t, 0, "run", "failover", "--yes", "--stream", "--set", "fix_site=yes")
 	t.Logf("failover from a dead primary (identity mode) took %s; its slow steps: %s", time.Since(start).Round(time.Millisecond), slowSteps(r.Combined()))
 	out := r.Combined()
 	for _, want := range []string{
@@ -476,6 +480,11 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		"PASS  xcatd answers through " + mn1 + ":3001",
 		"PASS  DNS through " + mn1 + " from sn01",
 		"the cluster is whole",
+		// The fix on the new primary, before makedns: the standby's own
+		// address becomes the identity taken over.
+		"site_fix | fixed node cn02 tftpserver: " + env.Lab.Host("mn2").Address + " -> " + mn1,
+		// The snapshot, with the old primary's database gone.
+		"snapshot | snapshot: /var/lib/hamnflow/snapshots/",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("failover output lacks %q:\n%s", want, out)
@@ -491,6 +500,9 @@ func TestFailoverDeadPrimaryIdentity(t *testing.T) {
 		t.Errorf("mn2 after failover: %q", got)
 	}
 	env.CheckServing(t, "mn2", "")
+	if got, rc := env.XCAT(t, "mn2", "lsdef -t node -o cn02 -i tftpserver"); rc != 0 || !slices.Contains(strings.Fields(got), "tftpserver="+mn1) {
+		t.Errorf("cn02's tftpserver on mn2 after the failover with fix_site=yes (exit %d):\n%s", rc, got)
+	}
 	if out, err := op(t, env, "ping", "-c", "1", "-W", "2", mn1); err != nil {
 		t.Errorf("ping %s (now mn2) from op: %v\n%s", mn1, err, out)
 	}

@@ -53,7 +53,7 @@ const (
 // Command names installed as symlinks to the stand-in program.
 var (
 	XCATBinCommands  = []string{"lsdef", "mkdef", "chdef", "rmdef", "nodels", "tabdump"}
-	XCATSbinCommands = []string{"xcatd", "makedns", "makedhcp", "makeconservercf", "makegocons", "nodeset", "nimnodeset", "mkdsklsnode"}
+	XCATSbinCommands = []string{"xcatd", "makedns", "makedhcp", "makeconservercf", "makegocons", "nodeset", "nimnodeset", "mkdsklsnode", "dumpxCATdb"}
 	AIXCommands      = []string{"mktcpip", "nim", "lsnim", "nim_master_setup", "startsrc", "stopsrc", "lssrc", "lsitab", "mkitab", "rmitab"}
 	InitScripts      = []string{"xcatd", "isc-dhcp-server", "conserver-server", "bind9"}
 )

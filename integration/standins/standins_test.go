@@ -659,3 +659,20 @@ func TestSeedPrimaryNIM(t *testing.T) {
 		}
 	}
 }
+
+// dumpxCATdb writes a CSV per table, through xcatd or, with XCATBYPASS,
+// without it (xCAT-client/sbin/dumpxCATdb, perl-xCAT/xCAT/Client.pm:158).
+func TestDumpxCATdb(t *testing.T) {
+	h := newHost(t, "linux")
+	sbin := "/opt/xcat/sbin/"
+	h.expect(1, "", "Requires -p with path", sbin+"dumpxCATdb")
+	h.expect(1, "", "Unable to open socket connection to xcatd", sbin+"dumpxCATdb", "-p", "/snap/a")
+	h.env = append(h.env, "XCATBYPASS=1")
+	h.expect(0, "Backup Complete.", "", sbin+"dumpxCATdb", "-p", "/snap/b")
+	for _, table := range []string{"nodelist", "osimage", "site"} {
+		b, err := os.ReadFile(filepath.Join(h.root, "snap/b", table+".csv"))
+		if err != nil || !strings.HasPrefix(string(b), "#") {
+			t.Errorf("%s.csv: %q %v", table, b, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package xcat
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -88,5 +89,45 @@ func TestMissingPaths(t *testing.T) {
 	got := missingPaths("missing /install\nmissing /install/rhels6.2/x86_64\nsomething else\n")
 	if want := []string{"/install", "/install/rhels6.2/x86_64"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("missingPaths = %q, want %q", got, want)
+	}
+}
+
+// lsdef -l of the real lab's site, network and a node (xCAT 2.19), and a
+// value with "=" in it as lsdef prints what `chdef xcatmaster=bogus=x`
+// set (recorded on the lab).
+func TestParseLsdefLabLong(t *testing.T) {
+	raw, err := os.ReadFile("testdata/lsdef-lab-long.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := ParseLsdef(string(raw) + "Object name: cn02\n    xcatmaster=bogus=x\n")
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.Name)
+	}
+	if strings.Join(names, " ") != "clustersite 198_51_100_0-255_255_255_0 cn01 cn02" {
+		t.Fatalf("objects %q", names)
+	}
+	for _, tc := range []struct{ obj, attr, want string }{
+		{"clustersite", "master", "198.51.100.10"},
+		{"clustersite", "SNsyncfiledir", "/var/xcat/syncfiles"},
+		{"198_51_100_0-255_255_255_0", "dynamicrange", "198.51.100.200-198.51.100.250"},
+		{"198_51_100_0-255_255_255_0", "dhcpserver", "198.51.100.10"},
+		{"cn01", "postscripts", "syslog,remoteshell,syncfiles"},
+		{"cn01", "xcatmaster", "198.51.100.10"},
+		{"cn02", "xcatmaster", "bogus=x"},
+	} {
+		var got string
+		for _, o := range objs {
+			if o.Name == tc.obj {
+				got = o.Attrs[tc.attr]
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s.%s = %q, want %q", tc.obj, tc.attr, got, tc.want)
+		}
+	}
+	if n := len(objs[0].Attrs); n != 38 {
+		t.Errorf("clustersite has %d attributes, want the 38 lsdef printed", n)
 	}
 }

@@ -24,6 +24,8 @@ func Actions(env *act.Env) map[string]workflow.Action {
 		"xcat_osimages": OSImages{Env: env},
 		"xcat_consoles": Consoles{Env: env},
 		"xcat_site":     Site{Env: env},
+		"xcat_site_fix": SiteFix{Env: env},
+		"xcat_snapshot": Snapshot{Env: env},
 	}
 }
 

@@ -95,6 +95,8 @@ func handler(name string) func(*app) int {
 		return (*app).nodels
 	case "tabdump":
 		return (*app).tabdump
+	case "dumpxCATdb":
+		return (*app).dumpxCATdb
 	case "makedns":
 		return (*app).makedns
 	case "makedhcp":

@@ -71,8 +71,10 @@ func snapshotScript(dir string) string {
 		`if [ $rc -ne 0 ] || grep -q 'Error' "$dir/dumpxCATdb.log" || [ ! -s "$dir/db/site.csv" ]; then` + "\n" +
 		`  echo "dumpxCATdb -p $dir/db: exit $rc" >&2; tail -n 20 "$dir/dumpxCATdb.log" >&2; exit 1; fi` + "\n" +
 		"( " + configListScript() + ` ) >"$dir/etc-xcat.list" || exit` + "\n" +
-		`(cd / && tar -cf "$dir/etc-xcat.tar" $(cat "$dir/etc-xcat.list")) || exit` + "\n" +
-		`echo "path=$dir"; echo "tables=$(ls "$dir/db" | grep -c '\.csv$')"; echo "config=$dir/etc-xcat.tar"; echo "size=$(du -sk "$dir" | cut -f1)"`
+		// tar refuses to write an archive of nothing: a /etc/xcat with
+		// only cfgloc and keys in it gets no tar (config= empty).
+		`config=; if [ -s "$dir/etc-xcat.list" ]; then (cd / && tar -cf "$dir/etc-xcat.tar" $(cat "$dir/etc-xcat.list")) || exit; config="$dir/etc-xcat.tar"; fi` + "\n" +
+		`echo "path=$dir"; echo "tables=$(ls "$dir/db" | grep -c '\.csv$')"; echo "config=$config"; echo "size=$(du -sk "$dir" | cut -f1)"`
 }
 
 // Snapshot (xcat_snapshot) saves xCAT's database and configuration on
@@ -111,7 +113,11 @@ func (x Snapshot) Run(ctx context.Context, c workflow.Call) (workflow.Outcome, e
 	if kv["path"] == "" {
 		return o, fmt.Errorf("snapshot on %s: the script did not name its directory", act.HostLabel(c.Host))
 	}
-	act.Say(c, &o, fmt.Sprintf("snapshot: %s (%s tables, restorexCATdb -p %s/db; configuration %s, without private keys and passwords; %s KiB)",
-		kv["path"], kv["tables"], kv["path"], kv["config"], kv["size"]))
+	config := kv["config"] + ", without private keys and passwords"
+	if kv["config"] == "" {
+		config = "none: /etc/xcat holds only keys and passwords"
+	}
+	act.Say(c, &o, fmt.Sprintf("snapshot: %s (%s tables, restorexCATdb -p %s/db; configuration %s; %s KiB)",
+		kv["path"], kv["tables"], kv["path"], config, kv["size"]))
 	return o, nil
 }

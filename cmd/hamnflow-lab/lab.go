@@ -31,7 +31,8 @@ func labCommands() []*cli.Command {
 				&cli.StringFlag{Name: "prefix", Usage: "namespace prefix (default: hf + 4 random hex digits)"},
 				&cli.IntFlag{Name: "service-nodes", Aliases: []string{"sn"}, Value: 2, Usage: "number of service nodes"},
 				&cli.BoolFlag{Name: "postgres", Usage: "PostgreSQL 15 on the MNs (running on mn1)"},
-				&cli.BoolFlag{Name: "xcat", Usage: "xCAT on the MNs: with --os linux the real xCAT 2.19 from --xcat-src on systemd hosts, on PostgreSQL (implies --postgres); with --os aix the AIX stand-ins"},
+				&cli.BoolFlag{Name: "xcat", Usage: "xCAT on the MNs: with --os linux the real xCAT 2.19 from --xcat-src on systemd hosts, on PostgreSQL (implies --postgres) or --xcat-db sqlite; with --os aix the AIX stand-ins"},
+				&cli.StringFlag{Name: "xcat-db", Value: "postgresql", Usage: "the real xCAT's database: postgresql (streaming replication) or sqlite (xcatconfig's default, copied by cron)"},
 				&cli.StringFlag{Name: "xcat-src", EnvVars: []string{"XCAT_SRC"}, Usage: "the xCAT source tree (xcat2/xcat-core 2.19) the real lab lays out (default: ../shared/xcat-core beside the module)"},
 				&cli.BoolFlag{Name: "db2", Usage: "the Db2 model on the MNs (program db2model next to hamnflow-lab, or --db2model)"},
 				&cli.StringFlag{Name: "os", Value: "linux", Usage: "linux or aix (which stand-ins answer)"},
@@ -72,7 +73,17 @@ func labUp(c *cli.Context) error {
 	case c.Bool("xcat") && cfg.Db2:
 		return errors.New("lab up: the real xCAT runs on PostgreSQL; the Db2 model goes with --os aix and its stand-ins (--xcat --db2 --os aix)")
 	case c.Bool("xcat"):
-		cfg.Systemd, cfg.RealXCAT, cfg.Postgres = true, true, true
+		switch db := c.String("xcat-db"); db {
+		case "postgresql":
+			cfg.Systemd, cfg.RealXCAT, cfg.Postgres = true, true, true
+		case "sqlite":
+			if cfg.Postgres {
+				return errors.New("lab up: --xcat-db sqlite and --postgres exclude each other")
+			}
+			cfg.Systemd, cfg.RealXCAT = true, true
+		default:
+			return fmt.Errorf("lab up: --xcat-db %q: give postgresql or sqlite", db)
+		}
 	}
 	for _, need := range []struct {
 		on   bool

@@ -54,6 +54,10 @@ func (l *Lab) Inventory() playbooks.Inventory {
 			inv.Database.ConfDir = PGDataDir
 		}
 	}
+	if l.RealXCAT && !l.Postgres {
+		// xcatconfig's SQLite: one file a table in /etc/xcat.
+		inv.Database = playbooks.Database{Type: "sqlite", File: "/etc/xcat"}
+	}
 	if l.Db2 && !l.Postgres {
 		inv.Database = playbooks.Database{Type: "db2", Owner: Db2Instance, Instance: Db2Instance, HADRTimeout: 2, PeerWindow: 60}
 	}

@@ -84,9 +84,10 @@ type Config struct {
 	// sshd, PostgreSQL and xCAT's services are systemd units there. Needs
 	// systemd-nspawn and debootstrap (InstallPrereqs).
 	Systemd bool
-	// RealXCAT (needs Systemd and Postgres) installs the real xCAT 2.19
-	// from XCATSrc on both MNs, on PostgreSQL, configured by xcatconfig -i
-	// (see xcat.go). XCATSrc "" is $XCAT_SRC, else ../shared/xcat-core next
+	// RealXCAT (needs Systemd) installs the real xCAT 2.19 from XCATSrc
+	// on both MNs, configured by xcatconfig -i (see xcat.go): on
+	// PostgreSQL with Postgres, else on SQLite, xcatconfig's own default
+	// (one file a table in /etc/xcat). XCATSrc "" is $XCAT_SRC, else ../shared/xcat-core next
 	// to the module's root.
 	RealXCAT bool
 	XCATSrc  string

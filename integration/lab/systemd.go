@@ -16,9 +16,6 @@ func (cfg Config) checkSystemd() error {
 	if cfg.RealXCAT && !cfg.Systemd {
 		return errors.New("lab: RealXCAT needs Systemd (xCAT's services are systemd units on the hosts)")
 	}
-	if cfg.RealXCAT && !cfg.Postgres {
-		return errors.New("lab: RealXCAT needs Postgres (xCAT's database is PostgreSQL on mn1)")
-	}
 	if cfg.RealXCAT && cfg.XCAT {
 		return errors.New("lab: RealXCAT and XCAT (the stand-ins) exclude each other")
 	}

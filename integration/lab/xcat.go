@@ -92,7 +92,11 @@ func (l *Lab) installXCAT(ctx context.Context) error {
 	if err := l.xcatExec(ctx, "mn1", "start the primary's services", primaryServicesScript); err != nil {
 		return err
 	}
-	return l.xcatExec(ctx, "mn2", "stop the standby's services", standbyServicesScript+l.cfglocScript())
+	standby := standbyServicesScript
+	if l.Postgres {
+		standby += l.cfglocScript()
+	}
+	return l.xcatExec(ctx, "mn2", "stop the standby's services", standby)
 }
 
 // xcatExec runs an xCAT set-up script on host, with xCAT's environment.
@@ -118,7 +122,7 @@ func (l *Lab) layoutXCAT(ctx context.Context, h *Host) error {
 // (xCAT-server/xCAT-server.spec:510-517: xcatd-init-compat configure,
 // daemon-reload, enable xcatd.service), then xcatconfig -i: on mn1 on
 // PostgreSQL (cfgloc written first, -d as xcatconfig:184 does after
-// pgsqlsetup), on mn2 on SQLite.
+// pgsqlsetup), on mn2 on SQLite; without Postgres both on SQLite.
 func (l *Lab) xcatconfigScript(h *Host) string {
 	var b strings.Builder
 	b.WriteString(`# Debian's conserver is conserver-server and reads /etc/conserver/conserver.cf;
@@ -145,7 +149,7 @@ systemctl daemon-reload
 systemctl enable xcatd.service >/dev/null 2>&1
 `)
 	flags := "-i"
-	if h.Name == "mn1" {
+	if h.Name == "mn1" && l.Postgres {
 		b.WriteString(l.cfglocScript())
 		flags = "-i -d"
 	}

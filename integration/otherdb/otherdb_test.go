@@ -1,9 +1,10 @@
 //go:build lab
 
-// Package otherdb tests hamnflow's replication of the databases of guide
-// 5.3 end to end: SQLite (file copies) and MariaDB (binary log
-// replication), each on a lab of its own with the real programs, through
-// set-up, failover and failback.
+// Package otherdb tests hamnflow's MariaDB replication (guide 5.3, binary
+// log replication) end to end on the namespace lab, with the real
+// MariaDB and xCAT's commands as stand-ins, through set-up, failover and
+// failback. SQLite runs with the real xCAT on the real lab
+// (integration/linux, TestSQLiteRealXCAT).
 package otherdb
 
 import (
@@ -57,119 +58,7 @@ func checkTakeover(t *testing.T, env *labtest.Env, host string, from int) {
 }
 
 // sqlite3 runs SQL on a database file of host.
-func sqlite3(t *testing.T, env *labtest.Env, host, file, sql string) string {
-	t.Helper()
-	return strings.TrimSpace(env.Exec(t, host, "sqlite3 "+file+" "+shq(sql)))
-}
-
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-func TestSQLite(t *testing.T) {
-	env := labtest.Up(t, labtest.Options{ServiceNodes: 1, XCAT: true})
-	prepareStandby(t, env)
-	inv := env.Lab.Inventory()
-	inv.Database = playbooks.Database{Type: "sqlite", File: "/etc/xcat"}
-	if err := env.Lab.WriteInventory(inv); err != nil {
-		t.Fatal(err)
-	}
-	// xCAT keeps one SQLite file per table in /etc/xcat; the standby has
-	// an old copy with a stale WAL file that must not survive.
-	env.Exec(t, "mn1", `mkdir -p /etc/xcat && cd /etc/xcat &&
-		sqlite3 site.sqlite "PRAGMA journal_mode=WAL; CREATE TABLE site(key TEXT PRIMARY KEY, value TEXT); INSERT INTO site VALUES('master','198.51.100.10');" >/dev/null &&
-		sqlite3 nodelist.sqlite "CREATE TABLE nodelist(node TEXT PRIMARY KEY, groups TEXT); INSERT INTO nodelist VALUES('cn01','compute');"`)
-	env.Exec(t, "mn2", `mkdir -p /etc/xcat && cd /etc/xcat &&
-		sqlite3 nodelist.sqlite "CREATE TABLE nodelist(node TEXT PRIMARY KEY, groups TEXT);" && printf 'stale' > nodelist.sqlite-wal`)
-
-	env.MustRun(t, 0, "run", "sqlite-setup", "--yes")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT node||':'||groups FROM nodelist"); got != "cn01:compute" {
-		t.Errorf("standby nodelist after setup: %q", got)
-	}
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/site.sqlite", "SELECT value FROM site WHERE key='master'"); got != "198.51.100.10" {
-		t.Errorf("standby site after setup: %q", got)
-	}
-	if out := env.Exec(t, "mn2", "ls -a /etc/xcat"); strings.Contains(out, "nodelist.sqlite-wal") || strings.Contains(out, ".hamnflow-incoming") {
-		t.Errorf("standby keeps a stale WAL or the staging directory:\n%s", out)
-	}
-	cron := env.Exec(t, "mn1", "crontab -l")
-	if !strings.Contains(cron, "*/15 * * * * /opt/hamnflow/bin/sqlite-sync >/var/log/hamnflow-sqlite-sync.log 2>&1") {
-		t.Errorf("primary's crontab has no copy job:\n%s", cron)
-	}
-
-	// What cron runs copies a write on mn1 to mn2.
-	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn02','compute')")
-	env.Exec(t, "mn1", "/opt/hamnflow/bin/sqlite-sync >/dev/null")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "2" {
-		t.Errorf("standby after the cron script: %s nodes, want 2", got)
-	}
-	// On demand: the playbook again.
-	sqlite3(t, env, "mn1", "/etc/xcat/site.sqlite", "INSERT INTO site VALUES('domain','lab')")
-	env.MustRun(t, 0, "run", "sqlite-setup", "--yes")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/site.sqlite", "SELECT value FROM site WHERE key='domain'"); got != "lab" {
-		t.Errorf("standby after an on-demand copy: domain %q", got)
-	}
-
-	// Failover, with the playbook every database shares: a last copy, the
-	// copy job gone, the copy checked and writable on mn2, the address and
-	// xCAT moved.
-	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn03','compute')")
-	before := len(env.Calls(t, "mn2"))
-	env.MustRun(t, 0, "run", "failover", "--yes")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "3" {
-		t.Errorf("standby after failover: %s nodes, want 3", got)
-	}
-	if cron := env.Exec(t, "mn1", "crontab -l 2>/dev/null || true"); strings.Contains(cron, "sqlite-sync") {
-		t.Errorf("old primary still runs the copy job:\n%s", cron)
-	}
-	sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn04','compute')")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "PRAGMA integrity_check"); got != "ok" {
-		t.Errorf("standby after a write: %s", got)
-	}
-	checkTakeover(t, env, "mn2", before)
-
-	// Failback (guide 9.0): a copy back while xCAT runs on mn2, a last one
-	// with xcatd stopped, checked on mn1, the address and xCAT back on mn1
-	// and its copy job again. The row written during the failover is kept.
-	before = len(env.Calls(t, "mn1"))
-	env.MustRun(t, 0, "run", "failback", "--yes")
-	if got := sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "SELECT group_concat(node) FROM (SELECT node FROM nodelist ORDER BY node)"); got != "cn01,cn02,cn03,cn04" {
-		t.Errorf("mn1 after failback holds nodes %q, want cn01..cn04 (cn04 written during the failover)", got)
-	}
-	for _, f := range []string{"nodelist.sqlite", "site.sqlite"} {
-		if got := sqlite3(t, env, "mn1", "/etc/xcat/"+f, "PRAGMA integrity_check"); got != "ok" {
-			t.Errorf("mn1's %s after failback: %s", f, got)
-		}
-	}
-	if out := env.Exec(t, "mn1", "ls -a /etc/xcat"); strings.Contains(out, ".hamnflow-incoming") {
-		t.Errorf("mn1 keeps the staging directory:\n%s", out)
-	}
-	checkTakeover(t, env, "mn1", before)
-	if st := env.Exec(t, "mn2", "/etc/init.d/xcatd status >/dev/null && echo running || echo stopped"); !strings.Contains(st, "stopped") {
-		t.Errorf("xcatd still runs on mn2 after failback: %s", st)
-	}
-	if cron := env.Exec(t, "mn1", "crontab -l"); !strings.Contains(cron, "*/15 * * * * /opt/hamnflow/bin/sqlite-sync >/var/log/hamnflow-sqlite-sync.log 2>&1") {
-		t.Errorf("mn1's crontab has no copy job after failback:\n%s", cron)
-	}
-	// The copy job copies from mn1 to mn2 again.
-	sqlite3(t, env, "mn1", "/etc/xcat/nodelist.sqlite", "INSERT INTO nodelist VALUES('cn05','compute')")
-	env.Exec(t, "mn1", "/opt/hamnflow/bin/sqlite-sync >/dev/null")
-	if got := sqlite3(t, env, "mn2", "/etc/xcat/nodelist.sqlite", "SELECT count(*) FROM nodelist"); got != "5" {
-		t.Errorf("mn2 after the copy job on mn1: %s nodes, want 5", got)
-	}
-
-	// A damaged copy on the standby fails the failover's check, before
-	// xcatd starts on it.
-	env.Exec(t, "mn2", "printf garbage | dd of=/etc/xcat/site.sqlite bs=1 seek=100 conv=notrunc 2>/dev/null")
-	before = len(env.Calls(t, "mn2"))
-	r := env.MustRun(t, 1, "run", "failover", "--yes", "--set", "final_copy=no")
-	if !strings.Contains(r.Combined(), "site.sqlite") {
-		t.Errorf("the failed check does not name the damaged file:\n%s", r)
-	}
-	for _, c := range env.Calls(t, "mn2")[before:] {
-		if filepath.Base(c.Command) == "xcatd" && slices.Contains(c.Args, "start") {
-			t.Errorf("xcatd started on a damaged SQLite copy")
-		}
-	}
-}
 
 // MariaDB in the lab: per MN a server with its own datadir, socket and
 // config under /opt/mariadb (each host has its own /opt), started by

@@ -229,7 +229,7 @@ func newEngine(c *cli.Context, j *store, p *playbooks.Prepared) (*wired, error) 
 			}
 		}
 	}
-	st, err := markMNs(c, j, p.Inventory, env.Transport, ask, noteTo(c.App.ErrWriter, w.view))
+	st, err := markMNs(c, j, p.Inventory, env.Transport, ask, noteTo(c.App.ErrWriter, w.view), log)
 	if err != nil {
 		return nil, err
 	}

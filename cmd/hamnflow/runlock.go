@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,7 +23,7 @@ import (
 // MNs (steps/runlock), where a hamnflow on another host, whatever its
 // journal, finds it and refuses. The etcd journal's lock holds for every
 // host already and is left alone, as is a run without an inventory.
-func markMNs(c *cli.Context, j *store, inv *playbooks.Inventory, tr remote.Transport, ask func(ctx context.Context, q string) (bool, error), note func(string)) (workflow.Store, error) {
+func markMNs(c *cli.Context, j *store, inv *playbooks.Inventory, tr remote.Transport, ask func(ctx context.Context, q string) (bool, error), note func(string), log zerolog.Logger) (workflow.Store, error) {
 	bolt, ok := j.Store.(*journal.Journal)
 	if !ok || inv == nil {
 		return j.Store, nil
@@ -39,7 +42,10 @@ func markMNs(c *cli.Context, j *store, inv *playbooks.Inventory, tr remote.Trans
 	if len(mns) == 0 {
 		return j.Store, nil
 	}
-	g := &runlock.Guard{Exec: tr, Hosts: mns, Journal: bolt.Path(), Note: note, Force: c.Bool("force")}
+	g := &runlock.Guard{Exec: tr, Hosts: mns, Journal: bolt.Path(), Note: note, Force: c.Bool("force"),
+		Timed: func(what string, took time.Duration) {
+			log.Info().Str("took", took.Round(time.Millisecond).String()).Int("mns", len(mns)).Msg("run marker " + what)
+		}}
 	g.Confirm = func(ctx context.Context, live []runlock.Found) (bool, error) {
 		if c.Bool("yes") {
 			return true, nil
@@ -47,7 +53,7 @@ func markMNs(c *cli.Context, j *store, inv *playbooks.Inventory, tr remote.Trans
 		var b strings.Builder
 		fmt.Fprintf(&b, "--force: these MNs carry the live run marker of another hamnflow:\n")
 		for _, f := range live {
-			fmt.Fprintf(&b, "  %s: %s, heartbeat %s ago\n", f.MN, f.Marker, f.Age.Round(1e9))
+			fmt.Fprintf(&b, "  %s: %s, heartbeat %s ago\n", f.MN, f.Marker, f.Age.Round(time.Second))
 		}
 		h := live[0].Marker
 		fmt.Fprintf(&b, "Taking over while that run lives lets two runs act on the cluster at once.\nIs pid %d on %s dead (or %s down)?", h.PID, h.Host, h.Host)

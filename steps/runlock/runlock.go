@@ -96,6 +96,9 @@ type Guard struct {
 	// Note, if set, is told what the operator should know and what does
 	// not stop the run: an unreachable MN, a stale marker taken over.
 	Note func(msg string)
+	// Timed, if set, is told how long each marker operation took on all
+	// MNs together (read, write, refresh, remove).
+	Timed func(what string, took time.Duration)
 	// Journal names the run's journal in the marker.
 	Journal string
 	Now     func() time.Time // time.Now if nil
@@ -111,6 +114,12 @@ func (g *Guard) now() time.Time {
 	}
 	return time.Now().UTC()
 }
+func (g *Guard) timed(what string, since time.Time) {
+	if g.Timed != nil {
+		g.Timed(what, time.Since(since))
+	}
+}
+
 func (g *Guard) note(format string, a ...any) {
 	if g.Note != nil {
 		g.Note(fmt.Sprintf(format, a...))
@@ -269,6 +278,7 @@ func (g *Guard) Acquire(ctx context.Context, cluster string, h workflow.Holder) 
 	if g.Exec == nil || len(g.Hosts) == 0 {
 		return nil, errors.New("run marker: no MN to mark")
 	}
+	start := time.Now()
 	reads := g.each(func(_ int, mn remote.Host) mnResult {
 		r := g.run(ctx, mn, g.readScript(), nil)
 		if r.err == nil {
@@ -276,6 +286,7 @@ func (g *Guard) Acquire(ctx context.Context, cluster string, h workflow.Holder) 
 		}
 		return r
 	})
+	g.timed("read", start)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -333,7 +344,10 @@ func (g *Guard) Acquire(ctx context.Context, cluster string, h workflow.Holder) 
 		lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{}),
 		m: Marker{Version: 1, Cluster: cluster, RunID: h.RunID, User: h.User, Host: h.Host, PID: h.PID,
 			Since: h.Since, Journal: g.Journal, Token: newToken()}}
-	if err := held.write(expect, reach); err != nil {
+	start = time.Now()
+	err := held.write(expect, reach)
+	g.timed("write", start)
+	if err != nil {
 		held.remove(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -404,7 +418,9 @@ func (h *Held) refresh() error {
 		expect[i], reach[i] = h.m.Token, on
 	}
 	h.mu.Unlock()
+	start := time.Now()
 	err := h.write(expect, reach)
+	h.g.timed("refresh", start)
 	var he *HeldError
 	if errors.As(err, &he) {
 		h.lostOne.Do(func() { close(h.lost) })
@@ -454,6 +470,7 @@ func (h *Held) remove(ctx context.Context) {
 	h.mu.Lock()
 	token, on := h.m.Token, append([]bool(nil), h.on...)
 	h.mu.Unlock()
+	defer h.g.timed("remove", time.Now())
 	res := h.g.each(func(i int, mn remote.Host) mnResult {
 		if !on[i] {
 			return mnResult{}

@@ -139,8 +139,20 @@ type HeldError struct {
 func (e *HeldError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "cluster %s is being worked on from another host:", e.Cluster)
+	// One holder's marker on several MNs is named once, with its MNs.
+	var order []string
+	on := map[string][]string{}
+	first := map[string]Found{}
 	for _, f := range e.Held {
-		fmt.Fprintf(&b, " %s (marker %s on %s, heartbeat %s ago", f.Marker, e.Path, f.MN, f.Age.Round(time.Second))
+		k := f.Marker.Token
+		if _, ok := first[k]; !ok {
+			order, first[k] = append(order, k), f
+		}
+		on[k] = append(on[k], f.MN)
+	}
+	for _, k := range order {
+		f := first[k]
+		fmt.Fprintf(&b, " %s (marker %s on %s, heartbeat %s ago", f.Marker, e.Path, strings.Join(on[k], ", "), f.Age.Round(time.Second))
 		if f.Marker.Journal != "" {
 			fmt.Fprintf(&b, ", journal %s there", f.Marker.Journal)
 		}

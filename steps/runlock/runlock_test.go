@@ -115,7 +115,7 @@ func TestTwoOperators(t *testing.T) {
 	if !errors.As(err, &he) || !errors.As(err, &le) || le.Holder.User != "alice" {
 		t.Fatalf("the second operator was not refused: %v", err)
 	}
-	for _, want := range []string{"run r1 of alice@jump1 (pid 11)", "on mn1", "on mn2", "--force", "journal /root/journal.db there"} {
+	for _, want := range []string{"run r1 of alice@jump1 (pid 11)", "on mn1, mn2,", "--force", "journal /root/journal.db there"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal does not say %q: %v", want, err)
 		}

@@ -52,6 +52,11 @@ func (l *lock) SetRun(id string) error {
 // Lost is closed when another run took over a marker of this one.
 func (l *lock) Lost() <-chan struct{} { return l.held.Lost() }
 
+// LostReason says why, for the run's last message.
+func (l *lock) LostReason() string {
+	return "another hamnflow took this run's marker on the MNs over (with --force): it was told that this run is dead"
+}
+
 // Release removes the markers when the run ended (succeeded, failed,
 // rolled back or failed to) and leaves them when it is to be continued
 // (interrupted, waiting for an operator, or still running because the

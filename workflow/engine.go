@@ -239,12 +239,23 @@ func watchLock(ctx context.Context, l Lock) (_ context.Context, unwatch func()) 
 	go func() {
 		select {
 		case <-ll.Lost():
-			cancel(ErrLockLost)
+			cause := ErrLockLost
+			if r, ok := l.(interface{ LostReason() string }); ok {
+				cause = &lockLostError{r.LostReason()}
+			}
+			cancel(cause)
 		case <-done:
 		}
 	}()
 	return ctx, func() { close(done); cancel(nil) }
 }
+
+// lockLostError is ErrLockLost with the lock's own word on why (a Lock
+// with LostReason() string).
+type lockLostError struct{ reason string }
+
+func (e *lockLostError) Error() string        { return ErrLockLost.Error() + ": " + e.reason }
+func (e *lockLostError) Is(target error) bool { return target == ErrLockLost }
 
 func (e *Engine) lock(cluster, runID string) (Lock, error) {
 	host, _ := os.Hostname()
@@ -487,6 +498,11 @@ func (r *runner) end(ctx context.Context) error {
 	case r.aborted:
 		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("aborted by the operator; continue with `hamnflow resume %s` or unwind with `hamnflow rollback %s`", r.id, r.id)
+	case errors.As(context.Cause(ctx), new(*lockLostError)):
+		var le *lockLostError
+		errors.As(context.Cause(ctx), &le)
+		st, runErr = RunInterrupted, ErrInterrupted
+		msg = fmt.Sprintf("stopped: %s; the step in flight was stopped as on an interrupt. Find out who works on the cluster before you continue with `hamnflow resume %s`", le.reason, r.id)
 	case errors.Is(context.Cause(ctx), ErrLockLost):
 		st, runErr = RunInterrupted, ErrInterrupted
 		msg = fmt.Sprintf("stopped: this process's lease on the cluster's run lock was not renewed in time, so another operator may take the run over; the step in flight was stopped as on an interrupt. Continue with `hamnflow resume %s` from the host that holds the lock now, or from here once no other hamnflow works on the cluster", r.id)

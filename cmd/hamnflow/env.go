@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -213,11 +214,24 @@ func newEngine(c *cli.Context, j *store, p *playbooks.Prepared) (*wired, error) 
 	}
 	who := whoAmI()
 	var prompter workflow.Prompter = workflow.NoOperator{}
+	ask := func(context.Context, string) (bool, error) {
+		return false, errors.New("--force takes a live run marker over only when you confirm that its holder is dead: answer on a terminal, or give --force --yes")
+	}
 	if isatty.IsTerminal(os.Stdin.Fd()) || c.Bool("prompt-stdin") {
-		prompter = newTermPrompter(os.Stdin, os.Stderr, who)
+		tp := newTermPrompter(os.Stdin, os.Stderr, who)
+		prompter, ask = tp, tp.confirm
 		if w.view != nil {
 			prompter = pausing{prompter, w.view}
+			ask = func(ctx context.Context, q string) (bool, error) {
+				w.view.pause()
+				defer w.view.resume()
+				return tp.confirm(ctx, q)
+			}
 		}
+	}
+	st, err := markMNs(c, j, p.Inventory, env.Transport, ask, noteTo(c.App.ErrWriter, w.view), log)
+	if err != nil {
+		return nil, err
 	}
 	observe := progress(log)
 	if w.view != nil {
@@ -227,7 +241,7 @@ func newEngine(c *cli.Context, j *store, p *playbooks.Prepared) (*wired, error) 
 		}
 	}
 	w.engine = &workflow.Engine{
-		Store: j.Store, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
+		Store: st, Actions: steps.Actions(env, p.Inventory.StepsConfig()), Funcs: steps.Funcs(), Secrets: secrets,
 		Prompter: prompter, Who: who,
 		Parallel: c.Int("parallel"), StepMode: c.Bool("step"), AssumeYes: c.Bool("yes"),
 		Loader: func(workflow.Source) (*workflow.Playbook, map[string]any, error) {

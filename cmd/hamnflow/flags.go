@@ -72,6 +72,7 @@ func engineFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "stream", Usage: "stream the steps' output to the terminal"},
 		&cli.BoolFlag{Name: "keep-output", Usage: "keep the whole of every output the journal cuts (64 KiB each of stdout and stderr) in files next to the journal (JOURNAL.output/RUN/), secrets masked"},
 		&cli.BoolFlag{Name: "accept-new-host-keys", Usage: "record the keys of hosts not yet in known_hosts (like ssh's accept-new); changed keys are always refused"},
+		&cli.BoolFlag{Name: "force", Usage: "take over the live run marker that another hamnflow left on the MNs (bbolt journal), once you confirm that its holder is dead (or with --yes)"},
 		&cli.BoolFlag{Name: "prompt-stdin", Hidden: true, Usage: "read answers from standard input even when it is not a terminal (scripts, tests)"},
 	}
 }

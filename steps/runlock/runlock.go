@@ -478,7 +478,16 @@ func (h *Held) Release(ctx context.Context, remove bool) {
 	}
 }
 
+// removeBudget bounds the removal of the markers at the end of a run, on
+// all MNs together: it takes milliseconds on a LAN (8 ms measured), and a
+// run that ended must not wait out an MN that stopped answering (the
+// link-cut test: the process must end within its step's timeout and the
+// kill's 3 s). A marker left behind goes stale after Live and is named.
+const removeBudget = time.Second
+
 func (h *Held) remove(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, removeBudget)
+	defer cancel()
 	h.mu.Lock()
 	token, on := h.m.Token, append([]bool(nil), h.on...)
 	h.mu.Unlock()

@@ -2,14 +2,12 @@ package journal
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,10 +98,8 @@ func (j *Journal) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, 
 			if i == 100 {
 				return errors.New("no free run id after 100 attempts")
 			}
-			r.ID = NewRunID(r.StartedAt)
-			if last, _ := runs.Cursor().Last(); last != nil {
-				r.ID = after(r.ID, last)
-			}
+			last, _ := runs.Cursor().Last()
+			r.ID = workflow.NewRunID(r.StartedAt, string(last))
 		}
 		if err := putJSON(runs, []byte(r.ID), r); err != nil {
 			return err
@@ -302,32 +298,8 @@ func (j *Journal) resolve(tx *bolt.Tx, id string) ([]byte, error) {
 	return []byte(found[0]), nil
 }
 
-// NewRunID returns a run id for a run started at t: its UTC time to the
-// second and 4 hex digits, e.g. "20261125-200102-7f3a", that are the
-// millisecond (times 16) and a random digit, so that ids sort by start
-// time within a second too. CreateRun makes sure it is unique and sorts
-// after every id before it.
-func NewRunID(t time.Time) string {
-	var b [1]byte
-	rand.Read(b[:])
-	ms := t.UTC().Nanosecond() / 1e6
-	return fmt.Sprintf("%s-%04x", t.UTC().Format("20060102-150405"), ms*16+int(b[0]&15))
-}
-
-// after returns id, or, when the newest id last is of the same second and
-// sorts after it, the id one past last: history lists runs newest first
-// by their ids.
-func after(id string, last []byte) string {
-	l := string(last)
-	if len(l) != len(id) || len(id) != 20 || l[:16] != id[:16] || l < id {
-		return id
-	}
-	n, err := strconv.ParseUint(l[16:], 16, 16)
-	if err != nil || n == 0xffff {
-		return id
-	}
-	return fmt.Sprintf("%s%04x", id[:16], n+1)
-}
+// NewRunID returns a run id for a run started at t (workflow.NewRunID).
+func NewRunID(t time.Time) string { return workflow.NewRunID(t, "") }
 
 // now is the time stamp for new records: UTC without a monotonic reading, so
 // that it reads back from the journal equal.

@@ -13,7 +13,6 @@ package etcd
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -197,16 +196,17 @@ func (s *Store) CreateRun(r workflow.Run, src workflow.Source) (workflow.Run, er
 			return workflow.Run{}, fmt.Errorf("etcd journal at %s: create run: no free run id after 100 attempts", s.where)
 		}
 		if !given {
-			r.ID = NewRunID(r.StartedAt)
 			ctx, cancel := s.op()
 			last, err := s.cli.Get(ctx, s.key("runs/"), clientv3.WithLastKey()...)
 			cancel()
 			if err != nil {
 				return workflow.Run{}, s.fail("create run", err, s.cfg.OpTimeout)
 			}
+			newest := ""
 			if len(last.Kvs) > 0 {
-				r.ID = after(r.ID, strings.TrimPrefix(string(last.Kvs[0].Key), s.key("runs/")))
+				newest = strings.TrimPrefix(string(last.Kvs[0].Key), s.key("runs/"))
 			}
+			r.ID = workflow.NewRunID(r.StartedAt, newest)
 		}
 		runData, err := json.Marshal(r)
 		if err != nil {
@@ -546,29 +546,6 @@ func (s *Store) Runs(f workflow.Filter) ([]workflow.Run, error) {
 // notFound is the error of an unknown run.
 func notFound(where, id, hint string) error {
 	return fmt.Errorf("%w: no run %q in the etcd journal at %s; %s", ErrNotFound, id, where, hint)
-}
-
-// NewRunID returns a run id for a run started at t, as the bbolt
-// journal's: its UTC time to the second and 4 hex digits, the millisecond
-// (times 16) and a random digit, e.g. "20261125-200102-7f3a".
-func NewRunID(t time.Time) string {
-	var b [1]byte
-	rand.Read(b[:])
-	ms := t.UTC().Nanosecond() / 1e6
-	return fmt.Sprintf("%s-%04x", t.UTC().Format("20060102-150405"), ms*16+int(b[0]&15))
-}
-
-// after returns id, or, when the newest id last is of the same second and
-// sorts after it, the id one past last, so that ids keep their order.
-func after(id, last string) string {
-	if len(last) != len(id) || len(id) != 20 || last[:16] != id[:16] || last < id {
-		return id
-	}
-	n, err := strconv.ParseUint(last[16:], 16, 16)
-	if err != nil || n == 0xffff {
-		return id
-	}
-	return fmt.Sprintf("%s%04x", id[:16], n+1)
 }
 
 // now is the time stamp for new records: UTC without a monotonic reading.

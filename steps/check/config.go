@@ -130,6 +130,17 @@ func DefaultCerts() []Cert {
 // xCAT services are stopped and disabled).
 func DefaultStandbyRoles() []string { return []string{"xcatd", "dhcp", "dns", "console"} }
 
+// host is the inventory host name among the MNs and service nodes; a
+// name it does not know is a Host of that name alone.
+func (c Config) host(name string) Host {
+	for _, h := range append([]Host{c.Primary, c.Standby}, c.ServiceNodes...) {
+		if h.Name == name {
+			return h
+		}
+	}
+	return Host{Name: name}
+}
+
 func (c Config) withDefaults() Config {
 	if c.PathSets == nil {
 		c.PathSets = DefaultPathSets("", "")

@@ -33,19 +33,38 @@ func gatherOne(ctx context.Context, env *act.Env, h Host, role Role, c Config) F
 		return Facts{Host: h.Name, Err: err}
 	}
 	sent := time.Now()
-	res, err := env.Transport.Exec(ctx, rh, remote.Command{Script: Script(c, role)})
+	out, err := execScript(ctx, env, rh, "check", Script(c, role))
 	if err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("%w (no answer within --timeout)", err)
 		}
 		return Facts{Host: h.Name, Err: err}
 	}
-	if res.Exit != 0 {
-		return Facts{Host: h.Name, Err: fmt.Errorf("the check script exited %d%s", res.Exit, act.Tail(res.Stderr, res.Stdout))}
-	}
-	f := ParseFacts(h.Name, string(res.Stdout))
+	f := ParseFacts(h.Name, out)
 	f.Sent = sent
 	return f
+}
+
+// runScript runs one of this package's read-only scripts on the
+// inventory host name and returns what it printed; a non-zero exit is an
+// error that names which script (what) and ends with its last words.
+func runScript(ctx context.Context, env *act.Env, name, what, script string) (string, error) {
+	h, err := env.Host(name)
+	if err != nil {
+		return "", err
+	}
+	return execScript(ctx, env, h, what, script)
+}
+
+func execScript(ctx context.Context, env *act.Env, h remote.Host, what, script string) (string, error) {
+	res, err := env.Transport.Exec(ctx, h, remote.Command{Script: script})
+	if err != nil {
+		return "", err
+	}
+	if res.Exit != 0 {
+		return "", fmt.Errorf("the %s script exited %d%s", what, res.Exit, act.Tail(res.Stderr, res.Stdout))
+	}
+	return string(res.Stdout), nil
 }
 
 // Run gathers both MNs' facts and evaluates them into a report.

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
@@ -90,34 +91,30 @@ func (Verify) NewArgs() any { return &VerifyArgs{Sample: 3, XCATProbe: true} }
 func (v Verify) Plan(_ string, args any) []string {
 	a := args.(*VerifyArgs)
 	c := v.Config.withDefaults()
-	lines := []string{"[on " + a.Node + "] " + servingScript(c, v.host(a.Node), a)}
+	lines := []string{"[on " + a.Node + "] " + servingScript(c, c.host(a.Node), a)}
 	if a.XCATProbe {
-		lines = append(lines, "[on "+a.Node+", after its checks, beside the service nodes'] "+probeScript(v.host(a.Node)))
+		lines = append(lines, "[on "+a.Node+", after its checks, beside the service nodes'] "+probeScript(c.host(a.Node)))
 	}
 	if a.Peer != "" {
-		lines = append(lines, "[on "+a.Peer+"] "+peerScript(v.host(a.Peer), a.roles()))
+		lines = append(lines, "[on "+a.Peer+"] "+peerScript(c.host(a.Peer), a.roles()))
 	}
 	for _, sn := range c.ServiceNodes {
-		lines = append(lines, "[on "+sn.Name+"] "+serviceNodeScript(c, a, ServingFacts{Domain: "DOMAIN", TFTPFile: "FILE"}, nil, v.peerAddress(a)))
+		lines = append(lines, "[on "+sn.Name+"] "+serviceNodeScript(c, a, ServingFacts{Domain: "DOMAIN", TFTPFile: "FILE"}, nil))
 	}
 	return lines
 }
 
-func (v Verify) host(name string) Host {
-	c := v.Config
-	for _, h := range append([]Host{c.Primary, c.Standby}, c.ServiceNodes...) {
-		if h.Name == name {
-			return h
-		}
-	}
-	return Host{Name: name}
-}
-
-func (v Verify) peerAddress(a *VerifyArgs) string {
+// peerAddress is the peer's own address where it is not the cluster's
+// (floating mode): there its DNS must be silent. "" in identity mode,
+// where the serving MN holds the peer's address, or without a peer.
+func (c Config) peerAddress(a *VerifyArgs) string {
 	if a.Peer == "" {
 		return ""
 	}
-	return v.host(a.Peer).Address
+	if addr := c.host(a.Peer).Address; addr != c.ClusterAddress {
+		return addr
+	}
+	return ""
 }
 
 // xcatEnv is what xCAT's commands need on an MN beyond the login
@@ -145,10 +142,8 @@ func servingScript(c Config, self Host, a *VerifyArgs) string {
 	}
 	rc := `; echo "` + rcMark + `$?"`
 	b.WriteString("cd / || exit 1\n" + xcatEnv)
-	sec("site", "XCATHOST="+remote.ShellQuote(hostPort(c.ClusterAddress, 3001))+" lsdef -t site -o clustersite -i master,domain,nameservers 2>&1"+rc)
-	for _, r := range a.roles() {
-		sec("service "+r, "("+serviceDiscovery(r, self)+") 2>&1")
-	}
+	sec("site", "XCATHOST="+remote.ShellQuote(net.JoinHostPort(c.ClusterAddress, "3001"))+" lsdef -t site -o clustersite -i master,domain,nameservers 2>&1"+rc)
+	serviceSections(sec, a.roles(), self)
 	sec("nodes", "nodels "+remote.ShellQuote(nodes)+" hosts.ip mac.mac nodehm.cons 2>&1"+rc)
 	if slices.Contains(a.roles(), "dhcp") {
 		sec("dhcp", "makedhcp -q "+remote.ShellQuote(nodes)+" 2>&1"+rc)
@@ -190,17 +185,21 @@ exit 0
 `
 }
 
-func serviceDiscovery(role string, h Host) string {
-	return services.Discovery(role, initOf(h.Init), h.Services)
+// serviceSections adds a section per service role: the service step's
+// discovery of h's unit and its state (steps/services).
+func serviceSections(sec func(name, body string), roles []string, h Host) {
+	for _, r := range roles {
+		sec("service "+r, "("+services.Discovery(r, initOf(h.Init), h.Services)+") 2>&1")
+	}
 }
 
 // peerScript reads the peer's services.
 func peerScript(self Host, roles []string) string {
 	var b strings.Builder
 	b.WriteString("cd / || exit 1\n")
-	for _, r := range roles {
-		b.WriteString("echo " + remote.ShellQuote(marker+"service "+r) + "\n(" + serviceDiscovery(r, self) + ") 2>&1\n")
-	}
+	serviceSections(func(name, body string) {
+		b.WriteString("echo " + remote.ShellQuote(marker+name) + "\n" + body + "\n")
+	}, roles, self)
 	b.WriteString("exit 0\n")
 	return b.String()
 }
@@ -209,7 +208,7 @@ func peerScript(self Host, roles []string) string {
 // for each sample node's name (host(1), bind9's client, as xCAT's docs
 // check makedns), the peer's own address for the same (it must not
 // answer), and fetches the boot file over TFTP from the cluster address.
-func serviceNodeScript(c Config, a *VerifyArgs, sf ServingFacts, sample []NodeEntry, peerAddr string) string {
+func serviceNodeScript(c Config, a *VerifyArgs, sf ServingFacts, sample []NodeEntry) string {
 	var b strings.Builder
 	sec := func(name, body string) {
 		b.WriteString("echo " + remote.ShellQuote(marker+name) + "\n" + body + "\n")
@@ -231,7 +230,7 @@ func serviceNodeScript(c Config, a *VerifyArgs, sf ServingFacts, sample []NodeEn
 	// The peer's own address is asked once, in the background: a silent
 	// server costs host(1)'s whole wait, which the other checks need not
 	// wait for.
-	if peerAddr != "" && peerAddr != c.ClusterAddress {
+	if peerAddr := c.peerAddress(a); peerAddr != "" {
 		b.WriteString("( echo " + remote.ShellQuote(marker+"peerdns "+names[0]) + "\n" +
 			`if command -v host >/dev/null 2>&1; then host -W 2 -r ` + fqdn(names[0]) + ` ` + remote.ShellQuote(peerAddr) + ` 2>&1; echo "` + rcMark + `$?"; else echo "` + rcMark + `127"; fi` +
 			"\n) 2>&1 | awk '{ print \"" + jobMark + "1 \" $0; fflush() }' &\n")
@@ -258,13 +257,6 @@ rm -rf "$d"`)
 	b.WriteString("wait\n")
 	b.WriteString("exit 0\n")
 	return b.String()
-}
-
-func hostPort(addr string, port int) string {
-	if strings.Contains(addr, ":") {
-		return "[" + addr + "]:" + strconv.Itoa(port)
-	}
-	return addr + ":" + strconv.Itoa(port)
 }
 
 // NodeEntry is one node as nodels printed it.
@@ -543,9 +535,9 @@ func (v Verify) Run(ctx context.Context, call workflow.Call) (workflow.Outcome, 
 	if a.Sample < 1 {
 		a.Sample = 1
 	}
-	self := v.host(a.Node)
+	self := c.host(a.Node)
 	o := workflow.Outcome{Command: "hamnflow's cluster checks from " + a.Node, Ran: true}
-	out, err := v.exec(ctx, a.Node, servingScript(c, self, a))
+	out, err := runScript(ctx, v.Env, a.Node, "verify", servingScript(c, self, a))
 	if err != nil {
 		return o, fmt.Errorf("verify the cluster from %s: %w", a.Node, err)
 	}
@@ -566,7 +558,7 @@ func (v Verify) Run(ctx context.Context, call workflow.Call) (workflow.Outcome, 
 		go func() {
 			defer wg.Done()
 			for try := 1; try <= 2; try++ {
-				out, err := v.exec(ctx, a.Node, probeScript(self))
+				out, err := runScript(ctx, v.Env, a.Node, "xcatprobe", probeScript(self))
 				if err != nil {
 					probeErr = err
 					return
@@ -597,14 +589,15 @@ func (v Verify) Run(ctx context.Context, call workflow.Call) (workflow.Outcome, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := v.exec(ctx, a.Peer, peerScript(v.host(a.Peer), a.roles()))
+			out, err := runScript(ctx, v.Env, a.Peer, "verify", peerScript(c.host(a.Peer), a.roles()))
 			if err != nil {
 				pf.Err = err
 				return
 			}
 			pf.Services = map[string]ServiceState{}
+			secs := SplitSections(out)
 			for _, r := range a.roles() {
-				if s, ok := SplitSections(out)["service "+r]; ok {
+				if s, ok := secs["service "+r]; ok {
 					pf.Services[r] = parseService(s)
 				}
 			}
@@ -615,7 +608,7 @@ func (v Verify) Run(ctx context.Context, call workflow.Call) (workflow.Outcome, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := v.exec(ctx, sn.Name, serviceNodeScript(c, a, sf, sample, v.peerAddress(a)))
+			out, err := runScript(ctx, v.Env, sn.Name, "verify", serviceNodeScript(c, a, sf, sample))
 			if err != nil {
 				sns[i] = SNFacts{Host: sn.Name, Err: err}
 				return
@@ -655,21 +648,6 @@ func (v Verify) Run(ctx context.Context, call workflow.Call) (workflow.Outcome, 
 	return o, nil
 }
 
-func (v Verify) exec(ctx context.Context, name, script string) (string, error) {
-	h, err := v.Env.Host(name)
-	if err != nil {
-		return "", err
-	}
-	res, err := v.Env.Transport.Exec(ctx, h, remote.Command{Script: script})
-	if err != nil {
-		return "", err
-	}
-	if res.Exit != 0 {
-		return "", fmt.Errorf("the verify script exited %d%s", res.Exit, act.Tail(res.Stderr, res.Stdout))
-	}
-	return string(res.Stdout), nil
-}
-
 // sampleNodes picks up to n nodes with an address, in nodels' order.
 func sampleNodes(nodes []NodeEntry, n int) []NodeEntry {
 	var out []NodeEntry
@@ -694,7 +672,7 @@ func EvaluateVerify(c Config, a *VerifyArgs, sf ServingFacts, pf *PeerFacts, sns
 	skip := func(name, why string) { rows = append(rows, VerifyRow{"SKIP", name, why}) }
 
 	// xcatd through the cluster address.
-	name := "xcatd answers through " + hostPort(c.ClusterAddress, 3001)
+	name := "xcatd answers through " + net.JoinHostPort(c.ClusterAddress, "3001")
 	add(sf.SiteErr == "", name, "lsdef -t site: master="+sf.Master,
 		"lsdef -t site through the cluster address: "+sf.SiteErr+"; check xcatd on "+a.Node+" (systemctl status xcatd) and that it holds "+c.ClusterAddress)
 	if sf.SiteErr == "" && sf.Master != "" && sf.Master != c.ClusterAddress && (c.ClusterHostname == "" || sf.Master != c.ClusterHostname) {
@@ -836,7 +814,7 @@ func EvaluateVerify(c Config, a *VerifyArgs, sf ServingFacts, pf *PeerFacts, sns
 				add(len(bad) == 0, dn, fmt.Sprintf("%d node names resolve to their hosts.ip", len(sample)),
 					strings.Join(bad, "; ")+" (makedns -n on "+a.Node+"; is named running there?)")
 			}
-			if pa := v4peer(c, a); pa != "" {
+			if pa := c.peerAddress(a); pa != "" {
 				var answered []string
 				for _, n := range sample {
 					if s, ok := sn.PeerDNS[n.Name]; ok && s.Exit == 0 {
@@ -877,24 +855,15 @@ func EvaluateVerify(c Config, a *VerifyArgs, sf ServingFacts, pf *PeerFacts, sns
 		if len(failed) < len(sf.Probe.Failed) {
 			// Not this cluster's fault: xcatmn joins every address of
 			// the interface and compares them with site.master.
-			note = fmt.Sprintf("; %q does not apply: %s has %d addresses and xcatmn compares them all with site.master", probeProvisionCheck, nicOf(servingHost(c, a)), sf.Probe.NICAddrs)
+			note = fmt.Sprintf("; %q does not apply: %s has %d addresses and xcatmn compares them all with site.master", probeProvisionCheck, nicOf(c.host(a.Node)), sf.Probe.NICAddrs)
 		}
 		if sf.Probe.Tries > 1 {
 			note += fmt.Sprintf("; %d tries", sf.Probe.Tries)
 		}
 		add(len(failed) == 0, "xcatprobe xcatmn", "its checks passed"+note,
-			"failed: "+listShort(failed)+note+" (xcatprobe xcatmn -i "+nicOf(servingHost(c, a))+" on "+a.Node+" says more)")
+			"failed: "+listShort(failed)+note+" (xcatprobe xcatmn -i "+nicOf(c.host(a.Node))+" on "+a.Node+" says more)")
 	}
 	return rows
-}
-
-func servingHost(c Config, a *VerifyArgs) Host {
-	for _, h := range []Host{c.Primary, c.Standby} {
-		if h.Name == a.Node {
-			return h
-		}
-	}
-	return Host{Name: a.Node}
 }
 
 func nicOf(h Host) string {
@@ -902,18 +871,6 @@ func nicOf(h Host) string {
 		return "eth0"
 	}
 	return h.Interface
-}
-
-func v4peer(c Config, a *VerifyArgs) string {
-	if a.Peer == "" {
-		return ""
-	}
-	for _, h := range []Host{c.Primary, c.Standby} {
-		if h.Name == a.Peer && h.Address != c.ClusterAddress {
-			return h.Address
-		}
-	}
-	return ""
 }
 
 func tftpCandidates(a *VerifyArgs) []string {

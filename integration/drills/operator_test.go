@@ -18,10 +18,10 @@ import (
 	"github.com/hamnflow/hamnflow/workflow"
 )
 
-// TestSecondOperator starts a failover and, while it runs (held inside
-// promote), a second operator starts another: refused with exit 4, naming
-// the first run and its operator. The first then finishes.
-func TestSecondOperator(t *testing.T) {
+// heldFailover brings up the drill's lab and starts a failover held
+// inside promote on mn2, the first operator's run.
+func heldFailover(t *testing.T) (*drill, *proc, workflow.Run) {
+	t.Helper()
 	d := newDrill(t)
 	d.installHolds()
 	d.hold("mn2", "pre", "pg_ctl *promote*")
@@ -29,7 +29,14 @@ func TestSecondOperator(t *testing.T) {
 	if _, ok := d.waitHeld(p, "mn2"); !ok {
 		t.Fatalf("failover ended (exit %d) before promote:\n%s", p.exit, p.output())
 	}
-	first := d.lastRun()
+	return d, p, d.lastRun()
+}
+
+// TestSecondOperator starts a failover and, while it runs (held inside
+// promote), a second operator starts another: refused with exit 4, naming
+// the first run and its operator. The first then finishes.
+func TestSecondOperator(t *testing.T) {
+	d, p, first := heldFailover(t)
 
 	d.env.ExtraEnv = []string{"SUDO_USER=operator2"}
 	r := d.env.MustRun(t, 4, "run", "failover", "--yes")
@@ -60,14 +67,7 @@ func TestSecondOperator(t *testing.T) {
 // refused with exit 4, naming the first run and saying what to do; it
 // records no run. The first finishes, and its markers are gone.
 func TestSecondOperatorOtherHost(t *testing.T) {
-	d := newDrill(t)
-	d.installHolds()
-	d.hold("mn2", "pre", "pg_ctl *promote*")
-	p := d.start("run", "failover", "--yes")
-	if _, ok := d.waitHeld(p, "mn2"); !ok {
-		t.Fatalf("failover ended (exit %d) before promote:\n%s", p.exit, p.output())
-	}
-	first := d.lastRun()
+	d, p, first := heldFailover(t)
 	for _, mn := range []string{"mn1", "mn2"} {
 		m := d.marker(mn)
 		if m == nil || m.RunID != first.ID || m.Cluster != first.Cluster || m.PID == 0 || m.Heartbeat.IsZero() || m.Journal != d.env.Journal {
